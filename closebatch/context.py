@@ -1,0 +1,86 @@
+"""What a close step receives: the book, the period being closed and the ledger state.
+
+A step is a pure function ``step(ctx: CloseContext, state: LedgerState) -> StepResult``.
+It reads no file, no clock and no global; it returns new journal lines (a lines frame, see
+:mod:`closebatch.core`), findings, report tables and, in ``StepResult.carry``, frames the
+runner persists in ``ledger/`` and hands back to the next close as ``state.carried``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .book import Book
+from .core import balance_key, concat_lines
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    fiscal_year: int
+    index: int  # position in the calendar (0 = first period)
+    year_end: bool  # last period of its fiscal year
+    year_start: bool  # first period of its fiscal year
+
+
+@dataclass
+class CloseContext:
+    book: Book
+    period: Period
+    user: str = ""
+    entities: tuple[str, ...] = ()  # entities being closed (all when empty)
+
+
+@dataclass
+class LedgerState:
+    """The ledger as a step sees it.
+
+    * ``opening``: balances at the period's start by :func:`closebatch.core.balance_key`
+      with int64 ``amount`` and ``amount_acct`` (Revenue/Expense are fiscal year to date, so
+      they are zero at the start of a fiscal year).
+    * ``lines``: every line posted in the period so far, given and generated (a lines frame).
+    * ``carried``: frames a step persisted at the previous close (``StepResult.carry``),
+      by name; empty at the first close.
+    """
+
+    dims: tuple[str, ...]
+    opening: pd.DataFrame
+    lines: pd.DataFrame
+    carried: dict = field(default_factory=dict)
+    settle_accounts: frozenset = frozenset()  # accounts whose balances are kept per reference
+
+    def _keyed(self, df: pd.DataFrame) -> pd.DataFrame:
+        key = balance_key(self.dims)
+        df = df[key + ["amount", "amount_acct"]]
+        blank = ~df["account"].isin(self.settle_accounts) & (df["reference"] != "")
+        if blank.any():
+            df = df.copy()
+            df.loc[blank, "reference"] = ""
+        return df
+
+    def balances(self) -> pd.DataFrame:
+        """Balances at this point of the close: opening plus the period's lines, per key.
+
+        ``reference`` is kept only on settlement accounts (elsewhere it is a document
+        number, not part of the balance)."""
+        key = balance_key(self.dims)
+        parts = [self._keyed(self.opening)]
+        if len(self.lines):
+            parts.append(self._keyed(self.lines))
+        df = pd.concat(parts, ignore_index=True)
+        return df.groupby(key, sort=True, as_index=False, dropna=False)[["amount", "amount_acct"]].sum()
+
+    def movement(self) -> pd.DataFrame:
+        """The period's movement per key (sum of the period's lines)."""
+        key = balance_key(self.dims)
+        if not len(self.lines):
+            return self.opening[key + ["amount", "amount_acct"]].iloc[0:0]
+        return self._keyed(self.lines).groupby(key, sort=True, as_index=False, dropna=False)[["amount", "amount_acct"]].sum()
+
+    def add(self, new_lines: pd.DataFrame) -> "LedgerState":
+        """A new state with ``new_lines`` posted."""
+        return LedgerState(self.dims, self.opening, concat_lines([self.lines, new_lines], self.dims),
+                           self.carried, self.settle_accounts)

@@ -1,0 +1,133 @@
+"""The data model shared by every part of closebatch.
+
+Nothing here touches a file, the clock or a global: these are values.
+
+* A :class:`Finding` is one problem (or warning) found anywhere in a run, with the place it
+  came from (file, sheet, cell) and a plain-English hint.  Steps return findings; they never
+  raise for bad input.
+* A *lines frame* is a :class:`pandas.DataFrame` of journal lines in the canonical layout
+  :func:`line_columns` describes.  Given journals, opening balances and every generated line
+  (revaluation, settlement, allocation, elimination, year-end, reversal) share it, so the
+  ledger is simply their concatenation.
+
+Money in a lines frame is exact: ``amount`` is the signed amount in integer minor units of
+``currency`` (the transaction currency), ``amount_acct`` the signed amount in integer minor
+units of the entity's accounting currency.  Debit positive, credit negative.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+ERROR = "error"
+WARNING = "warning"
+
+# Journal types (spec section 5, ledger_journal.xlsx).
+JOURNAL_TYPES = ("opening", "daily", "adjustment", "revaluation", "reversal", "settlement",
+                 "allocation", "elimination", "year_end")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in the books, located as precisely as we can."""
+
+    severity: str  # ERROR or WARNING
+    message: str  # what is wrong, with the numbers
+    hint: str = ""  # how to fix it, in plain English
+    file: str = ""
+    sheet: str = ""
+    cell: str = ""  # e.g. "D6"
+    column: str = ""
+    value: str = ""
+    code: str = ""  # a short machine-readable name of the rule, e.g. "journal-unbalanced"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def where(self) -> str:
+        parts = [p for p in (self.file, self.sheet, self.cell) if p]
+        return "!".join(parts)
+
+
+def errors(findings) -> list[Finding]:
+    return [f for f in findings if f.is_error]
+
+
+# Text key columns of a lines frame (blank is "", never NaN, so that groupby keeps them).
+BASE_TEXT = ("journal", "entity", "account")
+TAIL_TEXT = ("currency", "counterparty", "reference", "journal_type", "description", "source")
+
+
+def line_columns(dims: tuple[str, ...] | list[str]) -> list[str]:
+    """Column order of a lines frame for the book's dimensions."""
+    return ["journal", "line", "date", "entity", "account", *dims, "currency", "amount",
+            "amount_acct", "counterparty", "reference", "journal_type", "description", "source"]
+
+
+def balance_key(dims) -> list[str]:
+    """The columns a ledger balance is kept by (spec: entity, account, dimensions,
+    counterparty, reference, currency)."""
+    return ["entity", "account", *dims, "counterparty", "reference", "currency"]
+
+
+def empty_lines(dims) -> pd.DataFrame:
+    cols = line_columns(dims)
+    df = pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    df["line"] = df["line"].astype("int64")
+    df["amount"] = df["amount"].astype("int64")
+    df["amount_acct"] = df["amount_acct"].astype("int64")
+    df["date"] = pd.to_datetime(df["date"])
+    return df
+
+
+def make_lines(dims, **cols) -> pd.DataFrame:
+    """Build a lines frame from column arrays; missing text columns become "".
+
+    ``amount`` and ``amount_acct`` must be integer minor units.  Scalars broadcast.
+    """
+    n = max((len(v) for v in cols.values() if not np.isscalar(v) and v is not None), default=0)
+    out = {}
+    for c in line_columns(dims):
+        v = cols.get(c)
+        if c in ("amount", "amount_acct"):
+            arr = np.zeros(n, dtype="int64") if v is None else np.broadcast_to(np.asarray(v, dtype="int64"), (n,))
+            out[c] = np.array(arr, dtype="int64")
+        elif c == "line":
+            out[c] = np.arange(1, n + 1, dtype="int64") if v is None else np.broadcast_to(np.asarray(v, dtype="int64"), (n,)).copy()
+        elif c == "date":
+            out[c] = pd.to_datetime(pd.Series([v] * n if v is None or np.isscalar(v) or isinstance(v, pd.Timestamp) else list(v)))
+        else:
+            if v is None:
+                out[c] = np.full(n, "", dtype=object)
+            elif isinstance(v, str):
+                out[c] = np.full(n, v, dtype=object)
+            else:
+                out[c] = np.asarray(pd.Series(list(v), dtype=object).fillna("").astype(str), dtype=object)
+    df = pd.DataFrame(out)
+    df["date"] = pd.to_datetime(df["date"]).astype("datetime64[ns]")
+    return df
+
+
+def concat_lines(frames, dims) -> pd.DataFrame:
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return empty_lines(dims)
+    cols = line_columns(dims)
+    return pd.concat([f[cols] for f in frames], ignore_index=True)
+
+
+@dataclass
+class StepResult:
+    """What a close step returns: new journal lines, findings, and report tables.
+
+    ``reports`` maps a sheet name to a frame the writer puts into the step's workbook;
+    ``figures`` holds the step's headline numbers for the close checklist.
+    """
+
+    lines: pd.DataFrame
+    findings: list[Finding] = field(default_factory=list)
+    reports: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, object] = field(default_factory=dict)

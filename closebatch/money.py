@@ -1,0 +1,114 @@
+"""Exact money: integer minor units, commercial rounding, currency conversion.
+
+Amounts live as int64 counts of a currency's minor unit (cents, yen, fils).  They are
+converted from the floats a workbook holds once, on reading, and back to decimals only when
+written.  Rounding is half away from zero, like Excel's ROUND, never banker's rounding.
+
+A conversion multiplies by a rate (or divides by it, for an inverse rate, without rounding
+the inverse first).  It is computed in float64 and then checked: when the exact product lies
+within a hair of a rounding boundary (a tie), that value is recomputed exactly with
+:class:`decimal.Decimal`, so ``2.675 -> 2.68`` holds whatever binary floats make of it.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+_OVERRIDES = {"CLF": 4, "UYW": 4}
+
+
+@lru_cache(maxsize=None)
+def scale_of(currency: str) -> int:
+    """Digits of the currency's minor unit (ISO 4217): JPY 0, KWD/BHD 3, most 2."""
+    code = str(currency).strip().upper()
+    if code in _OVERRIDES:
+        return _OVERRIDES[code]
+    try:
+        from babel.numbers import get_currency_precision
+
+        return int(get_currency_precision(code))
+    except Exception:  # an unknown code: validation reports it; use 2 meanwhile
+        return 2
+
+
+def scales(currencies) -> np.ndarray:
+    """Vector of minor-unit digits for an array of currency codes."""
+    s = pd.Series(currencies, dtype=object)
+    uniq = {c: scale_of(c) for c in pd.unique(s)}
+    return s.map(uniq).to_numpy(dtype="int64")
+
+
+def round_half_away(x: np.ndarray) -> np.ndarray:
+    """Round float values half away from zero to integers (as float)."""
+    x = np.asarray(x, dtype="float64")
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def to_minor(values, scale) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal amounts (floats as read from Excel) to int64 minor units.
+
+    Returns ``(minor, too_precise)`` where ``too_precise`` flags values with more decimals
+    than the currency has (they are rounded half away from zero, and should be reported).
+    """
+    v = np.asarray(values, dtype="float64")
+    factor = np.power(10.0, np.asarray(scale, dtype="float64"))
+    scaled = v * factor
+    minor = round_half_away(scaled)
+    tol = np.maximum(1e-6, np.abs(scaled) * 1e-12)
+    too_precise = np.abs(scaled - minor) > tol
+    return minor.astype("int64"), too_precise
+
+
+def from_minor(minor, scale) -> np.ndarray:
+    """Minor units back to decimal floats (for writing; exact to 15 significant digits)."""
+    m = np.asarray(minor, dtype="int64")
+    s = np.asarray(scale, dtype="int64")
+    out = m.astype("float64") / np.power(10.0, s.astype("float64"))
+    # float division by a power of ten is correctly rounded to the nearest double, which is
+    # what Excel shows; nothing more to do.
+    return out
+
+
+def _exact(rate) -> Decimal:
+    return Decimal(repr(float(rate)))
+
+
+def convert(amount_minor, rate, from_scale, to_scale, inverse=False) -> np.ndarray:
+    """Convert minor units of one currency into minor units of another.
+
+    ``result = round_half_away(amount × rate)`` (or ``amount ÷ rate`` when ``inverse``),
+    with the rate as written in the rates workbook.  Vectorised; exact at ties.
+    """
+    a = np.asarray(amount_minor, dtype="int64")
+    n = a.shape[0]
+    r = np.broadcast_to(np.asarray(rate, dtype="float64"), (n,))
+    inv = np.broadcast_to(np.asarray(inverse, dtype=bool), (n,))
+    fs = np.broadcast_to(np.asarray(from_scale, dtype="int64"), (n,))
+    ts = np.broadcast_to(np.asarray(to_scale, dtype="int64"), (n,))
+    shift = np.power(10.0, (ts - fs).astype("float64"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(inv, a / r, a * r) * shift
+    out = round_half_away(x)
+    frac = np.abs(x) - np.floor(np.abs(x))
+    near_tie = np.abs(frac - 0.5) < np.maximum(1e-7, np.abs(x) * 1e-14)
+    for i in np.flatnonzero(near_tie & np.isfinite(x)):  # rare: exact ties only
+        out[i] = float(_exact_convert(int(a[i]), float(r[i]), int(fs[i]), int(ts[i]), bool(inv[i])))
+    out = np.where(np.isfinite(out), out, 0)
+    return out.astype("int64")
+
+
+def _exact_convert(amount: int, rate: float, fs: int, ts: int, inverse: bool) -> int:
+    with localcontext() as ctx:
+        ctx.prec = 60
+        value = Decimal(amount) / _exact(rate) if inverse else Decimal(amount) * _exact(rate)
+        value = value.scaleb(ts - fs)
+        return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def fmt(minor: int, scale: int) -> str:
+    """A minor-unit amount as a plain decimal string, e.g. ``fmt(-16667, 2) == '-166.67'``."""
+    d = Decimal(int(minor)).scaleb(-int(scale))
+    return f"{d:.{int(scale)}f}"
