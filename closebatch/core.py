@@ -124,10 +124,14 @@ class StepResult:
     """What a close step returns: new journal lines, findings, and report tables.
 
     ``reports`` maps a sheet name to a frame the writer puts into the step's workbook;
-    ``figures`` holds the step's headline numbers for the close checklist.
+    ``figures`` holds the step's headline numbers for the close checklist; ``carry`` holds
+    frames the runner persists in ``ledger/`` and hands to the next close as
+    ``LedgerState.carried`` (amount columns in int64 minor units: ``amount`` of ``currency``,
+    ``amount_acct`` of the entity's currency, ``amount_group`` of the group currency).
     """
 
     lines: pd.DataFrame
     findings: list[Finding] = field(default_factory=list)
     reports: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, object] = field(default_factory=dict)
+    carry: dict[str, pd.DataFrame] = field(default_factory=dict)
