@@ -88,7 +88,7 @@ def make_lines(dims, **cols) -> pd.DataFrame:
 
     ``amount`` and ``amount_acct`` must be integer minor units.  Scalars broadcast.
     """
-    n = max((len(v) for v in cols.values() if not np.isscalar(v) and v is not None), default=0)
+    n = max((len(v) for v in cols.values() if hasattr(v, "__len__") and not isinstance(v, str)), default=0)
     out = {}
     for c in line_columns(dims):
         v = cols.get(c)
@@ -98,7 +98,8 @@ def make_lines(dims, **cols) -> pd.DataFrame:
         elif c == "line":
             out[c] = np.arange(1, n + 1, dtype="int64") if v is None else np.broadcast_to(np.asarray(v, dtype="int64"), (n,)).copy()
         elif c == "date":
-            out[c] = pd.to_datetime(pd.Series([v] * n if v is None or np.isscalar(v) or isinstance(v, pd.Timestamp) else list(v)))
+            scalar = v is None or not hasattr(v, "__len__") or isinstance(v, str)
+            out[c] = pd.to_datetime(pd.Series([v] * n if scalar else list(v), dtype=object))
         else:
             if v is None:
                 out[c] = np.full(n, "", dtype=object)

@@ -1,0 +1,1 @@
+"""Reading and writing workbooks: the only part of closebatch that touches files."""

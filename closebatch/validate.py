@@ -1,0 +1,575 @@
+"""Step 1 of the close: type and validate every sheet, collecting every problem in one pass.
+
+:func:`load_book` turns the raw sheets of :mod:`closebatch.io.reader` into a typed
+:class:`~closebatch.book.Book` plus a list of :class:`~closebatch.core.Finding`.  It never
+stops at the first problem: cells that will not type are reported and left out of the
+cross-row checks (journal balances, references) so one bad cell gives one finding.
+
+Validation runs in two phases, as the field notes advise: first each cell is typed
+(:mod:`closebatch.parse`) and per-column value rules run through Pandera, lazily; then the
+cross-row rules run on the rows whose types passed.
+"""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from . import money, rates as rates_mod
+from .book import Book, Settings
+from .core import ERROR, WARNING, Finding, make_lines
+from .io.reader import ReadResult, concat, norm_header
+from .parse import expected, parse, to_code
+from .schema import columns_for
+
+ACCOUNT_SETTINGS = ("unrealized_gain_account", "unrealized_loss_account", "realized_gain_account",
+                    "realized_loss_account", "retained_earnings_account", "translation_reserve_account",
+                    "nci_account", "nci_profit_account", "rounding_account")
+KNOWN_SETTINGS = ACCOUNT_SETTINGS + ("group_currency", "dimensions", "rounding_tolerance", "reverse_revaluation",
+                                     "revaluation_rate_type")
+DEFAULT_TRANSLATION = {"Asset": "closing", "Liability": "closing", "Revenue": "average", "Expense": "average",
+                       "Equity": "historical"}
+
+
+class Checker:
+    """Collects findings about the book's cells."""
+
+    def __init__(self, letters: dict):
+        self.letters = letters  # (file, sheet) -> {column: letter}
+        self.findings: list[Finding] = []
+
+    def cell(self, file, sheet, row, column) -> str:
+        letter = self.letters.get((file, sheet), {}).get(column, "")
+        return f"{letter}{int(row)}" if letter else f"row {int(row)}"
+
+    def rows(self, df: pd.DataFrame, mask, column: str, message, hint: str, severity=ERROR, code="",
+             value_col=None) -> None:
+        """A finding for every row of ``df`` where ``mask`` holds.  ``message`` may be a
+        callable of the row (a Series) or a format string with ``{value}`` and row fields."""
+        sub = df[np.asarray(mask, dtype=bool)]
+        vc = value_col or column
+        for _, r in sub.iterrows():  # findings only: one per bad row
+            value = r.get(vc, "")
+            value = "" if value is None or (isinstance(value, float) and np.isnan(value)) else value
+            text = message(r) if callable(message) else message.format(value=value, **{k: r[k] for k in r.index
+                                                                                         if isinstance(k, str)})
+            self.findings.append(Finding(severity, text, hint=hint, file=r["_file"], sheet=r["_sheet"],
+                                         cell=self.cell(r["_file"], r["_sheet"], r["_row"], column), column=column,
+                                         value=str(value), code=code))
+
+    def add(self, f: Finding) -> None:
+        self.findings.append(f)
+
+
+def _typed(kind: str, raw: pd.DataFrame, dims, chk: Checker) -> pd.DataFrame:
+    """Type every known column of a kind; report missing required columns and bad cells."""
+    cols = columns_for(kind, dims)
+    out = raw.copy()
+    ok = np.ones(len(raw), dtype=bool)
+    sheets = raw[["_file", "_sheet"]].drop_duplicates().itertuples(index=False) if len(raw) else []
+    present_by_sheet = {(f, s): chk.letters.get((f, s), {}) for f, s in sheets}
+    for col in cols:
+        if col.required:
+            for (f, s), letters in present_by_sheet.items():
+                if col.name not in letters:
+                    chk.add(Finding(ERROR, f"Sheet {s} has no column {col.name!r}, which is required.",
+                                    hint=f"Add a column headed {col.name} on row 1 ({expected(col)}).", file=f,
+                                    sheet=s, cell="1", column=col.name, code="missing-column"))
+        if col.name not in out:
+            out[col.name] = None
+        typed, bad = parse(out[col.name], col)
+        if bad.any():
+            chk.rows(raw, bad, col.name, f"{{value}} is not {expected(col)} (column {col.name}).",
+                     hint=f"Enter {expected(col)} in this cell.", code="bad-type")
+        if col.value_required:
+            blank = (typed.isna() | (typed.astype(str) == "")).to_numpy() & ~bad
+            if blank.any():
+                chk.rows(raw, blank, col.name, f"{col.name} is empty; every {kind} row needs one.",
+                         hint=f"Fill in {col.name} ({expected(col)}).", code="blank")
+            bad = bad | blank
+        ok &= ~bad
+        out[col.name] = typed
+    out["_ok"] = ok
+    return out
+
+
+def _pandera(kind: str, df: pd.DataFrame, checks: dict, chk: Checker, hints: dict) -> None:
+    """Run per-column value checks lazily through Pandera; map each failure to its cell."""
+    if not len(df) or not checks:
+        return
+    sub = df[df["_ok"]]
+    schema = pa.DataFrameSchema({c: pa.Column(None, checks=ch, nullable=True, unique=False)
+                                 for c, ch in checks.items() if c in sub}, strict=False)
+    try:
+        schema.validate(sub, lazy=True)
+    except pa.errors.SchemaErrors as e:
+        fc = e.failure_cases
+        fc = fc[fc["index"].notna()]
+        for _, f in fc.iterrows():
+            r = sub.loc[int(f["index"])]
+            col = f["column"]
+            chk.add(Finding(ERROR, hints[col][0].format(value=f["failure_case"]), hint=hints[col][1],
+                            file=r["_file"], sheet=r["_sheet"], cell=chk.cell(r["_file"], r["_sheet"], r["_row"], col),
+                            column=col, value=str(f["failure_case"]), code="bad-value"))
+        df.loc[fc["index"].astype(int).unique(), "_ok"] = False
+
+
+def _duplicates(df: pd.DataFrame, key: list, chk: Checker, what: str) -> None:
+    sub = df[df["_ok"]]
+    dup = sub.duplicated(key, keep="first")
+    if dup.any():
+        first = sub[~dup].set_index(key)["source"] if len(key) > 1 else sub[~dup].set_index(key[0])["source"]
+        def msg(r):
+            k = tuple(r[c] for c in key) if len(key) > 1 else r[key[0]]
+            return f"{what} {k if len(key) > 1 else repr(k)} appears twice (first at {first.get(k, '?')})."
+        chk.rows(sub, dup.to_numpy(), key[0], msg, hint=f"Each {what} may appear only once: delete or rename one.",
+                 code="duplicate")
+
+
+def _settings(raw: pd.DataFrame, chk: Checker) -> tuple[Settings, dict]:
+    df = _typed("Settings", raw, (), chk)
+    df["key"] = df["key"].map(norm_header)
+    _duplicates(df, ["key"], chk, "Setting")
+    values, origin = {}, {}
+    for _, r in df[df["_ok"]].iterrows():  # a handful of settings rows
+        values[r["key"]] = r["value"]
+        origin[r["key"]] = (r["_file"], r["_sheet"], int(r["_row"]))
+        if r["key"] not in KNOWN_SETTINGS:
+            chk.add(Finding(WARNING, f"Unknown setting {r['key']!r} is ignored.",
+                            hint="Check the spelling against the list of settings in the books format.",
+                            file=r["_file"], sheet=r["_sheet"], cell=chk.cell(r["_file"], r["_sheet"], r["_row"], "key"),
+                            column="key", value=r["key"], code="unknown-setting"))
+    kw = {k: values.get(k, "") for k in ACCOUNT_SETTINGS}
+
+    def bad(key, why, hint):
+        f, s, row = origin[key]
+        chk.add(Finding(ERROR, f"Setting {key}: {why}", hint=hint, file=f, sheet=s, cell=chk.cell(f, s, row, "value"),
+                        column="value", value=str(values.get(key, "")), code="bad-setting"))
+    tol = Decimal("0.05")
+    if values.get("rounding_tolerance", ""):
+        try:
+            tol = Decimal(str(values["rounding_tolerance"]))
+            if tol < 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            bad("rounding_tolerance", "is not a non-negative number.", "Enter an amount such as 0.05.")
+            tol = Decimal("0.05")
+    rev = values.get("reverse_revaluation", "").strip().lower()
+    if rev not in ("", "y", "yes", "true", "1", "n", "no", "false", "0"):
+        bad("reverse_revaluation", "must be Y or N.", "Enter Y or N.")
+    rtype = (values.get("revaluation_rate_type", "") or "closing").strip().lower()
+    if rtype not in ("spot", "closing", "average"):
+        bad("revaluation_rate_type", "must be spot, closing or average.", "Enter closing (the usual choice).")
+        rtype = "closing"
+    dims = tuple(norm_header(d) for d in values.get("dimensions", "").split(",") if d.strip())
+    st = Settings(group_currency=values.get("group_currency", "").strip().upper(), dimensions=dims,
+                  rounding_tolerance=tol, reverse_revaluation=rev in ("y", "yes", "true", "1"),
+                  revaluation_rate_type=rtype, origin=origin, **kw)
+    return st, origin
+
+
+def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> pd.DataFrame:
+    """TrialBalance or Journals rows (typed) -> a lines frame with minor units."""
+    ent_ccy = book_ctx["entity_currency"]
+    acct_ccy = df["entity"].map(ent_ccy).fillna("").to_numpy(dtype=object)
+    ccy = df["currency"].to_numpy(dtype=object)
+    tx_scale = money.scales(ccy)
+    ac_scale = money.scales(np.where(acct_ccy == "", "USD", acct_ccy))
+    if kind == "TrialBalance":
+        value = df["balance"].fillna(0).to_numpy(dtype="float64")
+        given = df["balance_acct"].notna().to_numpy()
+        acct_value = df["balance_acct"].to_numpy(dtype="float64")
+        amount_col, acct_col = "balance", "balance_acct"
+    else:
+        value = df["debit"].fillna(0).to_numpy(dtype="float64") - df["credit"].fillna(0).to_numpy(dtype="float64")
+        given = df["amount_acct"].notna().to_numpy()
+        acct_value = df["amount_acct"].to_numpy(dtype="float64")
+        amount_col, acct_col = ("debit", "amount_acct")
+    amount, prec = money.to_minor(value, tx_scale)
+    chk.rows(df, prec & df["_ok"].to_numpy(), amount_col,
+             lambda r: f"{r[amount_col] if kind == 'TrialBalance' else value_of(r)} has more decimals than "
+                       f"{r['currency']} allows ({money.scale_of(r['currency'])}).",
+             hint="Round the amount to the currency's minor unit.", code="too-precise")
+    acct_minor, prec2 = money.to_minor(np.nan_to_num(acct_value), ac_scale)
+    chk.rows(df, prec2 & given & df["_ok"].to_numpy(), acct_col,
+             lambda r: f"{r[acct_col]} has more decimals than the accounting currency allows.",
+             hint="Round the amount to the accounting currency's minor unit.", code="too-precise")
+    ok = df["_ok"].to_numpy() & ~prec & ~(prec2 & given)
+    foreign = (ccy != acct_ccy) & (acct_ccy != "")
+    converted = np.zeros(len(df), dtype=bool)
+    if kind == "TrialBalance":
+        need = foreign & ~given & ok
+        chk.rows(df, need, "balance_acct", lambda r: f"The {r['currency']} balance of {r['entity']} {r['account']} needs "
+                 f"balance_acct: {r['entity']} keeps its books in {ent_ccy.get(r['entity'], '?')}.",
+                 hint="Enter the balance in the entity's accounting currency in balance_acct.", code="missing-acct")
+        ok &= ~need
+        same = ~foreign & given & ok & (acct_minor != amount)
+        chk.rows(df, same, "balance_acct", lambda r: f"balance_acct {r['balance_acct']} differs from balance "
+                 f"{r['balance']}, though the currency is the accounting currency.",
+                 hint="Make them equal, or leave balance_acct blank.", code="acct-mismatch")
+        amount_acct = np.where(given, acct_minor, amount)
+    else:
+        amount_acct = np.where(given, acct_minor, np.where(foreign, 0, amount))
+        conv = foreign & ~given & ok
+        if conv.any():
+            lk = rates_mod.lookup(book_ctx["rates"], ccy[conv], acct_ccy[conv], df["date"].to_numpy()[conv], "spot")
+            found = lk["found"].to_numpy()
+            idx = np.flatnonzero(conv)
+            miss = np.zeros(len(df), dtype=bool)
+            miss[idx[~found]] = True
+            chk.rows(df, miss, "currency", lambda r: f"No spot rate {r['currency']}→{ent_ccy.get(r['entity'])} on or "
+                     f"before {r['date']:%Y-%m-%d} to convert this line (journal {r['journal']}).",
+                     hint=f"Add a spot rate for the pair dated on or before the line's date to a Rates sheet, or "
+                          "enter amount_acct.", code="missing-rate")
+            amount_acct[idx[found]] = money.convert(amount[idx[found]], lk["rate"].to_numpy()[found],
+                                                    tx_scale[idx[found]], ac_scale[idx[found]],
+                                                    lk["inverse"].to_numpy()[found])
+            converted[idx[found]] = True
+            ok &= ~miss
+    g = lambda c, d="": df[c].fillna(d).to_numpy(dtype=object) if c in df else np.full(len(df), d, dtype=object)
+    if kind == "Journals":
+        jtype = g("type", "daily")
+        jtype = np.where(jtype == "", "daily", jtype)
+        journal = g("journal")
+        line = df["line"].to_numpy(dtype="float64") if "line" in df else np.full(len(df), np.nan)
+        pos = pd.Series(np.arange(len(df))).groupby(journal).cumcount().to_numpy() + 1
+        line = np.where(np.isnan(line), pos, np.nan_to_num(line)).astype("int64")
+        date = df["date"]
+    else:
+        jtype, journal, line = "opening", "OPENING", np.arange(1, len(df) + 1)
+        date = book_ctx["first_start"]
+    lines = make_lines(dims, journal=journal, line=line, date=date, entity=g("entity"), account=g("account"),
+                       currency=ccy, amount=amount, amount_acct=amount_acct, counterparty=g("counterparty"),
+                       reference=g("reference"), journal_type=jtype, description=g("description"),
+                       source=df["source"].to_numpy(dtype=object), **{d: g(d) for d in dims})
+    for c in ("_file", "_sheet", "_row"):
+        lines[c] = df[c].to_numpy()
+    lines["_ok"] = ok
+    lines["given_acct"] = given | ~foreign
+    lines["converted"] = converted
+    if kind == "Journals":
+        lines["posted"] = df["posted"].to_numpy(dtype=bool)
+        lines["reverse_on"] = df["reverse_on"].to_numpy()
+        lines["prepared_by"] = g("prepared_by")
+        lines["debit"] = df["debit"].to_numpy()
+        lines["credit"] = df["credit"].to_numpy()
+    return lines
+
+
+def value_of(r) -> str:
+    d, c = r.get("debit"), r.get("credit")
+    return str(d if d is not None and not (isinstance(d, float) and np.isnan(d)) and d != 0 else c)
+
+
+def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
+    """Type and validate everything read.  Returns ``(book, findings)``; ``book`` is None only
+    when the master data (entities, accounts, periods) is too broken to go on."""
+    letters = {(s.file, s.sheet): s.letters for s in read.sheets}
+    chk = Checker(letters)
+    chk.findings.extend(read.findings)
+    raw = {k: concat(read.frames(k)) for k in ("Settings", "Entities", "Accounts", "Periods", "TrialBalance",
+                                               "Journals", "Rates", "Allocations", "Statistics", "Eliminations",
+                                               "HistoricalRates", "Subledgers", "Tasks", "Users", "Statements")}
+    for kind in ("Entities", "Accounts", "Periods"):
+        if not read.frames(kind):
+            chk.add(Finding(ERROR, f"No {kind} sheet was found in the books folder.",
+                            hint=f"Add a workbook with a sheet named {kind} (see templates/{kind}.xlsx, or run "
+                                 "closebatch init).", sheet=kind, code="missing-sheet"))
+    settings, origin = _settings(raw["Settings"], chk)
+    dims = settings.dimensions
+
+    # --- master data
+    ents = _typed("Entities", raw["Entities"], dims, chk)
+    _duplicates(ents, ["entity"], chk, "Entity")
+    accs = _typed("Accounts", raw["Accounts"], dims, chk)
+    _duplicates(accs, ["account"], chk, "Account")
+    accs["translation"] = np.where(accs["translation"] == "", accs["type"].map(DEFAULT_TRANSLATION).fillna(""),
+                                   accs["translation"])
+    accs["statement_line"] = np.where(accs["statement_line"] == "", accs["name"], accs["statement_line"])
+    pers = _typed("Periods", raw["Periods"], dims, chk)
+    _duplicates(pers, ["period"], chk, "Period")
+    entity_set = set(ents.loc[ents["_ok"], "entity"])
+    account_set = set(accs.loc[accs["_ok"], "account"])
+    ent_ccy = dict(zip(ents.loc[ents["_ok"], "entity"], ents.loc[ents["_ok"], "currency"]))
+
+    chk.rows(ents, (ents["parent"] != "") & ~ents["parent"].isin(entity_set) & ents["_ok"], "parent",
+             "Parent {value!r} is not an entity of the Entities sheet.", hint="Use an entity code from the entity "
+             "column, or leave parent blank for the top of the group.", code="unknown-entity")
+    chk.rows(ents, (ents["parent"] == ents["entity"]) & ents["_ok"], "parent", "An entity cannot be its own parent.",
+             hint="Leave parent blank for the top of the group.", code="bad-parent")
+    tops = ents[(ents["parent"] == "") & ents["_ok"]]
+    if len(ents) and len(tops) != 1 and not settings.group_currency:
+        chk.add(Finding(ERROR, f"The group has {len(tops)} entities without a parent, so the group currency is not "
+                        "clear.", hint="Give every entity but the top one a parent, or set group_currency in Settings.",
+                        sheet="Entities", code="group-currency"))
+    group_currency = settings.group_currency or (tops["currency"].iloc[0] if len(tops) else "")
+    if settings.group_currency and settings.group_currency not in money_iso():
+        f, s, row = origin["group_currency"]
+        chk.add(Finding(ERROR, f"group_currency {settings.group_currency!r} is not an ISO 4217 currency code.",
+                        hint="Enter a code such as USD or EUR.", file=f, sheet=s, cell=chk.cell(f, s, row, "value"),
+                        column="value", value=settings.group_currency, code="bad-setting"))
+    settings = _replace(settings, group_currency=group_currency)
+    for key in ACCOUNT_SETTINGS:
+        v = getattr(settings, key)
+        if v and account_set and v not in account_set:
+            f, s, row = origin[key]
+            chk.add(Finding(ERROR, f"Setting {key} names account {v!r}, which is not in the Accounts sheet.",
+                            hint="Use an account code from the chart of accounts.", file=f, sheet=s,
+                            cell=chk.cell(f, s, row, "value"), column="value", value=v, code="unknown-account"))
+
+    # --- the calendar
+    pers = pers.sort_values("start", kind="stable").reset_index(drop=True)
+    good = pers["_ok"].to_numpy()
+    chk.rows(pers, good & (pers["end"] < pers["start"]).to_numpy(), "end", "Period {period} ends before it starts.",
+             hint="Correct the start or end date.", code="bad-period")
+    pg = pers[good]
+    if len(pg) > 1:
+        nxt = pg["start"].shift(-1)
+        gap = (nxt.notna() & (nxt != pg["end"] + pd.Timedelta(days=1))).to_numpy()
+        chk.rows(pg, gap, "end", lambda r: f"Period {r['period']} ends {r['end']:%Y-%m-%d} but the next period does "
+                 f"not start the day after: periods must not overlap or leave a gap.",
+                 hint="Make each period start the day after the previous one ends.", code="calendar-gap")
+    pers["fiscal_year"] = pers["fiscal_year"].fillna(pers["end"].dt.year).astype("int64") if len(pers) else \
+        pers["fiscal_year"]
+    pers["year_end"] = (pers["fiscal_year"] != pers["fiscal_year"].shift(-1)).to_numpy() if len(pers) else []
+    first_start = pg["start"].iloc[0] if len(pg) else pd.Timestamp("1900-01-01")
+    last_end = pg["end"].iloc[-1] if len(pg) else pd.Timestamp("1900-01-01")
+    period_set = set(pg["period"])
+
+    # --- rates
+    rts = _typed("Rates", raw["Rates"], dims, chk)
+    _pandera("Rates", rts, {"rate": [pa.Check.gt(0)]}, chk,
+             {"rate": ("Rate {value} must be greater than zero.", "Enter 1 unit of `from` in `to`, e.g. 1.0842.")})
+    rg = rts[rts["_ok"]]
+    clash = rg.duplicated(["from", "to", "date", "type"], keep=False) & \
+        ~rg.duplicated(["from", "to", "date", "type", "rate"], keep=False)
+    chk.rows(rg, clash.to_numpy(), "rate", lambda r: f"Two different {r['type']} rates {r['from']}→{r['to']} dated "
+             f"{r['date']:%Y-%m-%d}.", hint="Keep one rate per pair, type and date.", code="duplicate-rate")
+    rates = rg[["from", "to", "date", "rate", "type", "source"]].reset_index(drop=True)
+
+    # --- opening balances and journals
+    ctx = {"entity_currency": ent_ccy, "rates": rates, "first_start": first_start}
+    tb = _typed("TrialBalance", raw["TrialBalance"], dims, chk)
+    jr = _typed("Journals", raw["Journals"], dims, chk)
+    _pandera("Journals", jr, {"debit": [pa.Check.ge(0)], "credit": [pa.Check.ge(0)]}, chk,
+             {"debit": ("Debit {value} is negative.", "Debits and credits are positive: put a negative debit in "
+                        "the credit column as a positive amount."),
+              "credit": ("Credit {value} is negative.", "Debits and credits are positive: put a negative credit in "
+                         "the debit column as a positive amount.")})
+    for df, kind in ((tb, "TrialBalance"), (jr, "Journals")):
+        _references(df, kind, chk, entity_set, account_set, dims)
+    if len(jr):
+        d, c = jr["debit"].fillna(0), jr["credit"].fillna(0)
+        ok = jr["_ok"].to_numpy()
+        both = ok & (d != 0).to_numpy() & (c != 0).to_numpy()
+        none = ok & (d == 0).to_numpy() & (c == 0).to_numpy()
+        chk.rows(jr, both, "debit", "The line has both a debit ({debit}) and a credit ({credit}).",
+                 hint="Put the amount in one column only; split it into two lines if both are meant.", code="debit-credit")
+        chk.rows(jr, none, "debit", "The line has neither a debit nor a credit.",
+                 hint="Enter the amount as a debit or a credit, or delete the line.", code="debit-credit")
+        jr.loc[both | none, "_ok"] = False
+        out = ok & ((jr["date"] < first_start) | (jr["date"] > last_end)).to_numpy()
+        chk.rows(jr, out, "date", lambda r: f"Date {r['date']:%Y-%m-%d} is outside the calendar "
+                 f"({first_start:%Y-%m-%d} to {last_end:%Y-%m-%d}).", hint="Correct the date, or add the period to "
+                 "the Periods sheet.", code="outside-calendar")
+        rv = jr["reverse_on"]
+        bad_rev = ok & rv.notna().to_numpy() & ((rv <= jr["date"]) | (rv > last_end)).to_numpy()
+        chk.rows(jr, bad_rev, "reverse_on", lambda r: f"reverse_on {r['reverse_on']:%Y-%m-%d} must be after the line's "
+                 f"date {r['date']:%Y-%m-%d} and inside the calendar.", hint="Enter the date the reversal should post, "
+                 "usually the first day of the next period.", code="bad-reverse-on")
+        jr.loc[out | bad_rev, "_ok"] = False
+    opening = _lines("TrialBalance", tb, ctx, chk, dims) if len(tb) else make_lines(dims)
+    journals = _lines("Journals", jr, ctx, chk, dims) if len(jr) else _empty_journals(dims)
+    _opening_sums(opening, tb, chk, ent_ccy)
+    journals = _balance_journals(journals, jr, chk, settings, ent_ccy, dims)
+    _journal_identity(journals, jr, chk, pg)
+
+    # --- the other kinds: typed; their rules are checked by the steps that use them
+    others = {}
+    for kind, key in (("Allocations", None), ("Statistics", None), ("Eliminations", None),
+                      ("HistoricalRates", ["entity", "account"]), ("Subledgers", None), ("Tasks", ["task"]),
+                      ("Users", ["user", "group"]), ("Statements", ["statement", "row"])):
+        df = _typed(kind, raw[kind], dims, chk)
+        if key:
+            _duplicates(df, key, chk, kind[:-1] if kind.endswith("s") else kind)
+        _references(df, kind, chk, entity_set, account_set, dims, period_set)
+        others[kind] = df
+    hr = others["HistoricalRates"]
+    both = hr["_ok"] & hr["rate"].notna() & hr["amount_group"].notna()
+    neither = hr["_ok"] & hr["rate"].isna() & hr["amount_group"].isna()
+    chk.rows(hr, both, "rate", "Give either rate or amount_group, not both.", hint="Clear one of the two cells.",
+             code="historical-both")
+    chk.rows(hr, neither, "rate", "Give a rate or an amount_group.", hint="Enter the historical rate (entity "
+             "currency → group currency) or the translated amount.", code="historical-none")
+
+    book = Book(settings=settings, entities=_clean(ents), accounts=_clean(accs), periods=_clean(pers),
+                opening=opening, journals=journals, rates=rates,
+                allocations=_clean(others["Allocations"]), statistics=_clean(others["Statistics"]),
+                eliminations=_clean(others["Eliminations"]), historical_rates=_clean(others["HistoricalRates"]),
+                subledgers=_clean(others["Subledgers"]), tasks=_clean(others["Tasks"]), users=_clean(others["Users"]),
+                statements=_clean(others["Statements"]), columns=letters)
+    return book, chk.findings
+
+
+def money_iso():
+    from .parse import _iso_currencies
+
+    return _iso_currencies()
+
+
+def _replace(settings: Settings, **kw) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **kw)
+
+
+def _clean(df: pd.DataFrame) -> pd.DataFrame:
+    """Keep the rows whose cells all typed; the findings already name the others."""
+    if "_ok" not in df:
+        return df
+    return df[df["_ok"].astype(bool)].drop(columns="_ok").reset_index(drop=True)
+
+
+def _empty_journals(dims) -> pd.DataFrame:
+    j = make_lines(dims)
+    for c, dt_ in (("posted", bool), ("reverse_on", "datetime64[ns]"), ("prepared_by", object), ("debit", float),
+                   ("credit", float), ("given_acct", bool), ("converted", bool), ("_ok", bool), ("_file", object),
+                   ("_sheet", object), ("_row", "int64")):
+        j[c] = pd.Series([], dtype=dt_)
+    return j
+
+
+def _references(df, kind, chk, entity_set, account_set, dims, period_set=None) -> None:
+    if not len(df):
+        return
+    ok = df["_ok"].to_numpy()
+    ent_hint = "Use an entity code from the Entities sheet."
+    acc_hint = "Use an account code from the Accounts sheet, or add the account there."
+    for col in ("entity", "counterparty", "parent"):
+        if col in df and (kind != "Entities"):
+            bad = ok & (df[col] != "").to_numpy() & ~df[col].isin(entity_set).to_numpy()
+            what = "Counterparty" if col == "counterparty" else "Entity"
+            chk.rows(df, bad, col, what + " {value!r} is not in the Entities sheet.", hint=ent_hint,
+                     code="unknown-entity")
+            if col == "entity":
+                df.loc[bad, "_ok"] = False
+    for col in ("account", "control_account", "difference_account", "destination_account", "offset_account"):
+        if col in df and kind not in ("Accounts", "Eliminations") or (kind == "Eliminations" and col ==
+                                                                       "difference_account"):
+            if col not in df:
+                continue
+            bad = ok & (df[col] != "").to_numpy() & ~df[col].isin(account_set).to_numpy()
+            chk.rows(df, bad, col, "Account {value!r} is not in the chart of accounts.", hint=acc_hint,
+                     code="unknown-account")
+            if kind in ("TrialBalance", "Journals"):
+                df.loc[bad, "_ok"] = False
+    if period_set is not None and "period" in df:
+        bad = ok & (df["period"] != "").to_numpy() & ~df["period"].isin(period_set).to_numpy()
+        chk.rows(df, bad, "period", "Period {value!r} is not in the Periods sheet.",
+                 hint="Use a period code from the Periods sheet.", code="unknown-period")
+
+
+def _opening_sums(opening, tb, chk, ent_ccy) -> None:
+    if not len(opening):
+        return
+    ok = opening[opening["_ok"]]
+    sums = ok.groupby("entity")["amount_acct"].sum()
+    for ent, total in sums[sums != 0].items():
+        first = ok[ok["entity"] == ent].iloc[0]
+        ccy = ent_ccy.get(ent, "")
+        chk.add(Finding(ERROR, f"The opening trial balance of {ent} does not sum to zero: it is off by "
+                        f"{money.fmt(total, money.scale_of(ccy))} {ccy} (debits positive, credits negative).",
+                        hint="Correct the balances so that debits equal credits (in balance_acct for foreign-currency "
+                             "rows).", file=first["_file"], sheet=first["_sheet"],
+                        cell=chk.cell(first["_file"], first["_sheet"], first["_row"], "entity"), column="entity",
+                        value=ent, code="opening-unbalanced"))
+
+
+def _balance_journals(lines, jr, chk, settings, ent_ccy, dims) -> pd.DataFrame:
+    """Every journal balances per entity in accounting currency.  A difference within the
+    rounding tolerance that comes only from conversion goes to the rounding account."""
+    if not len(lines):
+        return lines
+    grp_ok = lines.groupby(["journal", "entity"])["_ok"].transform("all").to_numpy()
+    sub = lines[grp_ok]
+    agg = sub.groupby(["journal", "entity"], sort=True).agg(diff=("amount_acct", "sum"), conv=("converted", "any"),
+                                                             first=("_row", "idxmin") if False else ("line", "max"))
+    agg = agg[agg["diff"] != 0].reset_index()
+    if not len(agg):
+        return lines
+    scale = money.scales(agg["entity"].map(ent_ccy).fillna("USD").to_numpy())
+    tol_minor = np.array([int(settings.rounding_tolerance.scaleb(int(s))) for s in scale])  # per unbalanced journal
+    rounding = agg["conv"].to_numpy() & (np.abs(agg["diff"].to_numpy()) <= tol_minor)
+    firsts = sub.drop_duplicates(["journal", "entity"]).set_index(["journal", "entity"])
+    new = []
+    for i, r in agg.iterrows():  # one per unbalanced journal, not per line
+        f = firsts.loc[(r["journal"], r["entity"])]
+        ccy = ent_ccy.get(r["entity"], "")
+        amt = money.fmt(r["diff"], money.scale_of(ccy))
+        if rounding[i] and settings.rounding_account:
+            new.append((r["journal"], r["entity"], -int(r["diff"]), int(r["first"]) + 1, f))
+        elif rounding[i]:
+            chk.add(Finding(ERROR, f"Journal {r['journal']} ({r['entity']}) is off by {amt} {ccy} from currency "
+                            "conversion, and no rounding_account is set.", hint="Add rounding_account to Settings.",
+                            file=f["_file"], sheet=f["_sheet"], cell=chk.cell(f["_file"], f["_sheet"], f["_row"],
+                                                                              "journal"),
+                            column="journal", value=r["journal"], code="no-rounding-account"))
+        else:
+            sel = sub[(sub["journal"] == r["journal"]) & (sub["entity"] == r["entity"])]
+            dr = money.fmt(sel["amount_acct"].clip(lower=0).sum(), money.scale_of(ccy))
+            cr = money.fmt(-sel["amount_acct"].clip(upper=0).sum(), money.scale_of(ccy))
+            why = " (more than the rounding tolerance)" if r["conv"] else ""
+            chk.add(Finding(ERROR, f"Journal {r['journal']} does not balance for entity {r['entity']}: debits {dr}, "
+                            f"credits {cr}, difference {amt} {ccy}{why}.",
+                            hint="Correct the amounts so that debits equal credits for each entity (in accounting "
+                                 "currency: see amount_acct).", file=f["_file"], sheet=f["_sheet"],
+                            cell=chk.cell(f["_file"], f["_sheet"], f["_row"], "journal"), column="journal",
+                            value=r["journal"], code="journal-unbalanced"))
+    if new:
+        base = lines[(lines["journal"].isin([n[0] for n in new]))].drop_duplicates(["journal", "entity"])
+        add = []
+        for journal, entity, amount, line, f in new:
+            ccy = ent_ccy[entity]
+            row = f.copy()
+            add.append({**{c: f[c] for c in lines.columns if c in f.index}, "journal": journal, "entity": entity,
+                        "line": line, "account": settings.rounding_account, "currency": ccy, "amount": amount,
+                        "amount_acct": amount, "counterparty": "", "reference": "", "description":
+                        "Rounding difference from currency conversion", "source": f"rounding of journal {journal} "
+                        f"({f['source']})", "converted": False, "given_acct": True,
+                        **{d: "" for d in dims}})
+            del row
+        lines = pd.concat([lines, pd.DataFrame(add)], ignore_index=True)
+        del base
+    return lines
+
+
+def _journal_identity(lines, jr, chk, periods) -> None:
+    """The same journal number in two workbooks, or in two periods, is an error."""
+    if not len(lines) or not len(periods):
+        return
+    ok = lines[lines["_ok"]]
+    files = ok.groupby("journal")["_file"].nunique()
+    for j in files[files > 1].index:
+        rows = ok[ok["journal"] == j]
+        names = sorted(rows["_file"].unique())
+        f = rows.iloc[0]
+        chk.add(Finding(ERROR, f"Journal {j} appears in {len(names)} workbooks: {', '.join(names)}. The same "
+                        "workbook may have been dropped in twice.", hint="Remove the duplicate workbook, or renumber "
+                        "one of the journals.", file=f["_file"], sheet=f["_sheet"],
+                        cell=chk.cell(f["_file"], f["_sheet"], f["_row"], "journal"), column="journal", value=j,
+                        code="duplicate-journal"))
+    idx = np.searchsorted(periods["start"].to_numpy(), ok["date"].to_numpy(), side="right") - 1
+    per = pd.Series(idx, index=ok.index)
+    spans = per.groupby(ok["journal"]).nunique()
+    for j in spans[spans > 1].index:
+        f = ok[ok["journal"] == j].iloc[0]
+        chk.add(Finding(ERROR, f"Journal {j} has lines dated in {spans[j]} different periods.",
+                        hint="A journal belongs to one period: split it into one journal per period.",
+                        file=f["_file"], sheet=f["_sheet"], cell=chk.cell(f["_file"], f["_sheet"], f["_row"], "date"),
+                        column="date", value=j, code="journal-periods"))
+    dup = ok.duplicated(["journal", "entity", "line"], keep="first") & ok["journal"].map(files).eq(1)
+    chk.rows(ok, dup.to_numpy(), "line" if "line" in jr else "journal",
+             lambda r: f"Journal {r['journal']} has line {r['line']} twice.", hint="Number the lines of a journal "
+             "uniquely, or leave the line column blank.", code="duplicate-line")
