@@ -288,3 +288,25 @@ def test_random_book_keeps_the_ledger_equal_to_the_open_items():
     kinds = set(res.reports["Settled"]["match"])
     assert kinds == {"reference", "amount"}
     assert res.figures["settled_items"] + res.figures["open_items"] == n
+
+
+def test_difference_line_takes_the_oldest_items_dimensions_and_other_entities_wait():
+    ents = [["entity", "name", "currency"], ["US", "US Inc", "USD"], ["CA", "Canada Inc", "CAD"]]
+    h = JH + ["department"]
+    b = make_book(ents, accounts=ACCS, settings={"dimensions": ("department",)}, journals=[h,
+        ["J1", "2026-01-03", "US", "1100", "EUR", 100, None, 110, "X", "SALES"],
+        ["J1", "2026-01-03", "US", "4000", "USD", None, 110, None, "", "SALES"],
+        ["J2", "2026-01-09", "US", "1010", "EUR", 100, None, 107, "", ""],
+        ["J2", "2026-01-09", "US", "1100", "EUR", None, 100, -107, "X", ""],
+        ["J3", "2026-01-03", "CA", "1100", "CAD", 100, None, None, "X", ""],
+        ["J3", "2026-01-03", "CA", "4000", "CAD", None, 100, None, "", ""],
+        ["J4", "2026-01-09", "CA", "1000", "CAD", 100, None, None, "", ""],
+        ["J4", "2026-01-09", "CA", "1100", "CAD", None, 100, None, "X", ""]])
+    ctx, st = state_for(b, "2026-01")
+    ctx.entities = ("US",)  # closing US only: CA's items are carried untouched
+    res = settle(ctx, st, opening_items(b))
+    check_invariants(st, res)
+    assert list(zip(res.lines["account"], res.lines["department"], res.lines["amount_acct"])) == \
+        [("1100", "SALES", -300), ("7930", "SALES", 300)]
+    assert set(res.reports["Settled"]["entity"]) == {"US"}
+    assert list(res.reports["_carry_open_items"]["entity"]) == ["CA", "CA"]

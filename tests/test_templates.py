@@ -74,12 +74,18 @@ def test_drop_downs(generated):
 def test_code_columns_are_text_and_dates_are_dates(generated):
     wb = openpyxl.load_workbook(generated[list(SPEC_REQUIRED).index("Journals")])
     ws = wb["Journals"]
-    letters = {c.value: c.column_letter for c in ws[1]}
-    # column formats live in <cols>; openpyxl exposes them through the column dimension's style
-    assert wb._number_formats  # the workbook carries custom formats
-    for name in ("journal", "account", "entity", "currency", "reference"):
-        assert ws.column_dimensions[letters[name]].number_format == "@", name
-    assert "yy" in ws.column_dimensions[letters["date"]].number_format
+    index = {c.value: c.column for c in ws[1]}
+
+    def column_format(name):  # column formats live in <col min max> ranges
+        for dim in ws.column_dimensions.values():
+            if dim.min <= index[name] <= dim.max:
+                return dim.number_format
+        return None
+
+    for name in ("journal", "account", "entity", "currency", "reference", "counterparty"):
+        assert column_format(name) == "@", name
+    assert column_format("date") == column_format("reverse_on") == "yyyy-mm-dd"
+    assert column_format("debit") != "@"
 
 
 def test_settings_prefilled_with_keys(generated):

@@ -73,6 +73,7 @@ class ReadResult:
     findings: list = field(default_factory=list)
     ignored: list = field(default_factory=list)  # (file, sheet) read but not a known kind
     files: list = field(default_factory=list)  # Path of every workbook read
+    root: Path | None = None  # the books folder
 
     def frames(self, kind: str) -> list[RawSheet]:
         return [s for s in self.sheets if s.kind == kind]
@@ -211,7 +212,7 @@ def read_workbook(path: Path, rel: str, result: ReadResult) -> None:
 def read_books(folder: Path, exclude: tuple = (), progress=None) -> ReadResult:
     """Read every workbook of a books folder.  ``progress(done, total, name)`` is called per file."""
     folder = Path(folder)
-    result = ReadResult()
+    result = ReadResult(root=folder)
     if not folder.is_dir():
         result.findings.append(Finding(ERROR, f"{folder} is not a folder.", hint="Give the path of the books folder.",
                                        code="no-books"))

@@ -227,13 +227,13 @@ class _Plan:
         r["rule"] = _texts(a, "rule")
         for c in ("entity", "source_account", "method", "basis", "destination_account", "offset_account"):
             r[c] = _texts(a, c)
-        r["method"] = r["method"].str.lower().str.replace(" ", "_", regex=False)
+        r["method"] = r["method"].str.lower().str.replace(r"[ -]", "_", regex=True)
         for d in dims:
             r["s_" + d] = _texts(a, d)
             r["to_" + d] = _texts(a, "to_" + d)
         steps = a["step"] if "step" in a else pd.Series([None] * len(a), index=a.index)
         values = a["value"] if "value" in a else pd.Series([None] * len(a), index=a.index)
-        r["step_raw"] = steps.map(_step)
+        r["step_raw"] = pd.Series([_step(v) for v in steps], index=a.index, dtype=object)
         r["value"] = values.map(_number)
         r["file"], r["sheet"], r["row"] = a.get("_file", ""), a.get("_sheet", ""), a.get("_row", 0)
         for i in r.index[r["rule"] == ""]:
@@ -260,19 +260,17 @@ class _Plan:
         out["s_period"] = (s["period"].map(period_of) if "period" in s else pd.Series("", index=s.index)).astype(object)
         for d in self.dims:
             out["s_" + d] = _texts(s, d)
-        out["stat"] = (s["value"] if "value" in s else pd.Series([None] * len(s), index=s.index)).map(_number)
+        stat = (s["value"] if "value" in s else pd.Series([None] * len(s), index=s.index)).map(_number)
+        out["stat"] = stat.map(lambda v: float("nan") if v is None else v).astype(float)
         out["stat_pos"] = np.arange(len(s))
-        bad = out["stat"].isna() & ~out["stat"].map(lambda v: isinstance(v, float))
+        bad = stat.map(lambda v: v is None).astype(bool)
         for i in out.index[bad]:
             self.findings.append(self.book.finding(
                 s.loc[i], "value", f"Statistic '{_txt(s.loc[i].get('name'))}' has value "
                 f"'{_txt(s.loc[i].get('value'))}', which is not a number; the row is ignored.",
                 "Type a plain number.", code="allocation-bad-statistic"))
         self.names = set(out.loc[out["name"] != "", "name"])
-        out = out[(out["name"] != "") & ~bad]
-        out = out[out["stat"].map(lambda v: isinstance(v, float) and not math.isnan(v))]
-        out["stat"] = out["stat"].astype(float)
-        self.stats = out
+        self.stats = out.loc[((out["name"] != "") & out["stat"].notna()).astype(bool)]
 
     # -- static checks
     def _check(self):
@@ -307,9 +305,9 @@ class _Plan:
         heads["order"] = np.arange(len(heads))
         self.heads = heads.set_index("rule", drop=False)
         sel, bsel = [], []
-        for rule, h in self.heads.iterrows():  # one pass per rule, not per line
-            i = h.name if False else r.index[r["rule"] == rule][0]
-            rows = r[r["rule"] == rule]
+        known = set(chart)
+        for rule, rows in r.groupby("rule", sort=False):  # one pass per rule, not per line
+            h, i = self.heads.loc[rule], rows.index[0]
             first_of = lambda col: rows.index[rows[col] != ""][0] if (rows[col] != "").any() else i
 
             ent = h["r_entity"]
@@ -331,14 +329,14 @@ class _Plan:
                               "allocation-unknown-account")
                 sel += [(rule, ac) for ac in accts]
             off = h["r_offset_account"]
-            if off and off not in set(chart):
+            if off and off not in known:
                 self.fail(rule, first_of("offset_account"), "offset_account",
                           f"Rule {rule}: offset account {off} is not in the chart of accounts.",
                           "Use one account code from the Accounts sheet, or leave it blank to credit the "
                           "source account.", "allocation-unknown-account")
             for j in rows.index:
                 dest = rows.at[j, "destination_account"]
-                if not dest or dest not in set(chart):
+                if dest not in known:
                     self.fail(rule, j, "destination_account",
                               f"Rule {rule}: destination account '{dest}' is not in the chart of accounts."
                               if dest else f"Rule {rule}: this row has no destination_account.",
@@ -480,7 +478,7 @@ def _cycles(plan: _Plan, names: list[str]) -> None:
     m = m[m["rule"] != m["other"]]
     if not len(m):
         return
-    oh = plan.heads.set_index("rule")
+    oh = plan.heads
     m = m.assign(o_entity=m["other"].map(oh["r_entity"]))
     ok = (m["r_entity"] == "") | (m["o_entity"] == "") | (m["r_entity"] == m["o_entity"])
     for d in dims:
@@ -566,11 +564,11 @@ def _weights(plan: _Plan, src: pd.DataFrame, state: LedgerState) -> pd.DataFrame
         for d in dims:
             ok &= (m["e_" + d] == "") | (m["e_" + d] == m[d])
         got = m[ok].groupby("xid")["amount_acct"].sum()
-        w[ledger] = x.index[ledger].map(got).fillna(0).astype(float)
+        w[ledger] = pd.Series(x.index[ledger], index=x.index[ledger]).map(got).fillna(0).astype(float)
         scale = x.loc[ledger, "entity"].map(plan.book.entity_currency()).map(scale_of).astype(float)
         bv[ledger] = w[ledger] / np.power(10.0, scale)
     x["w"], x["basis_value"] = w, bv
-    x = x[~drop]
+    x = x[~drop & ~x["rule"].isin(plan.failed)]
     total = x.groupby("src_id")["w"].transform("sum")
     zero = total == 0
     if zero.any():
@@ -580,8 +578,8 @@ def _weights(plan: _Plan, src: pd.DataFrame, state: LedgerState) -> pd.DataFrame
                       f"Rule {z['rule']}: the basis {plan.heads.at[z['rule'], 'r_basis'] or ''} sums to zero over "
                       f"the rule's destinations for entity {z['entity']}, so nothing can be shared out.",
                       "Check the statistics or balances the rule is based on.", "allocation-zero-basis")
-        x = x[~zero]
-        total = total[~zero]
+        keep = ~x["rule"].isin(plan.failed)
+        x, total = x[keep], total[keep]
     x = x.reset_index(drop=True)
     total = total.to_numpy(dtype=float)
     x["share"] = x["w"].to_numpy(dtype=float) / total
@@ -613,7 +611,7 @@ def _shares(src: np.ndarray, w: np.ndarray, total: np.ndarray, sid: np.ndarray) 
     raw = src.astype(float) * w / total
     out = round_half_away(raw)
     frac = np.abs(raw) - np.floor(np.abs(raw))
-    near = np.abs(frac - 0.5) < np.maximum(1e-7, np.abs(raw) * 1e-12)
+    near = np.abs(frac - 0.5) < np.maximum(1e-9, np.abs(raw) * 1e-13)
     for i in np.flatnonzero(near):  # exact ties only: recompute with fractions
         ws = [Fraction(repr(float(v))) for v in w[sid == sid[i]]]
         q = Fraction(int(src[i])) * Fraction(repr(float(w[i]))) / sum(ws)
@@ -682,7 +680,7 @@ def _post(plan: _Plan, src: pd.DataFrame, x: pd.DataFrame, ctx: CloseContext, st
         "rule": both["rule"], "step": step, "entity": both["entity"], "source_account": sid.map(src["account"]),
         **{d: sid.map(src[d]) for d in dims}, "source_amount": sid.map(src["amount_acct"]).astype("int64"),
         "kind": both["kind"], "destination_account": both["account"], **{"to_" + d: both[d] for d in dims},
-        "basis": both["rule"].map(lambda r: heads.at[r, "r_basis"] or heads.at[r, "r_method"]),
+        "basis": both["rule"].map({r: heads.at[r, "r_basis"] or heads.at[r, "r_method"] for r in rule_src}),
         "basis_value": both["basis_value"].astype(float), "share": both["share"].astype(float),
         "amount": both["amount_acct"].astype("int64"), "currency": both["entity"].map(ccy),
         "journal": both["journal"], "line": both["line"],

@@ -27,6 +27,23 @@ in both currencies, and the offset line of ``S`` in the entity's accounting curr
 never carried: after the step, the ledger balance of every settlement account is exactly
 the total of the items carried forward, in both currencies.
 
+Decisions where the books format is silent:
+
+* Every line on a settlement account takes part, whatever its journal type (only lines of
+  the entities being closed; other entities' items are carried untouched).  "Oldest" is
+  by date, then input order (carried items first, then the period's lines as posted).
+* An amount pair takes the reference of its oldest item that has one (else blank).  The
+  difference line takes the dimensions and counterparty of the group's oldest item; the
+  realized gain/loss line takes the same dimensions, no counterparty.
+* If the realized account a group needs is not set, that group is left open (an error
+  names the setting), so the ledger still equals the open items.
+* ``Unmatched`` lists the reference groups still open that hold both debits and credits
+  but do not net to zero (something was applied, not all of it); a lone open invoice is
+  just open.
+* Reports keep money in int64 minor units: ``amount``/``remaining`` in ``currency``,
+  ``*_acct`` in the entity's accounting currency.  ``realized_acct`` is the amount posted
+  to the P&L: negative a gain, positive a loss.
+
 Everything is vectorised (group-by, sort, merge); there is no loop over items, so a
 million open items settle in seconds.  Money is int64 minor units throughout.
 """
@@ -244,64 +261,77 @@ def _check_accounts(ctx: CloseContext, groups: pd.DataFrame) -> list[Finding]:
 def _number(groups: pd.DataFrame, period_name: str) -> pd.DataFrame:
     """Settlement ids ``S-<period>-000001``, in entity, account, currency, reference, date order."""
     g = groups.sort_values(["entity", "account", "currency", "reference", "date", "_pos"], kind="stable")
-    g = g.assign(settlement_id=[f"S-{period_name}-{i:06d}" for i in range(1, len(g) + 1)])
-    return g
+    seq = np.arange(1, len(g) + 1, dtype="int64")
+    return g.assign(_seq=seq, settlement_id=[f"S-{period_name}-{i:06d}" for i in seq])
 
 
 def _difference_lines(ctx: CloseContext, groups: pd.DataFrame) -> pd.DataFrame:
-    """Two lines per group with an exchange difference, one journal per entity."""
+    """Two lines per group with an exchange difference, one journal per entity: on the
+    settled account (amount 0, amount_acct -S) and on the realized account (S, in the
+    entity's accounting currency).  Lines come in settlement id order, which is entity
+    order, so they are in (journal, line) order too."""
     dims = tuple(ctx.book.dims)
     st = ctx.book.settings
     per = ctx.period
     g = groups[groups["diff"] != 0]
     if not len(g):
         return make_lines(dims)
-    g = g.sort_values("settlement_id", kind="stable")
     n = len(g)
     diff = g["diff"].to_numpy()
-    entity = g["entity"].to_numpy()
-    acct_ccy = g["entity"].map(ctx.book.entity_currency()).fillna(g["currency"]).to_numpy()
-    k = g.groupby("entity", sort=False).cumcount().to_numpy()
-    journal = np.array([f"SETL-{per.name}-{e}" for e in entity], dtype=object)
-    source = ("settlement " + g["settlement_id"]).to_numpy()
-    ids, refs = g["settlement_id"].to_numpy(), g["reference"].to_numpy()
-    where = np.array([f" (reference {r})" if r else "" for r in refs], dtype=object)
-    dim_cols = {d: g[d].to_numpy() for d in dims}
     gain = diff < 0
-    date = pd.DatetimeIndex([per.end] * n)  # make_lines does not broadcast a Timestamp
-    realized = np.where(gain, st.realized_gain_account, st.realized_loss_account)
-    on_item = make_lines(dims, journal=journal, line=2 * k + 1, date=date, entity=entity,
-                         account=g["account"].to_numpy(), currency=g["currency"].to_numpy(),
-                         amount=np.zeros(n, dtype="int64"), amount_acct=-diff,
-                         counterparty=g["counterparty"].to_numpy(), reference=refs, journal_type=JOURNAL_TYPE,
-                         description="Realized FX difference, settlement " + ids + where, source=source,
-                         **dim_cols)
-    offset = make_lines(dims, journal=journal, line=2 * k + 2, date=date, entity=entity, account=realized,
-                        currency=acct_ccy, amount=diff, amount_acct=diff, reference=refs,
-                        journal_type=JOURNAL_TYPE,
-                        description=np.where(gain, "Realized FX gain, settlement ", "Realized FX loss, settlement ")
-                        + ids + where, source=source, **dim_cols)
-    out = pd.concat([on_item, offset], ignore_index=True)
-    return out.sort_values(["journal", "line"], kind="stable").reset_index(drop=True)
+    entity = g["entity"].to_numpy(dtype=object)
+    ids = g["settlement_id"].to_numpy(dtype=object)
+    refs = g["reference"].to_numpy(dtype=object)
+    where = np.where(refs != "", " (reference " + refs + ")", "")
+    k = g.groupby("entity", sort=False).cumcount().to_numpy()
+    both = lambda a, b: np.column_stack([a, b]).ravel()  # noqa: E731  interleave per group
+    text = lambda a: np.asarray(a, dtype=object)  # noqa: E731
+    cols = {
+        "journal": both(*[("SETL-" + per.name + "-" + entity)] * 2),
+        "line": both(2 * k + 1, 2 * k + 2).astype("int64"),
+        "date": np.full(2 * n, np.datetime64(per.end, "ns")),
+        "entity": both(entity, entity),
+        "account": both(text(g["account"]), np.where(gain, st.realized_gain_account, st.realized_loss_account)),
+        **{d: both(text(g[d]), text(g[d])) for d in dims},
+        "currency": both(text(g["currency"]),
+                         text(g["entity"].map(ctx.book.entity_currency()).fillna(g["currency"]))),
+        "amount": both(np.zeros(n, dtype="int64"), diff).astype("int64"),
+        "amount_acct": both(-diff, diff).astype("int64"),
+        "counterparty": both(text(g["counterparty"]), np.full(n, "", dtype=object)),
+        "reference": both(refs, refs),
+        "journal_type": np.full(2 * n, JOURNAL_TYPE, dtype=object),
+        "description": both("Realized FX difference, settlement " + ids + where,
+                            np.where(gain, "Realized FX gain, settlement ", "Realized FX loss, settlement ")
+                            + ids + where),
+        "source": both(*["settlement " + ids] * 2),
+    }
+    out = pd.DataFrame({c: cols[c] for c in line_columns(dims)})
+    out["date"] = out["date"].astype("datetime64[ns]")
+    return out
 
 
 # --- reports -----------------------------------------------------------------------------
 
 def _settled_report(items, gid, kind, groups, lines, dims) -> pd.DataFrame:
-    """Each settled item, and each group's difference line, with its settlement id."""
+    """Each settled item, then its group's difference line, with the settlement id, the
+    match kind and the group's realized difference (+ loss, - gain, accounting currency)."""
     cols = line_columns(dims)
-    sid = groups["settlement_id"]
-    rep = items[cols + ["origin", "_pos"]].assign(settlement_id=sid.reindex(gid).to_numpy(), match=kind,
-                                                  realized_acct=groups["diff"].reindex(gid).to_numpy())
+    by_gid = groups[["_seq", "settlement_id", "diff", "_kind"]]
+    parts = [items[cols + ["origin"]].assign(_seq=by_gid["_seq"].reindex(gid).to_numpy(),
+                                             _pos=items["_pos"].to_numpy(),
+                                             settlement_id=by_gid["settlement_id"].reindex(gid).to_numpy(),
+                                             match=kind, realized_acct=by_gid["diff"].reindex(gid).to_numpy())]
     if len(lines):
-        diff_lines = lines[lines["line"] % 2 == 1]  # odd lines sit on the settled account
-        by_id = groups.set_index("settlement_id")
-        ids = diff_lines["source"].str.removeprefix("settlement ").to_numpy()
-        rep = pd.concat([rep, diff_lines[cols].assign(origin="generated", _pos=np.iinfo("int64").max,
-                                                      settlement_id=ids, match=by_id["_kind"].reindex(ids).to_numpy(),
-                                                      realized_acct=by_id["diff"].reindex(ids).to_numpy())],
-                        ignore_index=True)
-    rep = rep.sort_values(["settlement_id", "date", "_pos"], kind="stable").drop(columns="_pos")
+        # _difference_lines: one pair per group with a difference, in _seq order, the line on
+        # the settled account first
+        g = by_gid[by_gid["diff"] != 0]
+        parts.append(lines.iloc[0::2][cols].assign(origin="generated", _seq=g["_seq"].to_numpy(),
+                                                   _pos=np.iinfo("int64").max,
+                                                   settlement_id=g["settlement_id"].to_numpy(),
+                                                   match=g["_kind"].to_numpy(), realized_acct=g["diff"].to_numpy()))
+    rep = pd.concat(parts, ignore_index=True)
+    order = np.lexsort((rep["_pos"].to_numpy(), rep["date"].to_numpy(), rep["_seq"].to_numpy()))
+    rep = rep.take(order)
     rep["realized_acct"] = rep["realized_acct"].astype("int64")
     return rep[["settlement_id", "match", *cols, "origin", "realized_acct"]].reset_index(drop=True)
 

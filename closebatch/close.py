@@ -1,0 +1,227 @@
+"""The close runner: chains the pure steps of spec section 3 for one period.
+
+:func:`run_close` is pure too: it takes the validated book, the period, and what the ledger
+remembers of earlier closes (:class:`History`), and returns a :class:`CloseResult` with every
+line posted, the closing balances, each step's result and the blockers of the lock.  Reading
+and writing files is :mod:`closebatch.app`'s job.
+
+Order: the period's posted lines (given, scheduled from earlier closes, automatic reversals)
+→ journals posted check → subledgers → settlement → revaluation → allocation → consolidation
+→ year-end close.  Each step sees the ledger as the steps before it left it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import money
+from .book import Book
+from .context import CloseContext, LedgerState, Period
+from .core import ERROR, WARNING, Finding, StepResult, balance_key, concat_lines, empty_lines, line_columns, make_lines
+from .steps import allocation, revaluation, settlement, year_end
+
+try:  # TEMPORARY while the step is being written
+    from .steps import consolidation
+except ImportError:  # pragma: no cover
+    consolidation = None
+
+POSTING_TYPES = ("daily", "adjustment")
+
+
+@dataclass
+class History:
+    """What the ledger remembers of earlier closes, as the runner needs it."""
+
+    previous: dict | None = None  # frames of the previous period's ledger workbook (Balances, Lines, carry_*)
+    scheduled: pd.DataFrame | None = None  # generated lines of earlier closes dated after their period
+
+
+@dataclass
+class CloseResult:
+    period: Period
+    lines: pd.DataFrame  # every line posted in the period (given and generated, not eliminations)
+    balances: pd.DataFrame  # closing balances per balance key, before year-end closing entries
+    steps: dict = field(default_factory=dict)  # name -> StepResult
+    findings: list = field(default_factory=list)
+    blockers: list = field(default_factory=list)  # Finding: what stops the lock
+    scheduled: pd.DataFrame | None = None  # generated lines dated after the period
+    year_end: pd.DataFrame | None = None  # closing entries (at the year-end period)
+    eliminations: pd.DataFrame | None = None  # consolidation-layer lines (group currency)
+    posted_inputs: pd.DataFrame | None = None  # the input lines consumed (for fingerprints)
+    carry: dict = field(default_factory=dict)  # name -> frame for the next close
+
+    @property
+    def errors(self) -> list:
+        return [f for f in self.findings if f.is_error]
+
+
+def period_of(book: Book, name: str) -> Period:
+    p = book.periods.reset_index(drop=True)
+    i = int(np.flatnonzero((p["period"] == name).to_numpy())[0])
+    r = p.iloc[i]
+    return Period(name=name, start=pd.Timestamp(r["start"]), end=pd.Timestamp(r["end"]),
+                  fiscal_year=int(r["fiscal_year"]), index=i, year_end=bool(r["year_end"]),
+                  year_start=i == 0 or int(p["fiscal_year"].iloc[i - 1]) != int(r["fiscal_year"]))
+
+
+def _in(df: pd.DataFrame, per: Period, col="date") -> np.ndarray:
+    d = df[col]
+    return ((d >= per.start) & (d <= per.end)).to_numpy()
+
+
+def _opening(book: Book, per: Period, history: History) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Balances at the period's start and the open items of settlement accounts."""
+    dims = book.dims
+    key = balance_key(dims)
+    settle = set(book.accounts.loc[book.accounts["settle"], "account"])
+    if per.index == 0 or history.previous is None:
+        # first period (or earlier periods closed outside closebatch): the opening trial
+        # balance plus every posted line dated before the period
+        op = book.opening
+        before = book.journals[(book.journals["date"] < per.start) & book.journals["posted"]] if len(book.journals) \
+            else book.journals
+        parts = [op, before]
+        items = concat_lines([op[op["account"].isin(settle)], before[before["account"].isin(settle)]], dims)
+        if per.year_start and per.index > 0:
+            # P&L of earlier fiscal years belongs in retained earnings
+            pass
+        bal = concat_lines(parts, dims)
+        return bal[key + ["amount", "amount_acct"]], items
+    prev = history.previous
+    parts = [prev["Balances"]]
+    if "YearEnd" in prev and len(prev["YearEnd"]):
+        parts.append(prev["YearEnd"])
+    bal = pd.concat([p[key + ["amount", "amount_acct"]] for p in parts], ignore_index=True)
+    bal = bal.groupby(key, as_index=False, sort=True)[["amount", "amount_acct"]].sum()
+    items = prev.get("carry_open_items")
+    if items is None or not len(items):
+        items = empty_lines(dims)
+    else:
+        items = _as_lines(items, dims)
+    return bal, items
+
+
+def _as_lines(df: pd.DataFrame, dims) -> pd.DataFrame:
+    cols = line_columns(dims)
+    df = df.copy()
+    for c in cols:
+        if c not in df:
+            df[c] = 0 if c in ("amount", "amount_acct", "line") else ""
+    df["date"] = pd.to_datetime(df["date"]).astype("datetime64[ns]")
+    return df[cols]
+
+
+def reversals(lines: pd.DataFrame, dims) -> pd.DataFrame:
+    """Automatic reversing entries of lines with ``reverse_on`` (spec section 3, step 7)."""
+    src = lines[lines["reverse_on"].notna()]
+    if not len(src):
+        return empty_lines(dims)
+    return make_lines(dims, journal=(src["journal"] + "-R").to_numpy(), line=src["line"].to_numpy(),
+                      date=src["reverse_on"].to_numpy(), entity=src["entity"].to_numpy(),
+                      account=src["account"].to_numpy(), currency=src["currency"].to_numpy(),
+                      amount=-src["amount"].to_numpy(), amount_acct=-src["amount_acct"].to_numpy(),
+                      counterparty=src["counterparty"].to_numpy(), reference=src["reference"].to_numpy(),
+                      journal_type="reversal", description=("Reversal: " + src["description"]).to_numpy(),
+                      source=("reversal of " + src["source"]).to_numpy(), **{d: src[d].to_numpy() for d in dims})
+
+
+def subledger_differences(ctx: CloseContext, state: LedgerState) -> list[Finding]:
+    """Step 3: each AR/AP/Inventory subledger balance against its control account."""
+    book, per = ctx.book, ctx.period
+    sl = book.subledgers
+    if not len(sl):
+        return []
+    sl = sl[(sl["period"] == "") | (sl["period"] == per.name)]
+    if ctx.entities:
+        sl = sl[sl["entity"].isin(ctx.entities)]
+    bal = state.balances().groupby(["entity", "account"])["amount_acct"].sum()
+    ent_ccy = book.entity_currency()
+    out = []
+    for _, r in sl.iterrows():  # one per subledger row
+        ccy = ent_ccy.get(r["entity"], "USD")
+        scale = money.scale_of(ccy)
+        want = int(money.to_minor([r["balance_acct"]], scale)[0][0])
+        got = int(bal.get((r["entity"], r["control_account"]), 0))
+        if want != got:
+            out.append(book.finding(r, "balance_acct", f"The {r['module']} subledger of {r['entity']} shows "
+                                    f"{money.fmt(want, scale)} {ccy} but control account {r['control_account']} holds "
+                                    f"{money.fmt(got, scale)}: a difference of {money.fmt(want - got, scale)}.",
+                                    hint="Find the postings missing on one side (or the wrong subledger total) and "
+                                         "correct them; the period cannot be put on hold until they agree.",
+                                    severity=WARNING, code="subledger-difference"))
+    return out
+
+
+def run_close(book: Book, per: Period, history: History, user: str = "", entities: tuple = ()) -> CloseResult:
+    dims = book.dims
+    ctx = CloseContext(book=book, period=per, user=user, entities=tuple(entities))
+    opening, open_items = _opening(book, per, history)
+    settle = frozenset(book.accounts.loc[book.accounts["settle"], "account"])
+    findings: list[Finding] = []
+    blockers: list[Finding] = []
+
+    j = book.journals
+    if entities:
+        j = j[j["entity"].isin(entities)]
+        opening = opening[opening["entity"].isin(entities)]
+        open_items = open_items[open_items["entity"].isin(entities)]
+    inside = _in(j, per) if len(j) else np.zeros(0, bool)
+    given = j[inside & j["posted"].to_numpy()]
+    unposted = j[inside & ~j["posted"].to_numpy()]
+    for _, r in unposted.drop_duplicates("journal").iterrows():  # one finding per unposted journal
+        n = int((unposted["journal"] == r["journal"]).sum())
+        blockers.append(book.finding(r, "posted", f"Journal {r['journal']} ({n} line{'s' * (n != 1)}) dated in "
+                                     f"{per.name} is not posted.", hint="Post it (posted = Y) or move it to a later "
+                                     "period before the period can be put on hold.", severity=WARNING,
+                                     code="unposted"))
+    revs = reversals(given, dims)
+    scheduled_in = history.scheduled if history.scheduled is not None else empty_lines(dims)
+    if len(scheduled_in) and entities:
+        scheduled_in = scheduled_in[scheduled_in["entity"].isin(entities)]
+    generated_now = concat_lines([revs, scheduled_in], dims)
+    now = generated_now[_in(generated_now, per)] if len(generated_now) else generated_now
+    later = concat_lines([revs[revs["date"] > per.end]], dims) if len(revs) else empty_lines(dims)
+    posted = concat_lines([given, now], dims)
+    state = LedgerState(dims, opening, posted, _carried(history), settle)
+
+    findings.extend(subledger_differences(ctx, state))
+    blockers.extend(f for f in findings if f.code == "subledger-difference")
+
+    steps: dict[str, StepResult] = {}
+    res = settlement.settle(ctx, state, open_items)
+    res = _move_carry(res)
+    steps["settlement"] = res
+    state = state.add(res.lines)
+    for name, fn in (("revaluation", revaluation.revalue), ("allocation", allocation.allocate)):
+        res = fn(ctx, state)
+        steps[name] = res
+        dated_now = _in(res.lines, per) if len(res.lines) else np.zeros(0, bool)
+        later = concat_lines([later, res.lines[~dated_now]], dims)
+        state = state.add(res.lines[dated_now])
+    res = consolidation.consolidate(ctx, state) if consolidation else StepResult(empty_lines(dims))
+    steps["consolidation"] = res
+    res_ye = year_end.close_year(ctx, state)
+    steps["year_end"] = res_ye
+    for r in steps.values():
+        findings.extend(r.findings)
+    carry = {}
+    for r in steps.values():
+        carry.update(r.carry)
+    return CloseResult(period=per, lines=state.lines, balances=state.balances(), steps=steps, findings=findings,
+                       blockers=blockers, scheduled=later, year_end=res_ye.lines,
+                       eliminations=steps["consolidation"].lines, posted_inputs=given, carry=carry)
+
+
+def _carried(history: History) -> dict:
+    if history.previous is None:
+        return {}
+    return {k[len("carry_"):]: v for k, v in history.previous.items() if k.startswith("carry_")}
+
+
+def _move_carry(res: StepResult) -> StepResult:
+    """Settlement returns its carry as a report named ``_carry_NAME``; move it to ``carry``."""
+    for k in [k for k in res.reports if k.startswith("_carry_")]:
+        res.carry[k[len("_carry_"):]] = res.reports.pop(k)
+    return res
