@@ -201,7 +201,9 @@ def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> p
     converted = np.zeros(len(df), dtype=bool)
     if kind == "TrialBalance":
         need = foreign & ~given & ok
-        chk.rows(df, need, "balance_acct", lambda r: f"The {r['currency']} balance of {r['entity']} {r['account']} needs "
+        has_col = all("balance_acct" in chk.letters.get((f, sh), {}) for f, sh in
+                      df[["_file", "_sheet"]].drop_duplicates().itertuples(index=False))
+        chk.rows(df, need, "balance_acct" if has_col else "currency", lambda r: f"The {r['currency']} balance of {r['entity']} {r['account']} needs "
                  f"balance_acct: {r['entity']} keeps its books in {ent_ccy.get(r['entity'], '?')}.",
                  hint="Enter the balance in the entity's accounting currency in balance_acct.", code="missing-acct")
         ok &= ~need

@@ -252,7 +252,9 @@ class _Plan:
         out["s_entity"] = _texts(s, "entity")
 
         def period_of(v):
-            if isinstance(v, (pd.Timestamp,)) or hasattr(v, "year") and hasattr(v, "month"):
+            if _txt(v) == "":
+                return ""
+            if isinstance(v, pd.Timestamp) or hasattr(v, "year") and hasattr(v, "month"):
                 ts = pd.Timestamp(v)
                 return per.name if per.start <= ts <= per.end else ts.strftime("%Y-%m-%d")
             return _txt(v)

@@ -1,0 +1,88 @@
+"""Write small books folders for tests: {"file.xlsx": {"Sheet": [header, row, ...]}}."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+
+D = dt.date
+
+ACCOUNTS = [
+    ["account", "name", "type", "revalue", "settle"],
+    ["1000", "Cash", "Asset", "N", "N"],
+    ["1010", "Bank EUR", "Asset", "Y", "N"],
+    ["1100", "Receivables", "Asset", "Y", "N"],
+    ["1500", "Bank clearing", "Asset", "N", "Y"],
+    ["2000", "Payables", "Liability", "Y", "N"],
+    ["2100", "Accruals", "Liability", "N", "N"],
+    ["3000", "Share capital", "Equity", "N", "N"],
+    ["3100", "Retained earnings", "Equity", "N", "N"],
+    ["3900", "Translation reserve", "Equity", "N", "N"],
+    ["4000", "Revenue", "Revenue", "N", "N"],
+    ["6100", "Rent", "Expense", "N", "N"],
+    ["6200", "IT costs", "Expense", "N", "N"],
+    ["7900", "Unrealized FX gain", "Revenue", "N", "N"],
+    ["7910", "Unrealized FX loss", "Expense", "N", "N"],
+    ["7920", "Realized FX gain", "Revenue", "N", "N"],
+    ["7930", "Realized FX loss", "Expense", "N", "N"],
+    ["9990", "Rounding", "Expense", "N", "N"],
+]
+
+SETTINGS = [
+    ["key", "value"],
+    ["unrealized_gain_account", "7900"],
+    ["unrealized_loss_account", "7910"],
+    ["realized_gain_account", "7920"],
+    ["realized_loss_account", "7930"],
+    ["retained_earnings_account", "3100"],
+    ["translation_reserve_account", "3900"],
+    ["rounding_account", "9990"],
+]
+
+
+def months(year=2026, first=1, last=12):
+    rows = [["period", "start", "end", "fiscal_year"]]
+    for m in range(first, last + 1):
+        start = D(year, m, 1)
+        end = D(year + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)
+        rows.append([f"{year}-{m:02d}", start, end, year])
+    return rows
+
+
+def master(entities=(("E1", "Entity One", "USD", None, None),), settings_extra=(), periods=None, accounts=None):
+    return {"Settings": SETTINGS + [list(r) for r in settings_extra],
+            "Entities": [["entity", "name", "currency", "parent", "ownership"]] + [list(e) for e in entities],
+            "Accounts": accounts or ACCOUNTS, "Periods": periods or months()}
+
+
+OPENING = {"TrialBalance": [["entity", "account", "currency", "balance"],
+                            ["E1", "1000", "USD", 1000], ["E1", "3000", "USD", -1000]]}
+J = ["journal", "date", "entity", "account", "currency", "debit", "credit"]
+
+
+def write_books(books: dict, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, sheets in books.items():
+        if isinstance(sheets, bytes):
+            (folder / name).write_bytes(sheets)
+            continue
+        wb = openpyxl.Workbook()
+        wb.remove(wb.active)
+        for sheet, rows in sheets.items():
+            ws = wb.create_sheet(sheet)
+            for row in rows:
+                ws.append(list(row))
+                for cell in ws[ws.max_row]:
+                    if isinstance(cell.value, str) and cell.value.startswith("="):
+                        cell.data_type = "s"
+        wb.save(folder / name)
+    return folder
+
+
+def read_sheet(path: Path, sheet: str) -> list[dict]:
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    rows = list(wb[sheet].iter_rows(values_only=True))
+    wb.close()
+    header = [str(h) for h in rows[0]] if rows else []
+    return [dict(zip(header, r)) for r in rows[1:]]

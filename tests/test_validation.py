@@ -1,0 +1,190 @@
+"""Each validation rule names the cell it is about (spec sections 2 and 3, step 1)."""
+from __future__ import annotations
+
+import pytest
+
+from books import D, J, OPENING, master, months, write_books
+from closebatch.io.reader import read_books
+from closebatch.validate import load_book
+
+
+def findings_for(tmp_path, books):
+    write_books(books, tmp_path / "b")
+    book, findings = load_book(read_books(tmp_path / "b"))
+    return book, findings
+
+
+def cells(findings, sheet=None, severity="error"):
+    return {f.cell for f in findings if f.severity == severity and (sheet is None or f.sheet == sheet)}
+
+
+def codes(findings):
+    return {f.code for f in findings if f.is_error}
+
+
+def base(journals=None, **extra):
+    books = {"master.xlsx": master(), "opening.xlsx": OPENING}
+    if journals is not None:
+        books["journals.xlsx"] = {"Journals": [J] + journals}
+    books.update(extra)
+    return books
+
+
+def test_clean_books_have_no_findings(tmp_path):
+    book, f = findings_for(tmp_path, base([["J1", D(2026, 1, 5), "E1", "1000", "USD", 100, None],
+                                           ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 100]]))
+    assert [x for x in f if x.is_error] == []
+    assert list(book.journals["amount_acct"]) == [10000, -10000]
+    assert list(book.journals["source"]) == ["journals.xlsx!Journals!2", "journals.xlsx!Journals!3"]
+
+
+def test_not_a_number_and_unknown_account_and_unbalanced(tmp_path):
+    _, f = findings_for(tmp_path, base([
+        ["J1", D(2026, 1, 5), "E1", "1000", "USD", 100, None],
+        ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 99],
+        ["J2", D(2026, 1, 6), "E1", "9999", "USD", 5, None],
+        ["J2", D(2026, 1, 6), "E1", "4000", "USD", None, 5],
+        ["J3", D(2026, 1, 6), "E1", "1000", "USD", "twelve", None],
+        ["J3", D(2026, 1, 6), "E1", "4000", "USD", None, 12]]))
+    assert cells(f, "Journals") == {"A2", "D4", "F6"}
+    unbalanced = next(x for x in f if x.code == "journal-unbalanced")
+    assert "J1" in unbalanced.message and "1.00" in unbalanced.message
+    assert next(x for x in f if x.cell == "F6").value == "twelve"
+
+
+def test_missing_required_column_and_blank_value(tmp_path):
+    _, f = findings_for(tmp_path, base(None, **{"journals.xlsx": {"Journals": [
+        ["journal", "date", "entity", "account", "debit", "credit"],
+        ["J1", D(2026, 1, 5), None, "1000", 1, None]]}}))
+    assert "missing-column" in codes(f)
+    assert any(x.code == "blank" and x.cell == "C2" for x in f)
+
+
+def test_unknown_entity_currency_counterparty(tmp_path):
+    _, f = findings_for(tmp_path, base(None, **{"journals.xlsx": {"Journals": [
+        J + ["counterparty"],
+        ["J1", D(2026, 1, 5), "XX", "1000", "USD", 1, None, None],
+        ["J1", D(2026, 1, 5), "E1", "1000", "ABC", 1, None, None],
+        ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 1, "NOPE"]]}}))
+    assert {"C2", "E3", "H4"} <= cells(f, "Journals")
+
+
+def test_debit_credit_rules(tmp_path):
+    _, f = findings_for(tmp_path, base([
+        ["J1", D(2026, 1, 5), "E1", "1000", "USD", 5, 5],
+        ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, None],
+        ["J2", D(2026, 1, 5), "E1", "1000", "USD", -5, None],
+        ["J2", D(2026, 1, 5), "E1", "4000", "USD", None, -5]]))
+    assert {"F2", "F3", "F4", "G5"} <= cells(f, "Journals")
+
+
+def test_dates_outside_calendar_and_bad_dates(tmp_path):
+    _, f = findings_for(tmp_path, base([
+        ["J1", D(2027, 1, 5), "E1", "1000", "USD", 5, None],
+        ["J1", D(2027, 1, 5), "E1", "4000", "USD", None, 5],
+        ["J2", "5th of Jan", "E1", "1000", "USD", 5, None],
+        ["J2", "2026-01-05", "E1", "4000", "USD", None, 5]]))
+    assert {"B2", "B3", "B4"} <= cells(f, "Journals")
+
+
+def test_duplicates_and_calendar_gap(tmp_path):
+    per = months(2026, 1, 3)
+    per[2][1] = D(2026, 2, 3)  # February starts late: a gap
+    books = base([])
+    books["master.xlsx"] = master(entities=(("E1", "One", "USD", None, None), ("E1", "Again", "USD", None, None)),
+                                  periods=per)
+    _, f = findings_for(tmp_path, books)
+    assert "A3" in cells(f, "Entities")
+    assert any(x.code == "calendar-gap" and x.sheet == "Periods" and x.cell == "C2" for x in f)
+
+
+def test_opening_balance_must_sum_to_zero_and_needs_acct_for_foreign(tmp_path):
+    books = base([])
+    books["opening.xlsx"] = {"TrialBalance": [["entity", "account", "currency", "balance"],
+                                              ["E1", "1000", "USD", 1000], ["E1", "3000", "USD", -900],
+                                              ["E1", "1010", "EUR", 50]]}
+    _, f = findings_for(tmp_path, books)
+    assert "A2" in cells(f, "TrialBalance")
+    assert "C4" in cells(f, "TrialBalance")  # no balance_acct column: the currency cell
+
+
+def test_missing_spot_rate_names_the_pair(tmp_path):
+    _, f = findings_for(tmp_path, base([["J1", D(2026, 1, 5), "E1", "1100", "EUR", 100, None],
+                                        ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 110]]))
+    miss = next(x for x in f if x.code == "missing-rate")
+    assert miss.cell == "E2" and "EUR" in miss.message and "USD" in miss.message
+
+
+def test_conversion_difference_within_tolerance_goes_to_rounding(tmp_path):
+    rates = {"Rates": [["from", "to", "date", "rate", "type"], ["EUR", "USD", D(2026, 1, 1), 1.0834, "spot"]]}
+    book, f = findings_for(tmp_path, base([["J1", D(2026, 1, 5), "E1", "1100", "EUR", 100.01, None],
+                                           ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 108.33]],
+                                          **{"rates.xlsx": rates}))
+    assert [x for x in f if x.is_error] == []
+    # 100.01 EUR x 1.0834 = 108.350834 -> 108.35; the journal is off by 0.02 -> rounding line
+    j = book.journals
+    assert list(j["amount_acct"]) == [10835, -10833, -2]
+    assert j.iloc[2]["account"] == "9990"
+
+
+def test_conversion_difference_beyond_tolerance_is_an_error(tmp_path):
+    rates = {"Rates": [["from", "to", "date", "rate", "type"], ["EUR", "USD", D(2026, 1, 1), 1.1, "spot"]]}
+    _, f = findings_for(tmp_path, base([["J1", D(2026, 1, 5), "E1", "1100", "EUR", 100, None],
+                                        ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 100]],
+                                       **{"rates.xlsx": rates}))
+    assert any(x.code == "journal-unbalanced" and x.cell == "A2" for x in f)
+
+
+def test_too_many_decimals(tmp_path):
+    _, f = findings_for(tmp_path, base([["J1", D(2026, 1, 5), "E1", "1000", "USD", 1.005, None],
+                                        ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 1.005]]))
+    assert "too-precise" in codes(f)
+
+
+def test_same_journal_in_two_workbooks_names_both(tmp_path):
+    rows = [J, ["J1", D(2026, 1, 5), "E1", "1000", "USD", 1, None], ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 1]]
+    books = base(None, **{"a.xlsx": {"Journals": rows}, "copy of a.xlsx": {"Journals": rows}})
+    _, f = findings_for(tmp_path, books)
+    dup = next(x for x in f if x.code == "duplicate-journal")
+    assert "a.xlsx" in dup.message and "copy of a.xlsx" in dup.message
+
+
+def test_journal_in_two_periods(tmp_path):
+    _, f = findings_for(tmp_path, base([["J1", D(2026, 1, 31), "E1", "1000", "USD", 1, None],
+                                        ["J1", D(2026, 2, 1), "E1", "4000", "USD", None, 1]]))
+    assert "journal-periods" in codes(f)
+
+
+def test_bad_yes_no_ownership_and_settings_account(tmp_path):
+    books = base([])
+    books["master.xlsx"] = master(entities=(("P", "Parent", "USD", None, None), ("S", "Sub", "EUR", "P", "180%")),
+                                  settings_extra=[["nci_account", "3999"]])
+    books["master.xlsx"]["Accounts"] = books["master.xlsx"]["Accounts"] + [["1234", "Odd", "Asset", "maybe", "N"]]
+    _, f = findings_for(tmp_path, books)
+    assert "E3" in cells(f, "Entities")
+    assert "D19" in cells(f, "Accounts")
+    assert any(x.sheet == "Settings" and x.column == "value" and x.value == "3999" for x in f)
+
+
+def test_other_file_kinds_are_named(tmp_path):
+    books = base([])
+    books["old.xls"] = b"\xd0\xcf\x11\xe0junk"
+    books["broken.xlsx"] = b"this is not a zip"
+    books["data.csv"] = b"a,b\n1,2\n"
+    _, f = findings_for(tmp_path, books)
+    named = {x.file for x in f if x.is_error}
+    assert {"old.xls", "broken.xlsx", "data.csv"} <= named
+
+
+def test_sheet_names_and_headers_are_forgiving_and_unknown_sheets_listed(tmp_path):
+    write_books({"master.xlsx": master(), "x.xlsx": {" journals ": [
+        ["Journal", "DATE", "Entity", "Account", "Currency", "Debit", "Credit", "My Note"],
+        ["J1", D(2026, 1, 5), "E1", 1000, "usd", 1, None, "x"], [None] * 8,
+        ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 1, "y"]], "Notes": [["anything"]]}}, tmp_path / "b")
+    read = read_books(tmp_path / "b")
+    book, f = load_book(read)
+    assert [x for x in f if x.is_error] == []
+    assert ("x.xlsx", "Notes") in read.ignored
+    assert list(book.journals["account"]) == ["1000", "4000"]
+    assert list(book.journals["_row"]) == [2, 4]
+    assert list(book.journals["currency"]) == ["USD", "USD"]
