@@ -209,6 +209,12 @@ def run_close(book: Book, per: Period, history: History, user: str = "", entitie
     carry = {}
     for r in steps.values():
         carry.update(r.carry)
+    # lines posted on settlement accounts after settlement ran (revaluation of open items,
+    # allocations) are open items too, so the carried items keep equalling the ledger
+    after = concat_lines([steps[n].lines for n in ("revaluation", "allocation")], dims)
+    after = after[after["account"].isin(settle) & _in(after, per)] if len(after) else after
+    if len(after) and "open_items" in carry:
+        carry["open_items"] = concat_lines([carry["open_items"], after], dims)
     return CloseResult(period=per, lines=state.lines, balances=state.balances(), steps=steps, findings=findings,
                        blockers=blockers, scheduled=later, year_end=res_ye.lines,
                        eliminations=steps["consolidation"].lines, posted_inputs=given, carry=carry)

@@ -279,6 +279,10 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
             chk.add(Finding(ERROR, f"No {kind} sheet was found in the books folder.",
                             hint=f"Add a workbook with a sheet named {kind} (see templates/{kind}.xlsx, or run "
                                  "closebatch init).", sheet=kind, code="missing-sheet"))
+        elif not len(raw[kind]):
+            s = read.frames(kind)[0]
+            chk.add(Finding(ERROR, f"The {kind} sheet has no rows.", hint=f"Fill in the {kind} sheet below its "
+                            "header row.", file=s.file, sheet=s.sheet, cell="A2", code="empty-sheet"))
     settings, origin = _settings(raw["Settings"], chk)
     dims = settings.dimensions
 
