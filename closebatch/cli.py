@@ -1,6 +1,7 @@
 """The ``closebatch`` command: a thin click layer over :mod:`closebatch.app`."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -51,6 +52,13 @@ def _run(fn, *args, **kw) -> None:
         sys.exit(app.EXIT_ERRORS)
     except OSError as e:
         click.echo(f"closebatch: {e.strerror or e} ({e.filename or ''}).", err=True)
+        sys.exit(app.EXIT_ERRORS)
+    except Exception as e:  # noqa: BLE001 - a bug must still not greet a user with a traceback
+        if os.environ.get("CLOSEBATCH_DEBUG"):
+            raise
+        click.echo(f"closebatch: an internal error stopped the run ({type(e).__name__}: {e}). Nothing was persisted "
+                   "for an unfinished close. Please report this with the books folder; set CLOSEBATCH_DEBUG=1 to see "
+                   "the details.", err=True)
         sys.exit(app.EXIT_ERRORS)
     _report(outcome)
     sys.exit(outcome.exit_code)

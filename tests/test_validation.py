@@ -188,3 +188,17 @@ def test_sheet_names_and_headers_are_forgiving_and_unknown_sheets_listed(tmp_pat
     assert list(book.journals["account"]) == ["1000", "4000"]
     assert list(book.journals["_row"]) == [2, 4]
     assert list(book.journals["currency"]) == ["USD", "USD"]
+
+
+def test_formula_without_cached_value_is_read_as_text_with_warning(tmp_path):
+    import openpyxl
+
+    write_books(base([["J1", D(2026, 1, 5), "E1", "1000", "USD", 2, None],
+                      ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 2]]), tmp_path / "b")
+    wb = openpyxl.load_workbook(tmp_path / "b" / "journals.xlsx")
+    wb["Journals"]["F2"] = "=1+1"  # openpyxl stores no cached value
+    wb.save(tmp_path / "b" / "journals.xlsx")
+    book, f = load_book(read_books(tmp_path / "b"))
+    warn = next(x for x in f if x.code == "uncached-formula")
+    assert warn.cell == "F2" and warn.severity == "warning" and warn.value == "=1+1"
+    assert any(x.is_error and x.cell == "F2" for x in f)  # "=1+1" is not a number

@@ -189,6 +189,10 @@ def read_workbook(path: Path, rel: str, result: ReadResult) -> None:
                                        file=rel, code="unreadable"))
         return
     result.files.append(path)
+    from .formulas import uncached_formulas
+
+    wanted = {n for n in wb.sheet_names if n.strip().lower() in _KIND_BY_NAME}
+    formulas = uncached_formulas(path, wanted) if wanted else {}
     try:
         for name in wb.sheet_names:
             kind = _KIND_BY_NAME.get(name.strip().lower())
@@ -202,6 +206,15 @@ def read_workbook(path: Path, rel: str, result: ReadResult) -> None:
                                                hint="Open the workbook in Excel, check the sheet, and save it again.",
                                                file=rel, sheet=name, code="unreadable"))
                 continue
+            for r0, c0, text in formulas.get(name, []):
+                if r0 < len(rows) and c0 < len(rows[r0]) and rows[r0][c0] in ("", None):
+                    rows[r0][c0] = text
+                    if r0 > 0:
+                        result.findings.append(Finding(
+                            WARNING, f"The formula {text} has no calculated value saved in the workbook, so it is "
+                            "read as its text.", hint="Open the workbook in Excel and save it, so that the "
+                            "formula's result is stored, or type the value.", file=rel, sheet=name,
+                            cell=f"{column_letter(c0)}{r0 + 1}", value=text, code="uncached-formula"))
             raw = _sheet_frame(rows, rel, name, kind, result.findings)
             if raw is not None:
                 result.sheets.append(raw)
