@@ -188,3 +188,30 @@ def test_busy_books(tmp_path):
         assert r.exit_code == 1 and "busy" in r.output
     (books / ".closebatch.lock").write_text('{"pid": 999999999, "host": null}')  # a dead holder
     assert app.close_books(books, period="2026-01", user="ann").exit_code == 0
+
+
+def test_settlement_open_items_carry_through_the_ledger(tmp_path):
+    JR = ["journal", "date", "entity", "account", "currency", "debit", "credit", "amount_acct", "reference"]
+    books = write_books({
+        "master.xlsx": master(),
+        "opening.xlsx": {"TrialBalance": [["entity", "account", "currency", "balance", "reference"],
+                                          ["E1", "1000", "USD", 900, None], ["E1", "1500", "USD", 100, "R1"],
+                                          ["E1", "3000", "USD", -1000, None]]},
+        "jan.xlsx": {"Journals": [JR,
+                                  ["J1", D(2026, 1, 5), "E1", "1500", "USD", None, 100, None, "R1"],
+                                  ["J1", D(2026, 1, 5), "E1", "1000", "USD", 100, None, None, None],
+                                  ["J2", D(2026, 1, 9), "E1", "1500", "EUR", 200, None, 220, "R2"],
+                                  ["J2", D(2026, 1, 9), "E1", "4000", "USD", None, 220, None, None]]},
+        "feb.xlsx": {"Journals": [JR,
+                                  ["J3", D(2026, 2, 4), "E1", "1500", "EUR", None, 200, -240, "R2"],
+                                  ["J3", D(2026, 2, 4), "E1", "1000", "USD", 240, None, None, None]]},
+    }, tmp_path / "books")
+    assert app.close_books(books, period="2026-01", user="ann").exit_code == 0
+    open_jan = read_sheet(books / "out" / "2026-01" / "settlement.xlsx", "Open")
+    assert [r["reference"] for r in open_jan] == ["R2"]
+    assert app.close_books(books, period="2026-02", user="ann").exit_code == 0
+    got = tb(books / "out" / "2026-02")
+    assert got[("E1", "1500")] == 0
+    assert got[("E1", "7920")] == Decimal("-20")  # realized gain: 220 booked, 240 received
+    assert sum(got.values()) == 0
+    assert not read_sheet(books / "out" / "2026-02" / "settlement.xlsx", "Open")
