@@ -20,12 +20,7 @@ from . import money
 from .book import Book
 from .context import CloseContext, LedgerState, Period
 from .core import ERROR, WARNING, Finding, StepResult, balance_key, concat_lines, empty_lines, line_columns, make_lines
-from .steps import allocation, revaluation, settlement, year_end
-
-try:  # TEMPORARY while the step is being written
-    from .steps import consolidation
-except ImportError:  # pragma: no cover
-    consolidation = None
+from .steps import allocation, consolidation, revaluation, settlement, year_end
 
 POSTING_TYPES = ("daily", "adjustment")
 
@@ -200,7 +195,7 @@ def run_close(book: Book, per: Period, history: History, user: str = "", entitie
         dated_now = _in(res.lines, per) if len(res.lines) else np.zeros(0, bool)
         later = concat_lines([later, res.lines[~dated_now]], dims)
         state = state.add(res.lines[dated_now])
-    res = consolidation.consolidate(ctx, state) if consolidation else StepResult(empty_lines(dims))
+    res = consolidation.consolidate(ctx, state)
     steps["consolidation"] = res
     res_ye = year_end.close_year(ctx, state)
     steps["year_end"] = res_ye

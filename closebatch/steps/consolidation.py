@@ -520,7 +520,8 @@ class _Rates:
 
     def report_missing(self, tr, findings):
         used = tr[(tr["movement_acct"] != 0) & (tr["currency"] != self.gcur)]
-        need = set(zip(used["currency"], np.where(used["translation"] == "closing", "closing", "average"))) | self.needed
+        kinds = np.where(used["translation"] == "closing", "closing", "average")
+        need = set(zip(used["currency"], kinds)) | self.needed
         for cur, rtype in sorted(need):
             r = self.get(cur, rtype)
             date = self.per.end.date().isoformat()
@@ -532,8 +533,8 @@ class _Rates:
                                         f"{'within the period' if rtype == 'average' else 'on or before ' + date}.",
                                         sheet="Rates", code="rate-missing", value=f"{cur}/{self.gcur} {rtype} {date}"))
             elif r.get("stale"):
-                findings.append(Finding(WARNING, f"The closing rate {cur}→{self.gcur} used for {date} is dated before "
-                                        f"{self.per.name} starts.", hint="Add this period's closing rate.",
+                findings.append(Finding(WARNING, f"The closing rate {cur}→{self.gcur} used for {date} is dated "
+                                        f"before {self.per.name} starts.", hint="Add this period's closing rate.",
                                         sheet="Rates", code="rate-stale", value=str(r.get("source", ""))))
 
 
@@ -579,7 +580,8 @@ def _translate(book, st, ents, inc, chart, carry, hist, rates, gcur, per, dims, 
     key = ["entity", "account", *dims, "counterparty"]
     bal = st.balances()
     bal = bal[bal["entity"].isin(inc)]
-    tb = bal.groupby(key, as_index=False, sort=True)["amount_acct"].sum().rename(columns={"amount_acct": "balance_acct"})
+    tb = bal.groupby(key, as_index=False, sort=True)["amount_acct"].sum()
+    tb = tb.rename(columns={"amount_acct": "balance_acct"})
     op = st.opening[st.opening["entity"].isin(inc)] if len(st.opening) else st.opening
     op = op.groupby(key, as_index=False, sort=True)["amount_acct"].sum().rename(columns={"amount_acct": "opening_acct"})
     carried_entities = set(carry["entity"])
@@ -604,7 +606,8 @@ def _translate(book, st, ents, inc, chart, carry, hist, rates, gcur, per, dims, 
     n = len(tb)
     base_acct = np.where(close | same, 0, np.where(has_carry, tb["base_acct"], 0)).astype("int64")
     base_group = np.where(close | same, 0, np.where(has_carry, tb["base_group"], 0)).astype("int64")
-    base_source = np.where(close | same | ~has_carry, "", "carried from " + tb["base_period"].astype(str)).astype(object)
+    carried_from = "carried from " + tb["base_period"].astype(str)
+    base_source = np.where(close | same | ~has_carry, "", carried_from).astype(object)
     base_source = np.where(tb["rolled"].to_numpy() & ~close & ~same,
                            base_source + " + prior-year profit rolled into retained earnings", base_source)
     hist_rate = np.full(n, np.nan)
@@ -619,11 +622,16 @@ def _translate(book, st, ents, inc, chart, carry, hist, rates, gcur, per, dims, 
     movement = tb["balance_acct"].to_numpy(dtype="int64") - base_acct
 
     rtype = np.where(close, "closing", "average")
-    looked = [rates.get(c, t) for c, t in zip(cur, rtype)]
-    rate = np.array([r["rate"] if r["found"] else np.nan for r in looked], dtype="float64")
-    inverse = np.array([bool(r["inverse"]) for r in looked], dtype=bool)
-    used = np.array([r["used_type"] or t for r, t in zip(looked, rtype)], dtype=object)
-    source = np.array([str(r["source"] or "") + (" (inverse)" if r["inverse"] else "") for r in looked], dtype=object)
+    pairs = pd.Series(cur, dtype=object) + "|" + pd.Series(rtype, dtype=object)
+    info = {}  # one lookup per currency and rate type, mapped onto the balances
+    for p in pd.unique(pairs):
+        r = rates.get(*p.split("|"))
+        info[p] = (r["rate"] if r["found"] else np.nan, bool(r["inverse"]), r["used_type"] or p.split("|")[1],
+                   str(r["source"] or "") + (" (inverse)" if r["inverse"] else ""))
+    rate = pairs.map({k: v[0] for k, v in info.items()}).to_numpy(dtype="float64")
+    inverse = pairs.map({k: v[1] for k, v in info.items()}).to_numpy(dtype=bool)
+    used = pairs.map({k: v[2] for k, v in info.items()}).to_numpy(dtype=object)
+    source = pairs.map({k: v[3] for k, v in info.items()}).to_numpy(dtype=object)
     moved = convert(movement, np.where(np.isnan(rate), 0.0, rate), scales(cur), scale_of(gcur), inverse)
     tb["base_acct"], tb["base_group"], tb["base_source"] = base_acct, base_group, base_source
     tb["movement_acct"] = movement
