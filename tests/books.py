@@ -13,12 +13,17 @@ ACCOUNTS = [
     ["1000", "Cash", "Asset", "N", "N"],
     ["1010", "Bank EUR", "Asset", "Y", "N"],
     ["1100", "Receivables", "Asset", "Y", "N"],
+    ["1300", "Intercompany receivable", "Asset", "Y", "N"],
     ["1500", "Bank clearing", "Asset", "N", "Y"],
+    ["1600", "Investment in subsidiaries", "Asset", "N", "N"],
+    ["1700", "Goodwill", "Asset", "N", "N"],
     ["2000", "Payables", "Liability", "Y", "N"],
     ["2100", "Accruals", "Liability", "N", "N"],
+    ["2300", "Intercompany payable", "Liability", "Y", "N"],
     ["3000", "Share capital", "Equity", "N", "N"],
     ["3100", "Retained earnings", "Equity", "N", "N"],
     ["3900", "Translation reserve", "Equity", "N", "N"],
+    ["3950", "Non-controlling interests", "Equity", "N", "N"],
     ["4000", "Revenue", "Revenue", "N", "N"],
     ["6100", "Rent", "Expense", "N", "N"],
     ["6200", "IT costs", "Expense", "N", "N"],
@@ -26,6 +31,8 @@ ACCOUNTS = [
     ["7910", "Unrealized FX loss", "Expense", "N", "N"],
     ["7920", "Realized FX gain", "Revenue", "N", "N"],
     ["7930", "Realized FX loss", "Expense", "N", "N"],
+    ["7950", "Intercompany difference", "Expense", "N", "N"],
+    ["8900", "Profit attributable to non-controlling interests", "Expense", "N", "N"],
     ["9990", "Rounding", "Expense", "N", "N"],
 ]
 
@@ -37,6 +44,8 @@ SETTINGS = [
     ["realized_loss_account", "7930"],
     ["retained_earnings_account", "3100"],
     ["translation_reserve_account", "3900"],
+    ["nci_account", "3950"],
+    ["nci_profit_account", "8900"],
     ["rounding_account", "9990"],
 ]
 

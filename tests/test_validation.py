@@ -162,7 +162,7 @@ def test_bad_yes_no_ownership_and_settings_account(tmp_path):
     books["master.xlsx"]["Accounts"] = books["master.xlsx"]["Accounts"] + [["1234", "Odd", "Asset", "maybe", "N"]]
     _, f = findings_for(tmp_path, books)
     assert "E3" in cells(f, "Entities")
-    assert "D19" in cells(f, "Accounts")
+    assert "D26" in cells(f, "Accounts")
     assert any(x.sheet == "Settings" and x.column == "value" and x.value == "3999" for x in f)
 
 
