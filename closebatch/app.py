@@ -198,7 +198,8 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress) -> Ou
     od = outputs.OutputDir(out_dir)
     try:
         written_names = _write_outputs(od, book, result, findings, read, period, blockers)
-        lock = not no_lock and not blockers and not dry_run
+        partial = bool(entities) and set(entities) != set(book.entities["entity"])
+        lock = not no_lock and not blockers and not dry_run and not partial
         if not dry_run:
             _persist(store, book, result, statuses, history, user, lock)
         written = od.commit(order=["manifest.json"])
@@ -206,7 +207,9 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress) -> Ou
         od.discard()
         raise
     code = EXIT_BLOCKED if blockers else EXIT_OK
-    state = "put On hold" if (not no_lock and not blockers and not dry_run) else "left Open"
+    state = "put On hold" if lock else "left Open"
+    if partial and not dry_run:
+        state += " (only some entities were closed: close all of them to put it on hold)"
     msg = f"Closed {period}{' (dry run: nothing persisted)' if dry_run else ''}; the period is {state}."
     return Outcome(code, message=msg, findings=findings, blockers=blockers, out_dir=out_dir, written=written,
                    period=period, summary=_summary(result))
