@@ -495,60 +495,55 @@ def _opening_sums(opening, tb, chk, ent_ccy) -> None:
 
 def _balance_journals(lines, jr, chk, settings, ent_ccy, dims) -> pd.DataFrame:
     """Every journal balances per entity in accounting currency.  A difference within the
-    rounding tolerance that comes only from conversion goes to the rounding account."""
+    rounding tolerance that comes only from conversion goes to the rounding account (one
+    generated line per journal and entity); anything else is an error."""
     if not len(lines):
         return lines
     grp_ok = lines.groupby(["journal", "entity"])["_ok"].transform("all").to_numpy()
     sub = lines[grp_ok]
     agg = sub.groupby(["journal", "entity"], sort=True).agg(diff=("amount_acct", "sum"), conv=("converted", "any"),
-                                                             first=("_row", "idxmin") if False else ("line", "max"))
+                                                             last=("line", "max"))
     agg = agg[agg["diff"] != 0].reset_index()
     if not len(agg):
         return lines
-    scale = money.scales(agg["entity"].map(ent_ccy).fillna("USD").to_numpy())
-    tol_minor = np.array([int(settings.rounding_tolerance.scaleb(int(s))) for s in scale])  # per unbalanced journal
+    ccy = agg["entity"].map(ent_ccy).fillna("USD").to_numpy()
+    tol_minor = np.array([int(settings.rounding_tolerance.scaleb(s)) for s in range(4)])[money.scales(ccy)]
     rounding = agg["conv"].to_numpy() & (np.abs(agg["diff"].to_numpy()) <= tol_minor)
     firsts = sub.drop_duplicates(["journal", "entity"]).set_index(["journal", "entity"])
-    new = []
-    for i, r in agg.iterrows():  # one per unbalanced journal, not per line
-        f = firsts.loc[(r["journal"], r["entity"])]
-        ccy = ent_ccy.get(r["entity"], "")
-        amt = money.fmt(r["diff"], money.scale_of(ccy))
-        if rounding[i] and settings.rounding_account:
-            new.append((r["journal"], r["entity"], -int(r["diff"]), int(r["first"]) + 1, f))
-        elif rounding[i]:
-            chk.add(Finding(ERROR, f"Journal {r['journal']} ({r['entity']}) is off by {amt} {ccy} from currency "
+    first = firsts.loc[list(zip(agg["journal"], agg["entity"]))].reset_index()
+    for i in np.flatnonzero(~rounding | (rounding & (settings.rounding_account == ""))):  # errors only
+        r, f = agg.iloc[i], first.iloc[i]
+        scale = money.scale_of(ccy[i])
+        amt = money.fmt(r["diff"], scale)
+        where = dict(file=f["_file"], sheet=f["_sheet"], cell=chk.cell(f["_file"], f["_sheet"], f["_row"], "journal"),
+                     column="journal", value=r["journal"])
+        if rounding[i]:
+            chk.add(Finding(ERROR, f"Journal {r['journal']} ({r['entity']}) is off by {amt} {ccy[i]} from currency "
                             "conversion, and no rounding_account is set.", hint="Add rounding_account to Settings.",
-                            file=f["_file"], sheet=f["_sheet"], cell=chk.cell(f["_file"], f["_sheet"], f["_row"],
-                                                                              "journal"),
-                            column="journal", value=r["journal"], code="no-rounding-account"))
-        else:
-            sel = sub[(sub["journal"] == r["journal"]) & (sub["entity"] == r["entity"])]
-            dr = money.fmt(sel["amount_acct"].clip(lower=0).sum(), money.scale_of(ccy))
-            cr = money.fmt(-sel["amount_acct"].clip(upper=0).sum(), money.scale_of(ccy))
-            why = " (more than the rounding tolerance)" if r["conv"] else ""
-            chk.add(Finding(ERROR, f"Journal {r['journal']} does not balance for entity {r['entity']}: debits {dr}, "
-                            f"credits {cr}, difference {amt} {ccy}{why}.",
-                            hint="Correct the amounts so that debits equal credits for each entity (in accounting "
-                                 "currency: see amount_acct).", file=f["_file"], sheet=f["_sheet"],
-                            cell=chk.cell(f["_file"], f["_sheet"], f["_row"], "journal"), column="journal",
-                            value=r["journal"], code="journal-unbalanced"))
-    if new:
-        base = lines[(lines["journal"].isin([n[0] for n in new]))].drop_duplicates(["journal", "entity"])
-        add = []
-        for journal, entity, amount, line, f in new:
-            ccy = ent_ccy[entity]
-            row = f.copy()
-            add.append({**{c: f[c] for c in lines.columns if c in f.index}, "journal": journal, "entity": entity,
-                        "line": line, "account": settings.rounding_account, "currency": ccy, "amount": amount,
-                        "amount_acct": amount, "counterparty": "", "reference": "", "description":
-                        "Rounding difference from currency conversion", "source": f"rounding of journal {journal} "
-                        f"({f['source']})", "converted": False, "given_acct": True,
-                        **{d: "" for d in dims}})
-            del row
-        lines = pd.concat([lines, pd.DataFrame(add)], ignore_index=True)
-        del base
-    return lines
+                            code="no-rounding-account", **where))
+            continue
+        sel = sub[(sub["journal"] == r["journal"]) & (sub["entity"] == r["entity"])]["amount_acct"]
+        dr, cr = money.fmt(sel.clip(lower=0).sum(), scale), money.fmt(-sel.clip(upper=0).sum(), scale)
+        why = " (more than the rounding tolerance)" if r["conv"] else ""
+        chk.add(Finding(ERROR, f"Journal {r['journal']} does not balance for entity {r['entity']}: debits {dr}, "
+                        f"credits {cr}, difference {amt} {ccy[i]}{why}.",
+                        hint="Correct the amounts so that debits equal credits for each entity (in accounting "
+                             "currency: see amount_acct).", code="journal-unbalanced", **where))
+    if not settings.rounding_account or not rounding.any():
+        return lines
+    a, f = agg[rounding], first[rounding]
+    add = make_lines(dims, journal=a["journal"].to_numpy(), line=a["last"].to_numpy() + 1, date=f["date"].to_numpy(),
+                     entity=a["entity"].to_numpy(), account=settings.rounding_account, currency=ccy[rounding],
+                     amount=-a["diff"].to_numpy(), amount_acct=-a["diff"].to_numpy(),
+                     journal_type=f["journal_type"].to_numpy(),
+                     description="Rounding difference from currency conversion",
+                     source=("rounding of journal " + a["journal"] + " (" + f["source"] + ")").to_numpy())
+    for c in lines.columns:
+        if c not in add:
+            add[c] = f[c].to_numpy() if c in f else None
+    add["converted"] = False
+    add["given_acct"] = True
+    return pd.concat([lines, add[lines.columns]], ignore_index=True)
 
 
 def _journal_identity(lines, jr, chk, periods) -> None:
