@@ -7,6 +7,7 @@ prints or exits (the CLI does).
 """
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import os
 from dataclasses import dataclass, field
@@ -15,13 +16,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import money
+from . import checklist, money
 from .book import Book
 from .close import CloseResult, History, period_of, run_close
-from .core import ERROR, WARNING, Finding, concat_lines, line_columns
+from .core import ERROR, WARNING, Finding, StepResult, concat_lines, empty_lines, line_columns
 from .io import outputs
 from .io.lock import BooksLock
 from .io.reader import read_books
+from .io.status_writer import write_close_status
+from . import statements
+from .io.journal_report import write_ledger_journal
+from .io.statements_writer import write_statements
 from .io.store import Store, fingerprint
 from .io.writer import Sheet, write_workbook
 from .validate import load_book
@@ -99,57 +104,180 @@ def _refuse(msg: str, findings=()) -> Outcome:
     return Outcome(EXIT_ERRORS, message=msg, findings=list(findings))
 
 
-def _closed_period_lines(book: Book, statuses: dict, store: Store, period: str) -> list[Finding]:
-    """Lines dated in a period that is not Open are refused unless that period's close
-    posted exactly them (spec section 4)."""
+def _closed_period_lines(book: Book, statuses: dict, store: Store, period: str, pretend=(),
+                         only: str | None = None) -> list[Finding]:
+    """Lines dated in a closed scope are refused unless that close posted exactly them (spec
+    section 4); a line a close posted that comes back changed is refused wherever it is dated.
+
+    A closed scope is a period that is not Open and that closebatch closed (``ledger/`` has its
+    workbook, or its History shows it leaving Open), or an entity closed with ``close
+    --entity`` in a period still Open.  A period closed outside closebatch has no record of
+    its lines: they are taken as they are, as the ledger the next close starts from.
+    ``pretend`` treats Open periods as closed and ``only`` keeps the findings about one
+    period (the checks of ``closebatch period P hold``).
+    A line is *changed* when a close posted a line with the same journal, line and entity
+    (dated in that closed scope, or from the same workbook) with a different fingerprint;
+    any other line dated in a closed scope is *new*.  Lines of a closed scope no longer in
+    the folder are fine: the ledger keeps them."""
     j = book.journals
     if not len(j):
         return []
+    dims = list(book.dims)
+    scopes = _closed_scopes(book, statuses, store, pretend)
+    if not scopes["periods"] and not scopes["entities"]:
+        return []
+    posted = scopes["posted"]
     pers = book.periods
     idx = np.searchsorted(pers["start"].to_numpy(), j["date"].to_numpy(), side="right") - 1
-    per_of = pers["period"].to_numpy()[np.clip(idx, 0, len(pers) - 1)]
-    closed = np.array([statuses.get(p, "Open") != "Open" for p in per_of]) & (idx >= 0)
-    if not closed.any():
-        return []
+    per_of = np.where(idx >= 0, pers["period"].to_numpy()[np.clip(idx, 0, len(pers) - 1)], "")
+    ent = j["entity"].to_numpy()
+    closed_p, closed_e = scopes["periods"], scopes["entities"]
+    in_scope = pd.Series(per_of).isin(closed_p).to_numpy().copy()
+    if closed_e:
+        in_scope |= pd.MultiIndex.from_arrays([per_of, ent]).isin(list(closed_e))
+    fp = fingerprint(j, dims).to_numpy()
+    known = pd.MultiIndex.from_arrays([per_of, fp]).isin(list(zip(posted["period"], posted["fingerprint"]))) \
+        if len(posted) else np.zeros(len(j), dtype=bool)
+    flagged = in_scope & ~known
+    if only is not None:
+        flagged &= per_of == only
+    # lines a close posted that now sit outside any closed scope (e.g. their date was changed)
+    if len(posted) and (~in_scope).any():
+        here = pd.DataFrame({"journal": j["journal"].to_numpy(), "line": j["line"].to_numpy(), "entity": ent,
+                             "_file": j["_file"].to_numpy(), "_fp": fp, "_pos": np.arange(len(j))})[~in_scope]
+        hit = here.merge(posted[["journal", "line", "entity", "_file", "fingerprint", "period"]],
+                         on=["journal", "line", "entity", "_file"])
+        hit = hit[(hit["_fp"] != hit["fingerprint"]) & ((hit["period"] == only) if only is not None else True)]
+        moved = hit["_pos"].to_numpy()
+        flagged[moved] = True
     out = []
-    dims = book.dims
-    fp = fingerprint(j[closed], dims)
-    sub = j[closed].assign(_fp=fp.to_numpy(), _period=per_of[closed])
-    for p, grp in sub.groupby("_period"):
-        known = set()
-        if store.has(p):
-            posted = store.load(p).get("Posted")
-            if posted is not None and len(posted):
-                known = set(posted["fingerprint"].astype(str))
-        bad = grp[~grp["_fp"].isin(known)]
-        for _, r in bad.iterrows():  # only lines that are refused
-            out.append(book.finding(r, "date", f"Journal {r['journal']} line {r['line']} is dated in {p}, which is "
-                                    f"{statuses[p]}; it was not part of that period's close (new or changed since).",
+    for i in np.flatnonzero(flagged):  # only the refused lines
+        r = j.iloc[i]
+        key = (posted["journal"] == r["journal"]) & (posted["line"] == r["line"]) & (posted["entity"] == r["entity"]) \
+            if len(posted) else pd.Series([], dtype=bool)
+        cands = posted[key] if len(posted) else posted
+        before = cands[cands["period"] == per_of[i]]
+        if not len(before):
+            before = cands[cands["_file"] == r["_file"]]
+        if len(before):
+            out.append(_changed_line(book, r, before.iloc[0], scopes["label"]))
+        else:
+            p = per_of[i]
+            label = scopes["label"].get((p, r["entity"])) or scopes["label"].get(p, p)
+            out.append(book.finding(r, "date", f"Journal {r['journal']} line {r['line']} ({r['entity']}) is a new line "
+                                    f"dated {r['date']:%Y-%m-%d}, in {label}; that close did not post it.",
                                     hint=f"Date the line in an open period, or reopen {p} first (closebatch period "
                                          f"BOOKS {p} open) if that is allowed.", code="closed-period"))
     return out
 
 
+def _closed_scopes(book: Book, statuses: dict, store: Store, pretend=()) -> dict:
+    """The closed periods and entities whose lines are known, with what their closes posted."""
+    frames, periods, entities, label = [], set(), set(), {}
+    _, history = store.statuses()
+    locked = history[(history["from"].astype(str) == "Open") & (history["to"].astype(str) != "Open")] \
+        if len(history) and "from" in history else history
+    recorded = set(locked["period"].astype(str)) if len(locked) else set()  # closed by closebatch once
+    for p in book.periods["period"]:
+        st = statuses.get(p, "Open")
+        if st == "Open" and p not in pretend:
+            continue
+        if not store.has(p) and p not in recorded:
+            continue  # closed outside closebatch: its lines are the ledger we start from
+        periods.add(p)
+        label[p] = f"{p}, which is {st}" if st != "Open" else f"{p} as its last close posted it"
+        got = store.posted(p)
+        if got is not None and len(got):
+            frames.append(got.assign(period=p))
+    closed, posted = store.entity_closes()
+    if len(closed):
+        for p, e in zip(closed["period"], closed["entity"]):
+            if statuses.get(p) == "Open" and p not in periods:
+                entities.add((p, e))
+                label[(p, e)] = f"{p}, for which entity {e} was closed (the period itself is still Open)"
+        keep = [(p, e) in entities for p, e in zip(posted["period"], posted["entity"])] if len(posted) else []
+        if len(posted) and any(keep):
+            frames.append(posted[np.array(keep, dtype=bool)])
+    cols = ["period", "journal", "line", "date", "entity", "account", *book.dims, "currency", "amount",
+            "amount_acct", "source", "fingerprint"]
+    if frames:
+        allp = pd.concat([f.reindex(columns=cols) for f in frames], ignore_index=True)
+        allp["line"] = pd.to_numeric(allp["line"], errors="coerce").fillna(0).astype("int64")
+        allp["_file"] = allp["source"].fillna("").astype(str).str.rsplit("!", n=2).str[0]
+    else:
+        allp = pd.DataFrame(columns=cols + ["_file"])
+    return {"periods": periods, "entities": entities, "posted": allp, "label": label}
+
+
+def _changed_line(book: Book, r, before, labels: dict) -> Finding:
+    """A line a close posted that comes back different: name what changed, at its cell."""
+    ent_ccy = book.entity_currency()
+    acct_ccy = ent_ccy.get(r["entity"], "")
+    diffs, first = [], None
+
+    def amt(v, ccy):
+        return f"{money.fmt(int(v), money.scale_of(ccy))} {ccy}".strip()
+
+    checks = [("date", lambda v: f"{pd.Timestamp(v):%Y-%m-%d}"), ("account", str),
+              *[(d, lambda v: str(v) or "(blank)") for d in book.dims], ("currency", str)]
+    for col, show in checks:
+        old, new = before.get(col), r[col]
+        if col == "date":
+            same = pd.Timestamp(old) == pd.Timestamp(new) if not pd.isna(old) else False
+        else:
+            same = str("" if old is None or (isinstance(old, float) and pd.isna(old)) else old) == str(new)
+        if not same:
+            diffs.append(f"{col} {show(old)} → {show(new)}")
+            first = first or col
+    if int(before["amount"]) != int(r["amount"]) or str(before["currency"]) != str(r["currency"]):
+        diffs.append(f"amount {amt(before['amount'], before['currency'])} → {amt(r['amount'], r['currency'])}")
+        first = first or ("debit" if int(r["amount"]) > 0 else "credit")
+    if int(before["amount_acct"]) != int(r["amount_acct"]):
+        diffs.append(f"amount_acct {amt(before['amount_acct'], acct_ccy)} → {amt(r['amount_acct'], acct_ccy)}")
+        first = first or ("amount_acct" if bool(r.get("given_acct", False)) else
+                          ("debit" if int(r["amount"]) > 0 else "credit"))
+    p = before["period"]
+    label = labels.get((p, r["entity"])) or labels.get(p, p)
+    what = "; ".join(diffs) or "a detail of the line"
+    return book.finding(r, first or "date", f"Journal {r['journal']} line {r['line']} ({r['entity']}) changed since "
+                        f"the close of {label}: {what}. The closed ledger keeps it as it was posted "
+                        f"(from {before['source']}).",
+                        hint=f"Put the line back as it was when {p} was closed and post the correction as a new "
+                             f"journal in an open period, or reopen {p} first (closebatch period BOOKS {p} open) if "
+                             "that is allowed.", code="changed-after-close")
+
+
+def _members(book: Book, group: str) -> set[str]:
+    """The users of a group (Users sheet), compared without case and surrounding spaces."""
+    users = book.users
+    if not len(users):
+        return set()
+    return {str(u).strip().casefold() for u, g in zip(users["user"], users["group"])
+            if str(g).strip().casefold() == group.strip().casefold()}
+
+
 def _access(book: Book, period_row, user: str) -> str | None:
-    group = str(period_row.get("access_group", "") or "")
+    """Why ``user`` may not close, reopen or post into the period (None when they may)."""
+    group = str(period_row.get("access_group", "") or "").strip()
     if not group:
         return None
-    users = book.users
-    members = set(users.loc[users["group"] == group, "user"]) if len(users) else set()
-    if user not in members:
-        return f"period {period_row['period']} may be closed only by members of {group!r}, and {user!r} is not one"
+    if str(user).strip().casefold() not in _members(book, group):
+        return (f"period {period_row['period']} may be closed, reopened and posted into only by members of "
+                f"{group!r} (Users sheet), and {user!r} is not one")
     return None
 
 
 def close_books(books: Path, period: str | None = None, out: Path | None = None, entities=(), no_lock=False,
-                dry_run=False, user: str | None = None, progress=None) -> Outcome:
+                dry_run=False, user: str | None = None, progress=None, today: dt.date | None = None) -> Outcome:
     books = Path(books)
     user = run_user(user)
+    today = today or dt.date.today()
     with BooksLock(books):
-        return _close(books, period, out, tuple(entities), no_lock, dry_run, user, progress)
+        return _close(books, period, out, tuple(entities), no_lock, dry_run, user, progress, today)
 
 
-def _close(books, period, out, entities, no_lock, dry_run, user, progress) -> Outcome:
+def _close(books, period, out, entities, no_lock, dry_run, user, progress, today=None) -> Outcome:
+    today = today or dt.date.today()
     out_root = Path(out) if out else None
     read, book, findings = load(books, exclude=(out_root,) if out_root else (), progress=progress)
     if book is None or not len(book.periods):
@@ -179,8 +307,14 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress) -> Ou
     for ent in entities:
         if ent not in set(book.entities["entity"]):
             return _refuse(f"Entity {ent} (given with --entity) is not in the Entities sheet.", findings)
+    # mass close: the entities closed earlier for this period, and whether this run completes it
+    all_entities = list(book.entities["entity"])
+    closed_before = _entities_closed(store, period)
+    completing = not entities or set(all_entities) <= set(closed_before) | set(entities)
+    run_entities = () if completing else tuple(entities)
     findings = findings + _closed_period_lines(book, statuses, store, period)
     findings += _prepared_by(book, per, statuses)
+    findings += checklist.task_findings(book)
     if any(f.is_error for f in findings):
         return _validation_only(out_dir, findings, read, period)
 
@@ -189,62 +323,126 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress) -> Ou
     if prev is not None and store.has(prev):
         hist.previous = store.load(prev)
     hist.scheduled = _scheduled(book, store, per)
-    result = run_close(book, per, hist, user=user, entities=entities)
+    result = run_close(book, per, hist, user=user, entities=run_entities)
     findings = findings + result.findings
     if any(f.is_error for f in findings):
         return _validation_only(out_dir, findings, read, period)
 
-    blockers = list(result.blockers) + _task_blockers(book, result)
+    blockers = list(result.blockers) + _task_blockers(book, result, today, None if completing else run_entities)
+    lock = completing and not no_lock and not blockers and not dry_run
+    record_entities = not completing and not no_lock and not blockers and not dry_run
+    now_closed = sorted(set(closed_before) | set(run_entities)) if record_entities else sorted(closed_before)
+    if lock:
+        state, status_after = "put On hold", "On hold"
+    else:
+        status_after = "Open"
+        state = "left Open"
+        if record_entities:
+            rest = [e for e in all_entities if e not in now_closed]
+            state += f": entities {', '.join(run_entities)} are closed; still to close: {', '.join(rest)}"
+        elif not completing and not dry_run and not no_lock:
+            state += f": entities {', '.join(run_entities)} were not closed because of the blockers"
+    result.steps["lock"] = StepResult(lines=empty_lines(book.dims), figures={
+        "status": status_after, "as_of": f"{today:%Y-%m-%d}", "blockers": len(blockers),
+        "entities_closed": ", ".join(all_entities if lock else now_closed),
+        "outcome": "dry run" if dry_run else ("--no-lock" if no_lock else ("On hold" if lock else "left Open")),
+        "state": ("dry run, nothing persisted: " if dry_run else "") + state + (f" ({len(blockers)} blocker(s))"
+                                                                              if blockers else "")})
+    # Crash safety: the period's ledger data first (alone it is what a --no-lock close leaves),
+    # then the outputs, and last the decision (On hold, or the entities closed), so a run
+    # killed at any point leaves the period Open and a rerun finishes the close.
     od = outputs.OutputDir(out_dir)
     try:
-        written_names = _write_outputs(od, book, result, findings, read, period, blockers)
-        partial = bool(entities) and set(entities) != set(book.entities["entity"])
-        lock = not no_lock and not blockers and not dry_run and not partial
-        if not dry_run:
-            _persist(store, book, result, statuses, history, user, lock)
+        _write_outputs(od, book, result, findings, read, period, blockers)
+        if not dry_run and completing:
+            _persist(store, book, result, statuses, history, user, False)
         written = od.commit(order=["manifest.json"])
     except BaseException:
         od.discard()
         raise
+    if not dry_run:
+        if completing and lock:
+            set_status(store, statuses, history, period, "On hold", user, "closed by closebatch close")
+            if closed_before:
+                _save_entities_closed(store, book, period, None, user, None)
+        elif record_entities:
+            _save_entities_closed(store, book, period, run_entities, user, result)
+    if not dry_run and not lock:
+        what = (f"entities {', '.join(run_entities)} closed" if record_entities else
+                f"left Open with {len(blockers)} blocker(s)" if blockers else "left Open (--no-lock)")
+        _record(store, book, period, user,
+                f"closebatch close{' --entity ' + ','.join(run_entities) if run_entities else ''}: {what}",
+                event="close", blockers=len(blockers), entities=",".join(run_entities))
     code = EXIT_BLOCKED if blockers else EXIT_OK
-    state = "put On hold" if lock else "left Open"
-    if partial and not dry_run:
-        state += " (only some entities were closed: close all of them to put it on hold)"
-    msg = f"Closed {period}{' (dry run: nothing persisted)' if dry_run else ''}; the period is {state}."
+    msg = f"Closed {period}{' (dry run: nothing persisted)' if dry_run else ''}"
+    if run_entities:
+        msg += f" for {', '.join(run_entities)}"
+    elif entities:
+        msg += f" for every entity ({', '.join(sorted(set(closed_before) - set(entities)))} closed earlier)"
+    msg += f"; the period is {state}."
     return Outcome(code, message=msg, findings=findings, blockers=blockers, out_dir=out_dir, written=written,
                    period=period, summary=_summary(result))
 
 
+def _entities_closed(store: Store, period: str) -> dict:
+    """Entities closed with ``close --entity`` for ``period``: entity -> "by USER at WHEN"."""
+    closed, _ = store.entity_closes()
+    if not len(closed):
+        return {}
+    c = closed[closed["period"] == period]
+    return {e: f"by {u} at {w}" for e, u, w in zip(c["entity"], c["user"], c["when"])}
+
+
+def _save_entities_closed(store: Store, book: Book, period: str, entities, user: str, result) -> None:
+    """Record ``entities`` as closed for ``period`` with the fingerprints of the lines their
+    close consumed; with ``entities`` None, forget the period's entity closes."""
+    closed, posted = store.entity_closes()
+    keep_c = closed["period"] != period if entities is None else \
+        ~((closed["period"] == period) & closed["entity"].isin(list(entities)))
+    keep_p = posted["period"] != period if entities is None else \
+        ~((posted["period"] == period) & posted["entity"].isin(list(entities)))
+    closed, posted = closed[keep_c.to_numpy(dtype=bool)], posted[keep_p.to_numpy(dtype=bool)]
+    if entities is not None:
+        when = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        new_c = pd.DataFrame({"period": period, "entity": list(entities), "user": user, "when": when})
+        dims = list(book.dims)
+        inp = result.posted_inputs
+        cols = ["journal", "line", "date", "entity", "account", *dims, "currency", "amount", "amount_acct", "source"]
+        new_p = inp[cols].assign(fingerprint=fingerprint(inp, dims).to_numpy(), period=period) if len(inp) else \
+            pd.DataFrame(columns=cols + ["fingerprint", "period"])
+        new_p = new_p[["period"] + cols + ["fingerprint"]]
+        closed = pd.concat([closed, new_c], ignore_index=True) if len(closed) else new_c
+        posted = pd.concat([posted.reindex(columns=new_p.columns), new_p], ignore_index=True) if len(posted) \
+            else new_p
+    store.write_entity_closes(closed.reset_index(drop=True), posted.reset_index(drop=True))
+
+
 def _prepared_by(book: Book, per, statuses) -> list[Finding]:
-    """Lines posted into a period with an access group must be prepared by its members."""
-    group = str(book.periods.iloc[per.index].get("access_group", "") or "")
+    """Lines posted into a period with an access group must be prepared by its members; a
+    line with no ``prepared_by`` counts as prepared by the run's user, whom the close has
+    already checked."""
+    group = str(book.periods.iloc[per.index].get("access_group", "") or "").strip()
     j = book.journals
     if not group or not len(j) or "prepared_by" not in j:
         return []
-    members = set(book.users.loc[book.users["group"] == group, "user"]) if len(book.users) else set()
+    members = _members(book, group)
     inside = ((j["date"] >= per.start) & (j["date"] <= per.end)).to_numpy()
-    bad = inside & (j["prepared_by"] != "").to_numpy() & ~j["prepared_by"].isin(members).to_numpy()
-    return [book.finding(r, "prepared_by", f"{r['prepared_by']} is not a member of {group!r}, the only group that "
-                         f"may post into {per.name}.", hint="Have a member of the group prepare the line, or add the "
-                         "user to the group in the Users sheet.", code="access-group") for _, r in j[bad].iterrows()]
+    who = j["prepared_by"].fillna("").astype(str).str.strip()
+    bad = inside & (who != "").to_numpy() & ~who.str.casefold().isin(members).to_numpy()
+    return [book.finding(r, "prepared_by", f"Journal {r['journal']} line {r['line']} was prepared by "
+                         f"{r['prepared_by']}, who is not a member of {group!r}, the only group that may post into "
+                         f"{per.name}.", hint="Have a member of the group prepare the line, or add the user to the "
+                         "group in the Users sheet.", code="access-group") for _, r in j[bad].iterrows()]
 
 
-def _task_blockers(book: Book, result: CloseResult) -> list[Finding]:
-    t = book.tasks
-    if not len(t):
+def _task_blockers(book: Book, result: CloseResult, today=None, entities=None) -> list[Finding]:
+    """Required checklist tasks that are not done block the lock (the lock task itself aside).
+    With ``entities`` (a close of some entities) only tasks of those entities count."""
+    if not len(book.tasks):
         return []
-    automated_ok = {name for name, r in result.steps.items() if not any(f.is_error for f in r.findings)}
-    automated_ok |= {"journals_posted"} if not any(b.code == "unposted" for b in result.blockers) else set()
-    automated_ok |= {"subledgers"} if not any(b.code == "subledger-difference" for b in result.blockers) else set()
-    automated_ok |= {"statements"}
-    out = []
-    for _, r in t.iterrows():  # one per task
-        done = r["status"] == "Done" or (r["step"] and r["step"] in automated_ok)
-        if r["required"] and not done and r["step"] != "lock":
-            out.append(book.finding(r, "status", f"Required task {r['task']} ({r['name']}) is {r['status']}.",
-                                    hint="Finish the task and set its status to Done, or mark it required = N.",
-                                    severity=WARNING, code="task-open"))
-    return out
+    cl = checklist.build(book.tasks, result.period.name, result.period.end, today or dt.date.today(),
+                         checklist.step_outcomes(book, result))
+    return checklist.task_blocker_findings(book, cl, entities)
 
 
 def _scheduled(book: Book, store: Store, per) -> pd.DataFrame | None:
@@ -295,7 +493,15 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
         sheets.append(outputs.report_sheet("Consolidated", cons.reports["Consolidated"], book))
     write_workbook(od.path("adjusted_trial_balance.xlsx"), sheets)
     lines = outputs.journal_lines(book, _all_lines(result, dims))
-    write_workbook(od.path("ledger_journal.xlsx"), [outputs.journal_sheet(book, lines)])
+    write_ledger_journal(od.path("ledger_journal.xlsx"), book, lines)
+    group = statements.group_balances(result.steps.get("consolidation"))
+    sts, st_findings = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
+                                        history=load_comparatives(read_root(read), book, result.period))
+    write_statements(od.path("statements.xlsx"), sts, period, group_name=_group_name(book))
+    seen = {(f.code, f.message) for f in findings}
+    late = [f for f in st_findings if f.is_error and (f.code, f.message) not in seen]  # comparative columns only
+    findings.extend(late)  # the caller's lists: the period stays Open and validation.xlsx names them
+    blockers.extend(late)
     for step, fname in (("revaluation", "revaluation.xlsx"), ("settlement", "settlement.xlsx"),
                         ("allocation", "allocation.xlsx"), ("consolidation", "consolidation.xlsx")):
         r = result.steps.get(step)
@@ -329,19 +535,63 @@ def read_root(read) -> Path | None:
     return getattr(read, "root", None)
 
 
+def _group_name(book: Book) -> str:
+    top = book.entities[book.entities["parent"].fillna("") == ""]
+    return str(top["name"].iloc[0]) if len(top) else ""
+
+
+def load_comparatives(books: Path | None, book: Book, per) -> dict:
+    """Snapshots (:class:`closebatch.statements.Snapshot`) of the closed periods the
+    statements of ``per`` compare with, from ``ledger/``: the prior period and the one before
+    it, the same period last year and the one before it (movements need the previous period's
+    year to date), and every earlier period of the fiscal year (the revenue and expense chart).
+    Periods the ledger does not hold are left out."""
+    if books is None:
+        return {}
+    names = list(book.periods["period"])
+    fy = dict(zip(book.periods["period"], book.periods["fiscal_year"].astype(int)))
+    i = names.index(per.name)
+    this_year = [p for p in names[:i] if fy[p] == per.fiscal_year]
+    last_year = [p for p in names if fy[p] == per.fiscal_year - 1]
+    k = len(this_year)
+    wanted = set(this_year) | set(names[max(0, i - 2):i])
+    if k < len(last_year):
+        j = names.index(last_year[k])
+        wanted |= set(names[max(0, j - 1):j + 1])
+    store = Store(books, book.entity_currency(), book.settings.group_currency)
+    out = {}
+    for p in [n for n in names[:i] if n in wanted]:
+        ent, grp = store.period_balances(p)
+        if ent is not None:
+            out[p] = statements.Snapshot(p, ent, grp)
+    return out
+
+
 def _write_status(path: Path, book: Book, result: CloseResult, blockers) -> None:
-    steps = []
-    for name, r in result.steps.items():
-        errs = sum(f.is_error for f in r.findings)
-        figs = "; ".join(f"{k}: {v}" for k, v in r.figures.items())
-        steps.append({"step": name, "outcome": "errors" if errs else "done", "lines": int(len(r.lines)),
-                      "figures": figs})
-    sheets = [Sheet("Steps", pd.DataFrame(steps, columns=["step", "outcome", "lines", "figures"])),
-              Sheet("Blockers", outputs.findings_frame(blockers))]
-    if len(book.tasks):
-        t = book.tasks.drop(columns=[c for c in book.tasks.columns if c.startswith("_")] + ["source"], errors="ignore")
-        sheets.append(Sheet("Tasks", t))
-    write_workbook(path, sheets)
+    """``close_status.xlsx``: the checklist as of the run's day, each step's outcome with its
+    figures, the blockers (see :mod:`closebatch.io.status_writer`)."""
+    lock_step = result.steps.get("lock")
+    lf = lock_step.figures if lock_step is not None else {}
+    today = pd.Timestamp(lf["as_of"]).date() if lf.get("as_of") else dt.date.today()
+    lock = checklist.StepOutcome("lock", lf.get("outcome", ""), lf.get("status") == "On hold",
+                                 figures=checklist.flatten_figures(
+                                     "lock", {k: v for k, v in lf.items() if k not in ("outcome", "as_of", "state")},
+                                     {}, "")) if lf else None
+    outcomes = checklist.step_outcomes(book, result, lock)
+    cl = checklist.build(book.tasks, result.period.name, result.period.end, today, outcomes)
+    ents = checklist.finding_entities(blockers, [book.journals, book.subledgers, book.tasks])
+    by_entity: dict = {}
+    for e in ents:
+        if e:
+            by_entity[e] = by_entity.get(e, 0) + 1
+    bframe = pd.DataFrame({"kind": [b.code for b in blockers], "entity": ents, "file": [b.file for b in blockers],
+                           "sheet": [b.sheet for b in blockers], "cell": [b.cell for b in blockers],
+                           "message": [b.message for b in blockers], "hint": [b.hint for b in blockers]},
+                          columns=["kind", "entity", "file", "sheet", "cell", "message", "hint"])
+    closed = {e.strip(): "yes" for e in str(lf.get("entities_closed", "")).split(",") if e.strip()}
+    ent_table = checklist.entity_progress(cl.tasks, book.entities, closed, by_entity, cl.figures)
+    heading = {"period": result.period.name, "status": lf.get("status", "Open"), "lock": lf.get("state", "")}
+    write_close_status(path, cl, bframe, ent_table, heading)
 
 
 def _persist(store: Store, book: Book, result: CloseResult, statuses: dict, history: pd.DataFrame, user: str,
@@ -368,51 +618,123 @@ def _persist(store: Store, book: Book, result: CloseResult, statuses: dict, hist
         set_status(store, statuses, history, per.name, "On hold", user, "closed by closebatch close")
 
 
-def set_status(store: Store, statuses: dict, history: pd.DataFrame, period: str, new: str, user: str, note: str):
-    import datetime as dt
+HISTORY_COLUMNS = ["period", "from", "to", "user", "when", "note", "event", "blockers", "entities"]
 
+
+def set_status(store: Store, statuses: dict, history: pd.DataFrame, period: str, new: str, user: str, note: str,
+               event: str = "status", blockers="", entities: str = ""):
+    """Set a period's status in ``ledger/periods.xlsx`` and add the change to its History
+    (period, from, to, who, when, why)."""
     old = statuses.get(period, "Open")
     statuses = dict(statuses)
     statuses[period] = new
     row = pd.DataFrame([{"period": period, "from": old, "to": new, "user": user,
-                         "when": dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "note": note}])
-    history = pd.concat([history, row], ignore_index=True) if len(history) else row
+                         "when": dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "note": note, "event": event,
+                         "blockers": str(blockers), "entities": entities}], columns=HISTORY_COLUMNS)
+    if len(history):
+        history = pd.concat([history.reindex(columns=list(dict.fromkeys([*history.columns, *HISTORY_COLUMNS])))
+                             .fillna(""), row], ignore_index=True)
+    else:
+        history = row
     store.write_statuses(statuses, history)
+    return statuses, history
 
 
-def status(books: Path) -> Outcome:
-    """The calendar with each period's status (spec section 6)."""
+def _record(store: Store, book: Book, period: str, user: str, note: str, **kw) -> None:
+    """Add an event that leaves the status as it is to the History (e.g. a close that left
+    the period Open), with the statuses as ``ledger/`` has them now."""
+    statuses, history = effective_statuses(book, store)
+    set_status(store, statuses, history, period, statuses.get(period, "Open"), user, note, **kw)
+
+
+def _last_close(history: pd.DataFrame, period: str):
+    """The History row of the last close of ``period`` that left it Open (None when the last
+    close locked it or there is none)."""
+    if not len(history) or "period" not in history:
+        return None
+    h = history[history["period"].astype(str) == period]
+    for _, r in h.iloc[::-1].iterrows():  # newest first
+        if str(r.get("event", "")) == "close":
+            return r
+        if str(r.get("to", "")) != "Open":  # a lock (or a status change) came after any close
+            return None
+    return None
+
+
+def status(books: Path, today: dt.date | None = None) -> Outcome:
+    """The calendar with each period's status and its history, and the close checklist of
+    the open period as of ``today`` (spec section 6)."""
+    today = today or dt.date.today()
     read, book, findings = load(books)
     if book is None or not len(book.periods):
         return Outcome(EXIT_ERRORS, message="No usable Periods sheet in the books folder.", findings=findings)
     store = Store(books, book.entity_currency(), book.settings.group_currency)
     statuses, history = effective_statuses(book, store)
+    closed_ents, _ = store.entity_closes()
     lines = [f"{'period':<10} {'start':<10} {'end':<10} {'status':<19} closed in ledger"]
     for _, r in book.periods.iterrows():  # one per period
         p = r["period"]
+        ents = sorted(closed_ents.loc[closed_ents["period"] == p, "entity"]) if len(closed_ents) else []
+        extra = f"   entities closed: {', '.join(ents)} of {len(book.entities)}" \
+            if ents and statuses[p] == "Open" else ""
         lines.append(f"{p:<10} {r['start']:%Y-%m-%d} {r['end']:%Y-%m-%d} {statuses[p]:<19} "
-                     f"{'yes' if store.has(p) else ''}")
+                     f"{'yes' if store.has(p) else '':<3}{extra}".rstrip())
+    if len(history):
+        lines.append("\nChanges (ledger/periods.xlsx, History):")
+        h = history.tail(10)
+        if len(history) > 10:
+            lines.append(f"  ... {len(history) - 10} earlier change(s)")
+        for _, r in h.iterrows():  # at most ten
+            move = f"{r['from']} -> {r['to']}" if r["from"] != r["to"] else f"stays {r['to']}"
+            lines.append(f"  {r['when']}  {r['period']:<8} {move:<28} by {r['user']}: {r['note']}")
     nxt = next((p for p in book.periods["period"] if statuses[p] == "Open"), None)
     if nxt:
         lines.append(f"\nNext period to close: {nxt}")
-    if len(book.tasks):
-        t = book.tasks
-        done = int((t["status"] == "Done").sum())
-        lines.append(f"Close checklist: {done} of {len(t)} tasks done")
-        for _, r in t.iterrows():  # one per task
-            lines.append(f"  [{'x' if r['status'] == 'Done' else ' '}] {r['task']:<8} {r['name']:<40} "
-                         f"{r['owner'] or '':<12} {r['status']}")
+    if len(book.tasks) and nxt:
+        per = period_of(book, nxt)
+        cl = checklist.build(book.tasks, nxt, per.end, today)
+        lines += _checklist_lines(cl)
+        findings = findings + checklist.task_findings(book)
     errs = [f for f in findings if f.is_error]
     if errs:
         lines.append(f"\nThe books have {len(errs)} error(s): run closebatch validate for the list.")
     return Outcome(EXIT_OK, message="\n".join(lines))
 
 
+def _checklist_lines(cl) -> list[str]:
+    s = cl.summary
+    out = [f"\nClose checklist of {cl.period} as of {cl.today:%Y-%m-%d} (period end {cl.period_end:%Y-%m-%d}): "
+           f"{s['done']} done, {s['remaining']} remaining, {s['overdue']} overdue, {s['blocked']} blocked "
+           f"(of {s['total']})",
+           "  (automated tasks count as done when closebatch close runs their step without errors)"]
+    for title, df, key in (("by area", cl.by_area, "area"), ("by owner", cl.by_owner, "owner")):
+        if len(df):
+            out.append(f"  {title}: " + ", ".join(f"{r[key]} {r['done']}/{r['tasks']}" for _, r in df.iterrows()))
+    for _, r in cl.tasks.iterrows():  # one per task
+        flags = []
+        if r["overdue"]:
+            flags.append(f"OVERDUE {r['days_overdue']} working day(s)")
+        if r["blocked"]:
+            flags.append(f"BLOCKED by {r['blocked_by']}")
+        auto = f" [step {r['step']}]" if r["step"] else ""
+        out.append(f"  [{'x' if r['done'] else ' '}] {r['task']:<8} {r['name'][:40]:<40} {r['owner'][:14]:<14} "
+                   f"due {r['due_date']:%Y-%m-%d}  {r['status']}{auto}" + (f"  {'; '.join(flags)}" if flags else ""))
+    return out
+
+
 ACTIONS = {"open": "Open", "hold": "On hold", "close-permanently": "Permanently closed"}
 
 
 def change_period(books: Path, period: str, action: str, user: str | None = None) -> Outcome:
-    """Change a period's status under the rules of spec section 4."""
+    """Change a period's status under the rules of spec section 4.
+
+    * ``open`` reopens an On hold period (not while a later period is closed); on an Open
+      period it forgets the entities closed with ``close --entity``.
+    * ``hold`` and ``close-permanently`` need every earlier period closed (permanently, for
+      ``close-permanently``).  An Open period must have been closed by ``closebatch close``
+      with nothing blocking the lock, and its lines must be the ones that close posted.
+    * Permanently closed never changes; a period with an access group is changed only by its
+      members.  Every change is added to the History in ``ledger/periods.xlsx``."""
     books = Path(books)
     user = run_user(user)
     with BooksLock(books):
@@ -431,24 +753,56 @@ def change_period(books: Path, period: str, action: str, user: str | None = None
         denied = _access(book, book.periods.iloc[per.index], user)
         if denied:
             return _refuse(f"Refused: {denied}.")
-        if old == new:
-            return Outcome(EXIT_OK, message=f"Period {period} is already {new}.")
         order = list(book.periods["period"])
         i = order.index(period)
-        if new != "Open":
-            open_before = [p for p in order[:i] if statuses[p] == "Open"]
-            if open_before:
-                return _refuse(f"Refused: period {period} cannot be put {new} while earlier period {open_before[0]} "
-                               "is Open.")
-            if not store.has(period):
-                return _refuse(f"Refused: period {period} has not been closed yet; run closebatch close first.")
-        else:
+        ents = _entities_closed(store, period)
+        if old == new:
+            if new == "Open" and ents:
+                _save_entities_closed(store, book, period, None, user, None)
+                set_status(store, statuses, history, period, "Open", user, "closebatch period open: entities "
+                           f"{', '.join(sorted(ents))} reopened", entities=",".join(sorted(ents)))
+                return Outcome(EXIT_OK, message=f"Period {period}: entities {', '.join(sorted(ents))} reopened; the "
+                               f"period stays Open (by {user}).")
+            return Outcome(EXIT_OK, message=f"Period {period} is already {new}.")
+        if new == "Open":
             later = [p for p in order[i + 1:] if statuses[p] != "Open"]
             if later:
                 return _refuse(f"Refused: period {period} cannot be reopened while later period {later[0]} is "
                                f"{statuses[later[0]]}; reopen the later periods first.")
+        else:
+            open_before = [p for p in order[:i] if statuses[p] == "Open"]
+            if open_before:
+                return _refuse(f"Refused: period {period} cannot be put {new} while earlier period {open_before[0]} "
+                               "is Open.")
+            if new == "Permanently closed":
+                held = [p for p in order[:i] if statuses[p] != "Permanently closed"]
+                if held:
+                    return _refuse(f"Refused: period {period} cannot be closed permanently while earlier period "
+                                   f"{held[0]} is {statuses[held[0]]}; close the earlier periods permanently first.")
+            if old == "Open":
+                refusal = _hold_refusal(book, store, statuses, history, period)
+                if refusal is not None:
+                    return refusal
         set_status(store, statuses, history, period, new, user, f"closebatch period {action}")
+        if ents:
+            _save_entities_closed(store, book, period, None, user, None)
         return Outcome(EXIT_OK, message=f"Period {period}: {old} -> {new} (by {user}).")
+
+
+def _hold_refusal(book: Book, store: Store, statuses: dict, history: pd.DataFrame, period: str) -> Outcome | None:
+    """Why an Open period may not be put on hold by hand (None when it may): it must have
+    been closed, without blockers, from the lines the folder holds now."""
+    if not store.has(period):
+        return _refuse(f"Refused: period {period} has not been closed yet; run closebatch close first.")
+    last = _last_close(history, period)
+    if last is not None and str(last.get("blockers", "")) not in ("", "0"):
+        return _refuse(f"Refused: the last close of period {period} found {last['blockers']} blocker(s); fix them "
+                       f"and run closebatch close --period {period}, which puts it on hold.")
+    changed = _closed_period_lines(book, statuses, store, period, pretend=(period,), only=period)
+    if changed:
+        return _refuse(f"Refused: {len(changed)} line(s) dated in period {period} are new or changed since its last "
+                       f"close; run closebatch close --period {period} again.", changed)
+    return None
 
 
 def init_books(folder: Path) -> Outcome:

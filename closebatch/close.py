@@ -7,7 +7,7 @@ and writing files is :mod:`closebatch.app`'s job.
 
 Order: the period's posted lines (given, scheduled from earlier closes, automatic reversals)
 → journals posted check → subledgers → settlement → revaluation → allocation → consolidation
-→ year-end close.  Each step sees the ledger as the steps before it left it.
+→ the statements' checks → year-end close.  Each step sees the ledger as the steps before it left it.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import money
+from . import statements as statements_
 from .book import Book
 from .context import CloseContext, LedgerState, Period
 from .core import ERROR, WARNING, Finding, StepResult, balance_key, concat_lines, empty_lines, line_columns, make_lines
@@ -79,10 +80,7 @@ def _opening(book: Book, per: Period, history: History) -> tuple[pd.DataFrame, p
             else book.journals
         parts = [op, before]
         items = concat_lines([op[op["account"].isin(settle)], before[before["account"].isin(settle)]], dims)
-        if per.year_start and per.index > 0:
-            # P&L of earlier fiscal years belongs in retained earnings
-            pass
-        bal = concat_lines(parts, dims)
+        bal = _earlier_years_closed(book, per, concat_lines(parts, dims))
         return bal[key + ["amount", "amount_acct"]], items
     prev = history.previous
     parts = [prev["Balances"]]
@@ -96,6 +94,35 @@ def _opening(book: Book, per: Period, history: History) -> tuple[pd.DataFrame, p
     else:
         items = _as_lines(items, dims)
     return bal, items
+
+
+def _earlier_years_closed(book: Book, per: Period, lines: pd.DataFrame) -> pd.DataFrame:
+    """Revenue/Expense lines of fiscal years before ``per``'s, moved to retained earnings.
+
+    Used when a period starts from the opening trial balance and the posted lines before it
+    (no ledger record of the previous close): the income statement of a new fiscal year starts
+    at zero, as the year-end close of section 3, step 9 would have left it.  Each such line is
+    re-keyed to ``retained_earnings_account`` in the entity's currency, dimensions,
+    counterparty and reference dropped (without the setting nothing moves; the year-end close
+    reports the missing setting)."""
+    re_acct = book.settings.retained_earnings_account
+    if not len(lines) or not re_acct:
+        return lines
+    pers = book.periods
+    fy_start = pd.Timestamp(pers.loc[pers["fiscal_year"] == per.fiscal_year, "start"].min())
+    types = lines["account"].map(book.account_type())
+    known = lines["date"] >= pd.Timestamp(pers["start"].min())  # dated in the calendar: its year is known
+    old = (known & (lines["date"] < fy_start) & types.isin(["Revenue", "Expense"])).to_numpy()
+    if not old.any():
+        return lines
+    lines = lines.copy()
+    ent_ccy = book.entity_currency()
+    lines.loc[old, "account"] = re_acct
+    lines.loc[old, "currency"] = lines.loc[old, "entity"].map(ent_ccy).to_numpy()
+    lines.loc[old, "amount"] = lines.loc[old, "amount_acct"].to_numpy()
+    for c in [*book.dims, "counterparty", "reference"]:
+        lines.loc[old, c] = ""
+    return lines
 
 
 def _as_lines(df: pd.DataFrame, dims) -> pd.DataFrame:
@@ -197,6 +224,7 @@ def run_close(book: Book, per: Period, history: History, user: str = "", entitie
         state = state.add(res.lines[dated_now])
     res = consolidation.consolidate(ctx, state)
     steps["consolidation"] = res
+    steps["statements"] = _statements_check(ctx, state, res)
     res_ye = year_end.close_year(ctx, state)
     steps["year_end"] = res_ye
     for r in steps.values():
@@ -213,6 +241,21 @@ def run_close(book: Book, per: Period, history: History, user: str = "", entitie
     return CloseResult(period=per, lines=state.lines, balances=state.balances(), steps=steps, findings=findings,
                        blockers=blockers, scheduled=later, year_end=res_ye.lines,
                        eliminations=steps["consolidation"].lines, posted_inputs=given, carry=carry)
+
+
+def _statements_check(ctx: CloseContext, state: LedgerState, cons: StepResult) -> StepResult:
+    """Step 9, statements: their checks on the period's own figures (a failed check is an
+    error, so nothing unbalanced is ever written; the workbook with its comparatives is written
+    by the app).  The consolidated balances are carried in the ledger, as the group's
+    comparatives of later closes."""
+    group = cons.reports.get("Consolidated")
+    sts, findings = statements_.build(ctx.book, ctx.period, state.balances(), group=statements_.group_balances(cons),
+                                      entities=ctx.entities)
+    carry = {}
+    if group is not None and len(group):
+        carry["group_balances"] = group[["account", "account_name", "type", "balance_group"]].reset_index(drop=True)
+    figures = {"statements": len(sts), "balanced": "yes" if all(s.balanced for s in sts) else "no"}
+    return StepResult(empty_lines(ctx.book.dims), findings, figures=figures, carry=carry)
 
 
 def _carried(history: History) -> dict:

@@ -40,30 +40,37 @@ def col_index(letters: str) -> int:
 
 
 def uncached_formulas(path, sheets: set[str]) -> dict[str, list[tuple[int, int, str]]]:
-    """``{sheet: [(row0, col0, "=FORMULA"), ...]}`` for formula cells without a cached value."""
+    """``{sheet: [(row0, col0, "=FORMULA"), ...]}`` for formula cells without a cached value.
+
+    The sheet XML is streamed (``iterparse``, each row dropped once read), so a large sheet
+    costs time, not memory.  Only sheets the guard saw ``<f>`` elements in are passed here.
+    """
     out: dict = {}
+    if not sheets:
+        return out
+    c_tag, row_tag = f"{{{NS['m']}}}c", f"{{{NS['m']}}}row"
     try:
         with zipfile.ZipFile(path) as z:
             paths = _sheet_paths(z)
-            for name in sheets:
+            for name in sorted(sheets):
                 p = paths.get(name)
                 if not p or p not in z.namelist():
                     continue
                 with z.open(p) as fh:
-                    data = fh.read()
-                if b"<f" not in data:
-                    continue
-                root = ET.fromstring(data)
-                for c in root.iter(f"{{{NS['m']}}}c"):
-                    f = c.find("m:f", NS)
-                    if f is None:
-                        continue
-                    v = c.find("m:v", NS)
-                    if v is not None and (v.text or "") != "":
-                        continue
-                    m = _REF.fullmatch(c.get("r", ""))
-                    if m and f.text:
-                        out.setdefault(name, []).append((int(m.group(2)) - 1, col_index(m.group(1)), "=" + f.text))
-    except (KeyError, zipfile.BadZipFile, ET.ParseError, ValueError):
+                    for _, el in ET.iterparse(fh, events=("end",)):
+                        if el.tag == c_tag:
+                            f = el.find("m:f", NS)
+                            if f is None or not f.text:
+                                continue
+                            v = el.find("m:v", NS)
+                            if v is not None and (v.text or "") != "":
+                                continue
+                            m = _REF.fullmatch(el.get("r", ""))
+                            if m:
+                                out.setdefault(name, []).append((int(m.group(2)) - 1, col_index(m.group(1)),
+                                                                 "=" + f.text))
+                        elif el.tag == row_tag:
+                            el.clear()
+    except (KeyError, zipfile.BadZipFile, ET.ParseError, ValueError, EOFError, OSError, RuntimeError):
         return {}
     return out

@@ -14,6 +14,7 @@ import pandas as pd
 from .. import __version__, money
 from ..book import Book
 from ..core import balance_key
+from . import atomic
 from .writer import Column, Sheet, write_workbook
 
 NON_MONEY = {"line", "step", "row", "balances", "lines", "count", "age_days", "items", "n", "fiscal_year", "rules",
@@ -142,12 +143,16 @@ def write_manifest(path: Path, inputs: list, outputs: list, period: str, counts:
 
 class OutputDir:
     """Write into a temporary folder next to the output folder, then move each file into
-    place with an atomic rename; a failed run leaves the earlier files untouched."""
+    place with an atomic rename (flushed to disk first); a failed or killed run leaves every
+    earlier file untouched or wholly replaced, never half written.  ``commit`` moves the
+    files in ``order`` last (the manifest), so a manifest always describes files in place.
+    Temporary folders of killed runs are swept by the next run."""
 
     def __init__(self, final: Path):
         self.final = Path(final)
         self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.tmp-", dir=self.final.parent))
+        atomic.sweep(self.final.parent, self.final.name)
+        self.tmp = Path(tempfile.mkdtemp(prefix=atomic.temp_prefix(self.final.name), dir=self.final.parent))
 
     def path(self, name: str) -> Path:
         return self.tmp / name
@@ -157,10 +162,13 @@ class OutputDir:
         names = sorted(p.name for p in self.tmp.iterdir())
         if order:
             names = [n for n in names if n not in order] + [n for n in order if n in names]
+        for n in names:
+            atomic.fsync_file(self.tmp / n)
         out = []
         for n in names:
             os.replace(self.tmp / n, self.final / n)
             out.append(self.final / n)
+        atomic.fsync_dir(self.final)
         self.discard()
         return out
 

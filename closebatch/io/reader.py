@@ -12,7 +12,6 @@ rejects XML entities.
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,10 +34,8 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 OTHER_SPREADSHEETS = {".xls": "an old binary Excel file", ".xlsb": "a binary Excel workbook",
                       ".ods": "an OpenDocument spreadsheet", ".csv": "a CSV file", ".numbers": "a Numbers file"}
 
-# Limits that protect the reader from hostile files (checked on the zip before parsing).
-MAX_UNCOMPRESSED = 2_000_000_000  # bytes of XML in one workbook
-MAX_RATIO = 200  # compression ratio of a large entry
-MAX_ENTRIES = 10_000
+# The limits that protect the reader from hostile files live in guard.py (checked before parsing).
+from .guard import MAX_ENTRIES, MAX_RATIO, MAX_UNCOMPRESSED  # noqa: E402,F401  (re-exported)
 
 
 def norm_header(h) -> str:
@@ -105,35 +102,17 @@ def discover(folder: Path, exclude: tuple = ()) -> tuple[list[Path], list[Findin
 
 
 def check_zip(path: Path, rel: str) -> Finding | None:
-    """Refuse a workbook that is not a zip, is damaged, encrypted, or would inflate absurdly."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            infos = z.infolist()
-            if len(infos) > MAX_ENTRIES:
-                return Finding(ERROR, f"{rel} holds {len(infos)} parts, far more than any workbook.",
-                               hint="This is not a normal workbook; remove it from the books folder.", file=rel,
-                               code="hostile-file")
-            total = sum(i.file_size for i in infos)
-            big = [i for i in infos if i.file_size > 50_000_000 and i.compress_size
-                   and i.file_size / i.compress_size > MAX_RATIO]
-            if total > MAX_UNCOMPRESSED or big:
-                return Finding(ERROR, f"{rel} would inflate to {total:,} bytes; it looks like a zip bomb.",
-                               hint="Remove it from the books folder; ask the sender for the real workbook.",
-                               file=rel, code="hostile-file")
-            if not any(i.filename == "xl/workbook.xml" or i.filename.endswith("/workbook.xml") for i in infos):
-                return Finding(ERROR, f"{rel} is a zip file but not an Excel workbook.",
-                               hint="Save the data as an Excel Workbook (.xlsx).", file=rel, code="not-excel")
-    except zipfile.BadZipFile:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-        if head.startswith(b"\xd0\xcf\x11\xe0"):
-            return Finding(ERROR, f"{rel} is password-protected (encrypted) or an old .xls file saved as .xlsx.",
-                           hint="Open it in Excel, remove the password (File > Info > Protect Workbook) and save it "
-                                "as an Excel Workbook (.xlsx).", file=rel, code="encrypted")
-        return Finding(ERROR, f"{rel} is not a valid Excel workbook (damaged or another kind of file named .xlsx).",
-                       hint="Open it in Excel and save it again as an Excel Workbook (.xlsx), or replace it with "
-                            "an intact copy.", file=rel, code="not-excel")
-    return None
+    """Refuse a workbook that is not a zip, is damaged, encrypted, or would inflate absurdly
+    (see :mod:`closebatch.io.guard`)."""
+    from . import guard
+
+    return guard.inspect(path, rel, lambda name: name.strip().lower() in _KIND_BY_NAME)[0]
+
+
+def _parser_failure(e: BaseException) -> bool:
+    """True for an exception a parser may raise on a bad file (anything but an interrupt).
+    python-calamine turns a Rust panic into ``PanicException``, a ``BaseException``."""
+    return not isinstance(e, (KeyboardInterrupt, SystemExit, GeneratorExit))
 
 
 def _sheet_frame(rows: list, rel: str, sheet: str, kind: str, findings: list) -> RawSheet | None:
@@ -177,32 +156,48 @@ def _sheet_frame(rows: list, rel: str, sheet: str, kind: str, findings: list) ->
 def read_workbook(path: Path, rel: str, result: ReadResult) -> None:
     from python_calamine import CalamineWorkbook
 
-    bad = check_zip(path, rel)
+    from . import guard
+    from .formulas import uncached_formulas
+
+    try:
+        bad, scans = guard.inspect(path, rel, lambda name: name.strip().lower() in _KIND_BY_NAME)
+    except OSError as e:
+        result.findings.append(Finding(ERROR, f"{rel} could not be opened: {e.strerror or e}.",
+                                       hint="Close it in Excel (or any program holding it), check that you may read "
+                                            "it, and run again.", file=rel, code="unreadable"))
+        return
     if bad:
         result.findings.append(bad)
         return
     try:
         wb = CalamineWorkbook.from_path(str(path))
-    except Exception as e:  # noqa: BLE001 - any reader failure becomes a finding
-        result.findings.append(Finding(ERROR, f"{rel} could not be read: {e}.",
+    except BaseException as e:  # noqa: BLE001 - any reader failure becomes a finding
+        if not _parser_failure(e):
+            raise
+        result.findings.append(Finding(ERROR, f"{rel} could not be read: {_short(e)}.",
                                        hint="Open it in Excel and save it again as an Excel Workbook (.xlsx).",
                                        file=rel, code="unreadable"))
         return
     result.files.append(path)
-    from .formulas import uncached_formulas
-
-    wanted = {n for n in wb.sheet_names if n.strip().lower() in _KIND_BY_NAME}
-    formulas = uncached_formulas(path, wanted) if wanted else {}
     try:
+        wanted = [n for n in wb.sheet_names if n.strip().lower() in _KIND_BY_NAME]
+        formulas = uncached_formulas(path, {n for n in wanted if n in scans and scans[n].formulas})
         for name in wb.sheet_names:
             kind = _KIND_BY_NAME.get(name.strip().lower())
             if kind is None:
                 result.ignored.append((rel, name))
                 continue
+            if name not in scans:  # never parse a sheet the guard did not check
+                result.findings.append(Finding(ERROR, f"Sheet {name} of {rel} could not be located in the workbook's "
+                                               "parts, so it was not read.", hint="Open the workbook in Excel and "
+                                               "save it again.", file=rel, sheet=name, code="unreadable"))
+                continue
             try:
                 rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-            except Exception as e:  # noqa: BLE001
-                result.findings.append(Finding(ERROR, f"Sheet {name} of {rel} could not be read: {e}.",
+            except BaseException as e:  # noqa: BLE001
+                if not _parser_failure(e):
+                    raise
+                result.findings.append(Finding(ERROR, f"Sheet {name} of {rel} could not be read: {_short(e)}.",
                                                hint="Open the workbook in Excel, check the sheet, and save it again.",
                                                file=rel, sheet=name, code="unreadable"))
                 continue
@@ -220,6 +215,11 @@ def read_workbook(path: Path, rel: str, result: ReadResult) -> None:
                 result.sheets.append(raw)
     finally:
         wb.close()
+
+
+def _short(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:300]
 
 
 def read_books(folder: Path, exclude: tuple = (), progress=None) -> ReadResult:
@@ -247,7 +247,44 @@ def read_books(folder: Path, exclude: tuple = (), progress=None) -> ReadResult:
                                            f"{len(sheets)}: {names}.", hint=f"Keep one {kind} sheet and remove the "
                                            "others (or merge their rows into it).", file=sheets[1].file,
                                            sheet=sheets[1].sheet, code="duplicate-kind"))
+    result.findings.extend(_repeated_sheets(result.sheets))
     return result
+
+
+def _content_key(s: RawSheet) -> str:
+    import hashlib
+
+    cols = sorted(c for c in s.frame.columns if c not in ("_file", "_sheet", "_row", "source"))
+    h = hashlib.sha256("\x1f".join(cols).encode())
+    values = s.frame[cols].astype(str)
+    h.update(pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _repeated_sheets(sheets: list[RawSheet]) -> list[Finding]:
+    """A sheet that repeats another workbook's sheet of the same kind row for row: the same
+    workbook dropped in twice under two names, whose rows would otherwise count twice
+    (an opening trial balance twice still sums to zero).  Only sheets of equal shape are
+    compared, so this costs nothing in the usual case."""
+    out = []
+    by_shape: dict = {}
+    for s in sheets:
+        if s.kind in UNIQUE_KINDS or not len(s.frame):
+            continue
+        cols = frozenset(c for c in s.frame.columns if c not in ("_file", "_sheet", "_row", "source"))
+        by_shape.setdefault((s.kind, len(s.frame), cols), []).append(s)
+    for (kind, n, _), group in by_shape.items():
+        if len(group) < 2:
+            continue
+        seen: dict = {}
+        for s in group:
+            first = seen.setdefault(_content_key(s), s)
+            if first is not s and first.file != s.file:
+                out.append(Finding(ERROR, f"The {kind} sheet of {s.file} repeats the {kind} sheet of {first.file} "
+                                   f"row for row ({n} rows): the same workbook seems to have been dropped in twice, "
+                                   "and its rows would count twice.", hint=f"Remove {s.file} (or {first.file}) from the "
+                                   "books folder.", file=s.file, sheet=s.sheet, code="duplicate-workbook"))
+    return out
 
 
 def concat(sheets: list[RawSheet]) -> pd.DataFrame:

@@ -8,6 +8,10 @@
   given and generated), ``Scheduled`` (generated lines dated after the period, e.g. reversals,
   posted by the close of their own period), ``Posted`` (a fingerprint of each input line the
   close consumed) and one ``carry_NAME`` sheet per frame a step carries forward.
+* ``ledger/closed_entities.xlsx`` while a period is being closed entity by entity
+  (``close --entity``): ``Closed`` (period, entity, user, when) and ``Posted`` (the
+  fingerprints of the input lines those closes consumed, with the period).  The rows of a
+  period go when it is put on hold or reopened.
 
 Amounts are written as decimals (so a person can read them) and read back into exact minor
 units with the currency's digits: ``amount`` by ``currency``, ``amount_acct`` by the entity's
@@ -24,19 +28,24 @@ import numpy as np
 import pandas as pd
 
 from .. import money
+from . import atomic
 from .writer import Column, Sheet, write_workbook
 
 LEDGER = "ledger"
 STATUS_FILE = "periods.xlsx"
+ENTITIES_FILE = "closed_entities.xlsx"
+CLOSED_COLUMNS = ["period", "entity", "user", "when"]
 
 
-def _read_sheets(path: Path) -> dict[str, pd.DataFrame]:
+def _read_sheets(path: Path, only=None) -> dict[str, pd.DataFrame]:
     from python_calamine import CalamineWorkbook
 
     out = {}
     wb = CalamineWorkbook.from_path(str(path))
     try:
         for name in wb.sheet_names:
+            if only is not None and name not in only:
+                continue
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
             if not rows:
                 out[name] = pd.DataFrame()
@@ -134,6 +143,27 @@ class Store:
         st = pd.DataFrame({"period": list(statuses), "status": list(statuses.values())})
         self._atomic(STATUS_FILE, [Sheet("Status", st), Sheet("History", history.astype(str))])
 
+    # -- entities closed in a period that is still Open (close --entity)
+    def entity_closes(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(closed, posted)``: the entities closed per period, and the fingerprints of the
+        input lines their closes consumed (``period`` column on both)."""
+        path = self.dir / ENTITIES_FILE
+        if not path.exists():
+            return pd.DataFrame(columns=CLOSED_COLUMNS), pd.DataFrame(columns=["period", "entity", "fingerprint"])
+        sheets = {k: _from_sheet(v, self.ent_ccy, self.group_ccy) for k, v in _read_sheets(path).items()}
+        closed = sheets.get("Closed", pd.DataFrame(columns=CLOSED_COLUMNS))
+        posted = sheets.get("Posted", pd.DataFrame(columns=["period", "entity", "fingerprint"]))
+        return closed, posted
+
+    def write_entity_closes(self, closed: pd.DataFrame, posted: pd.DataFrame) -> None:
+        if not len(closed):
+            p = self.dir / ENTITIES_FILE
+            if p.exists():
+                p.unlink()
+            return
+        self._atomic(ENTITIES_FILE, [_to_sheet("Closed", closed[CLOSED_COLUMNS], self.ent_ccy, self.group_ccy),
+                                     _to_sheet("Posted", posted, self.ent_ccy, self.group_ccy)])
+
     # -- closed periods
     def has(self, period: str) -> bool:
         return (self.dir / f"{period}.xlsx").exists()
@@ -141,6 +171,33 @@ class Store:
     def load(self, period: str) -> dict[str, pd.DataFrame]:
         sheets = _read_sheets(self.dir / f"{period}.xlsx")
         return {k: _from_sheet(v, self.ent_ccy, self.group_ccy) for k, v in sheets.items()}
+
+    def posted(self, period: str) -> pd.DataFrame | None:
+        """The ``Posted`` sheet of a closed period alone (fingerprints of the input lines its
+        close consumed), or None."""
+        if not self.has(period):
+            return None
+        got = _read_sheets(self.dir / f"{period}.xlsx", only=("Posted",)).get("Posted")
+        return _from_sheet(got, self.ent_ccy, self.group_ccy) if got is not None else None
+
+    def period_balances(self, period: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+        """A closed period's closing balances for comparatives: ``Balances`` summed per
+        entity and account (entity, account, amount_acct; before year-end closing entries)
+        and the consolidated balances the close carried (account, balance_group), or None
+        where the ledger has no such sheet."""
+        if not self.has(period):
+            return None, None
+        sheets = _read_sheets(self.dir / f"{period}.xlsx", only=("Balances", "carry_group_balances"))
+        ent = grp = None
+        if "Balances" in sheets and "entity" in sheets["Balances"]:
+            b = _from_sheet(sheets["Balances"], self.ent_ccy, self.group_ccy)
+            ent = b.groupby(["entity", "account"], as_index=False, sort=True)["amount_acct"].sum() if len(b) else \
+                pd.DataFrame({"entity": [], "account": [], "amount_acct": pd.Series([], dtype="int64")})
+        g = sheets.get("carry_group_balances")
+        if g is not None and "balance_group" in g:
+            g = _from_sheet(g, self.ent_ccy, self.group_ccy)
+            grp = g.groupby("account", as_index=False, sort=True)["balance_group"].sum()
+        return ent, grp
 
     def save(self, period: str, frames: dict[str, pd.DataFrame]) -> Path:
         sheets = [_to_sheet(name, df, self.ent_ccy, self.group_ccy) for name, df in frames.items()]
@@ -152,12 +209,15 @@ class Store:
             p.unlink()
 
     def _atomic(self, name: str, sheets: list[Sheet]) -> Path:
+        """Write a ledger workbook under a temporary name, flush it, rename it into place:
+        a run killed at any moment leaves the previous file or the new one, never a part."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xlsx", dir=self.dir)
+        atomic.sweep(self.dir, name)
+        fd, tmp = tempfile.mkstemp(prefix=atomic.temp_prefix(name), suffix=".xlsx", dir=self.dir)
         os.close(fd)
         try:
-            write_workbook(Path(tmp), sheets)
-            os.replace(tmp, self.dir / name)
+            write_workbook(Path(tmp), sheets, title=Path(name).stem)
+            atomic.replace(Path(tmp), self.dir / name)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

@@ -23,6 +23,19 @@ FIXED_DATE = dt.datetime(2000, 1, 1)
 OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
            "nan_inf_to_errors": True}
 MAX_ROWS = 1_048_575  # data rows below a header
+MAX_TEXT = 32_767  # characters in a cell, as Excel counts them (UTF-16 code units)
+
+
+def excel_text(t: str) -> str:
+    """``t`` cut to what one Excel cell holds: 32,767 UTF-16 code units (a character
+    outside the Basic Multilingual Plane, such as an emoji, counts twice), never splitting
+    a surrogate pair.  Shorter text is returned unchanged."""
+    if len(t) <= MAX_TEXT // 2:
+        return t
+    units = t.encode("utf-16-le", "surrogatepass")
+    if len(units) <= 2 * MAX_TEXT:
+        return t
+    return units[:2 * MAX_TEXT].decode("utf-16-le", "ignore")
 
 
 @dataclass
@@ -56,10 +69,11 @@ def _fmt_money(scale: int) -> str:
 class Book:
     """A workbook being written: caches formats, writes sheets."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, title: str | None = None):
         self.path = Path(path)
         self.wb = xlsxwriter.Workbook(str(self.path), OPTIONS)
-        self.wb.set_properties({"created": FIXED_DATE, "author": "closebatch", "title": self.path.stem})
+        self.wb.set_properties({"created": FIXED_DATE, "author": "closebatch",
+                                "title": title if title is not None else self.path.stem})
         self.wb.set_calc_mode("auto")
         self._formats = {}
         self.header = self.fmt(bold=True, bg_color="#DDEBF7", border=1, text_wrap=True, valign="top")
@@ -80,7 +94,7 @@ class Book:
         cols = sheet.columns or [Column(c, _guess(df[c])) for c in df.columns]
         top = 0
         if sheet.title:
-            ws.write_string(0, 0, sheet.title, self.title)
+            ws.write_string(0, 0, excel_text(sheet.title), self.title)
             top = 1
         n = min(len(df), MAX_ROWS - top)
         date_fmt = self.fmt(num_format="yyyy-mm-dd")
@@ -88,7 +102,7 @@ class Book:
         int_fmt = self.fmt(num_format="0")
         pct_fmt = self.fmt(num_format="0.00%")
         for j, c in enumerate(cols):
-            ws.write_string(top, j, c.header or c.name, self.header)
+            ws.write_string(top, j, excel_text(str(c.header or c.name)), self.header)
         widths = [len(c.header or c.name) + 2 for c in cols]
         for j, c in enumerate(cols):
             s = df[c.name] if c.name in df else pd.Series([None] * len(df), dtype=object)
@@ -136,7 +150,7 @@ class Book:
                         continue
                     t = str(v)
                     if t:
-                        ws.write_string(top + 1 + i, j, t[:32767])
+                        ws.write_string(top + 1 + i, j, excel_text(t))
                         if i < 500:
                             longest = max(longest, len(t))
                 widths[j] = max(widths[j], min(60, longest + 2))
@@ -170,8 +184,10 @@ def _guess(s: pd.Series) -> str:
     return "text"
 
 
-def write_workbook(path: Path, sheets: list[Sheet]) -> Path:
-    book = Book(path)
+def write_workbook(path: Path, sheets: list[Sheet], title: str | None = None) -> Path:
+    """Write ``sheets`` to ``path``; ``title`` (default: the file's stem) goes into the
+    workbook's properties, so a file written under a temporary name still gets its own."""
+    book = Book(path, title)
     for s in sheets:
         book.write(s)
     book.close()

@@ -5,6 +5,14 @@ At the last period of a fiscal year every Revenue and Expense balance is moved t
 side.  The closing entries are dated the period end and carried into the next fiscal year,
 which therefore opens with balance-sheet accounts only; the year-end period's own trial
 balance and statements show the balances before them.
+
+Journal ``YE-<fiscal year>-<entity>``: one line per Revenue/Expense balance (its dimensions,
+counterparty and transaction currency kept, the amounts reversed) and one line per entity on
+``retained_earnings_account`` in the entity's currency for the profit.  The runner persists
+them as the ``YearEnd`` sheet of ``ledger/PERIOD.xlsx``, rewritten by every close of the
+period, so re-closing a reopened year-end period replaces the earlier entries; the next
+period's opening adds them to the closing balances.  ``retained_earnings_account`` must be
+an Equity account of the chart (an error otherwise, and when it is not set).
 """
 from __future__ import annotations
 
@@ -36,6 +44,14 @@ def close_year(ctx: CloseContext, state: LedgerState) -> StepResult:
             "retained_earnings_account is set to close the income statement into.",
             hint="Add retained_earnings_account (an Equity account) to the Settings sheet.", file=f, sheet="Settings",
             code="no-retained-earnings")])
+    if types.get(re_acct) != "Equity":
+        f, s, r = book.settings.origin.get("retained_earnings_account", ("", "Settings", 0))
+        why = "is not in the chart of accounts" if re_acct not in types else f"is a {types[re_acct]} account"
+        return StepResult(make_lines(dims), [Finding(
+            ERROR, f"retained_earnings_account {re_acct} {why}; the year-end close of {per.name} moves the income "
+            "statement into it, so it must be an Equity account.", hint="Set retained_earnings_account to the "
+            "Equity account that holds retained earnings.", file=f, sheet=s or "Settings",
+            cell=f"row {r}" if r else "", column="value", value=re_acct, code="retained-earnings-invalid")])
     pl = pl.sort_values(["entity", "account", *dims, "counterparty", "currency"], kind="stable")
     ent_ccy = book.entity_currency()
     journal = "YE-" + str(per.fiscal_year) + "-" + pl["entity"]

@@ -1,0 +1,411 @@
+"""Benchmark the close, stage by stage, against the I/O floor of the same books folder.
+
+    python bench/run.py --sizes 10000,100000 [--seed 1] [--keep DIR] [--profile]
+
+For each size a books folder is generated with ``bench/generate.py`` (cached in
+``bench/data/books-N-sS/``, git-ignored, regenerated when the generator changes), copied to a
+scratch folder, and closed (period 2026-01, persisted, as the ``close`` command does) by
+:func:`closebatch.app.close_books` in a fresh Python process.  That process wraps, from
+outside the library, the functions the close flow calls and records each one's wall time
+and the process's peak resident memory when it returns (``ru_maxrss``, a high-water mark):
+
+* ``read``: :func:`closebatch.io.reader.read_books`
+* ``validate``: :func:`closebatch.validate.load_book`
+* ``close``: :func:`closebatch.close.run_close`, and within it each step function of
+  ``closebatch.steps.*`` (settlement, revaluation, allocation, consolidation, year_end);
+  ``close: other`` is the runner's own work around the steps
+* ``write outputs``: ``closebatch.app._write_outputs``;  ``persist``: ``closebatch.app._persist``
+* ``other``: the rest of ``close_books`` (ledger statuses, period checks, commit)
+
+The I/O floor, each part in its own fresh process: reading every workbook of the folder
+with fastexcel (``read_excel(path).load_sheet_by_name(name).to_arrow()``), the same with
+python-calamine's ``to_python`` (what the reader uses), and writing as many rows and columns
+as the close wrote (outputs and ledger) with xlsxwriter in constant-memory mode, ``write_row``,
+nothing else.
+
+The table is printed and written to ``bench/results.md`` with a description of the machine.
+Wall times on a shared machine are noisy: compare sizes and stages, not single digits.
+``--profile`` adds one cProfile run per size (``bench/data/profile-N.pstats``) and lists the
+top functions; it does not change the timed runs.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+GENERATOR = HERE / "generate.py"
+PERIOD = "2026-01"
+STEPS = (("settlement", "settlement", "settle"), ("revaluation", "revaluation", "revalue"),
+         ("allocation", "allocation", "allocate"), ("consolidation", "consolidation", "consolidate"),
+         ("year_end", "year_end", "close_year"))
+
+
+def peak_mb() -> float:
+    """The process's peak resident set size so far, in MB (Linux reports KB)."""
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
+
+
+# --------------------------------------------------------------------------------------------
+# worker processes
+
+class Recorder:
+    def __init__(self):
+        self.times: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
+        self.stage = ""
+        self.shapes: list = []  # (stage, file, sheet, rows, columns) of every sheet written
+
+    def wrap(self, name: str, fn, top: bool = False):
+        def timed(*args, **kwargs):
+            outer = self.stage
+            if top:
+                self.stage = name
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t0
+                self.peaks[name] = peak_mb()
+                self.stage = outer
+        timed.__wrapped__ = fn
+        return timed
+
+
+def worker_close(books: Path, result: Path, profile: Path | None) -> None:
+    t0 = time.perf_counter()
+    import closebatch.app as app
+    import closebatch.io.writer as writer
+    import closebatch.steps.allocation  # noqa: F401
+    import closebatch.steps.consolidation  # noqa: F401
+    import closebatch.steps.revaluation  # noqa: F401
+    import closebatch.steps.settlement  # noqa: F401
+    import closebatch.steps.year_end  # noqa: F401
+
+    rec = Recorder()
+    rec.times["import closebatch"] = time.perf_counter() - t0
+    rec.peaks["import closebatch"] = peak_mb()
+    # the names app.py calls (imported into its namespace) and the step functions close.py
+    # calls through their modules
+    for attr, name in (("read_books", "read"), ("load_book", "validate"), ("run_close", "close"),
+                       ("_write_outputs", "write outputs"), ("_persist", "persist")):
+        setattr(app, attr, rec.wrap(name, getattr(app, attr), top=True))
+    for name, module, fn in STEPS:
+        mod = sys.modules[f"closebatch.steps.{module}"]
+        setattr(mod, fn, rec.wrap(f"close: {name}", getattr(mod, fn)))
+    original_write = writer.Book.write
+
+    def write(self, sheet):
+        cols = len(sheet.columns) if sheet.columns else len(sheet.frame.columns)
+        rec.shapes.append((rec.stage, self.path.name, sheet.name, int(len(sheet.frame)), cols))
+        return original_write(self, sheet)
+
+    writer.Book.write = write
+
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+    t1 = time.perf_counter()
+    outcome = app.close_books(books, period=PERIOD, user="bench")
+    total = time.perf_counter() - t1
+    if prof:
+        prof.disable()
+        prof.dump_stats(str(profile))
+    rec.times["total (close_books)"] = total
+    rec.peaks["total (close_books)"] = peak_mb()
+    named = sum(rec.times.get(k, 0.0) for k in ("read", "validate", "close", "write outputs", "persist"))
+    rec.times["other"] = total - named
+    steps = sum(v for k, v in rec.times.items() if k.startswith("close: "))
+    rec.times["close: other"] = rec.times.get("close", 0.0) - steps
+    lines = outcome.summary.get("lines", 0) if outcome.summary else 0
+    result.write_text(json.dumps({"times": rec.times, "peaks": rec.peaks, "shapes": rec.shapes,
+                                  "exit_code": outcome.exit_code, "message": outcome.message,
+                                  "errors": [f.message for f in outcome.errors][:5], "lines_posted": lines}))
+
+
+def worker_read_floor(books: Path, result: Path, how: str) -> None:
+    import logging
+    import warnings
+
+    import fastexcel
+
+    logging.getLogger("fastexcel").setLevel(logging.ERROR)
+    warnings.simplefilter("ignore")
+    from python_calamine import CalamineWorkbook
+
+    rows = 0
+    t0 = time.perf_counter()
+    for path in sorted(books.glob("*.xlsx")):
+        if how == "fastexcel":
+            reader = fastexcel.read_excel(path)
+            for name in reader.sheet_names:
+                rows += reader.load_sheet_by_name(name).to_arrow().num_rows
+        else:
+            wb = CalamineWorkbook.from_path(str(path))
+            for name in wb.sheet_names:
+                rows += len(wb.get_sheet_by_name(name).to_python(skip_empty_area=False)) - 1
+            wb.close()
+    result.write_text(json.dumps({"seconds": time.perf_counter() - t0, "peak": peak_mb(), "rows": rows}))
+
+
+def worker_write_floor(shapes: list, result: Path) -> None:
+    import xlsxwriter
+
+    out = Path(tempfile.mkdtemp(prefix="floor-"))
+    cells = 0
+    t0 = time.perf_counter()
+    try:
+        by_file: dict[str, list] = {}
+        for _stage, file, sheet, nrows, ncols in shapes:
+            by_file.setdefault(file, []).append((sheet, nrows, ncols))
+        for i, (file, sheets) in enumerate(by_file.items()):
+            wb = xlsxwriter.Workbook(str(out / f"{i}.xlsx"), {"constant_memory": True, "strings_to_formulas": False,
+                                                              "strings_to_urls": False})
+            for j, (sheet, nrows, ncols) in enumerate(sheets):
+                ws = wb.add_worksheet(f"{j}-{sheet}"[:31])
+                ws.write_row(0, 0, [f"column_{c}" for c in range(ncols)])
+                # a typical output row: codes and text alternating with amounts
+                row = [f"TXT-{c:04d}" if c % 2 == 0 else 1234.56 + c for c in range(ncols)]
+                for r in range(1, nrows + 1):
+                    ws.write_row(r, 0, row)
+                cells += nrows * ncols
+            wb.close()
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    result.write_text(json.dumps({"seconds": time.perf_counter() - t0, "peak": peak_mb(), "cells": cells}))
+
+
+# --------------------------------------------------------------------------------------------
+# the driver
+
+def generator_hash() -> str:
+    return hashlib.sha256(GENERATOR.read_bytes()).hexdigest()[:16]
+
+
+def books_for(size: int, seed: int) -> tuple[Path, float | None]:
+    """The cached books folder of ``size`` lines (generated when missing or stale)."""
+    folder = DATA / f"books-{size}-s{seed}"
+    marker = folder / ".generated"
+    if marker.exists() and marker.read_text().strip() == generator_hash():
+        return folder, None
+    if folder.exists():
+        shutil.rmtree(folder)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, str(GENERATOR), str(folder), "--lines", str(size), "--seed", str(seed)],
+                   check=True, stdout=subprocess.DEVNULL)
+    marker.write_text(generator_hash())
+    return folder, time.perf_counter() - t0
+
+
+def run_worker(args: list, env=None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        res = Path(tmp) / "result.json"
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", *args, "--result", str(res)],
+                       check=True, env=env)
+        return json.loads(res.read_text())
+
+
+def journal_lines(books: Path) -> int:
+    from python_calamine import CalamineWorkbook
+
+    n = 0
+    for p in sorted(books.glob("Journals *.xlsx")):
+        wb = CalamineWorkbook.from_path(str(p))
+        n += wb.get_sheet_by_name("Journals").height - 1
+        wb.close()
+    return n
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor()
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 2**20:.1f} GB"
+    except OSError:
+        pass
+    versions = {}
+    for mod in ("pandas", "numpy", "pandera", "python_calamine", "fastexcel", "xlsxwriter"):
+        try:
+            from importlib.metadata import version
+
+            versions[mod] = version(mod.replace("_", "-"))
+        except Exception:  # noqa: BLE001
+            versions[mod] = "?"
+    return {"nproc": os.cpu_count(), "cpu": cpu or "?", "memory": mem or "?",
+            "python": platform.python_version(), "versions": versions, "load": os.getloadavg()}
+
+
+ORDER = ["import closebatch", "read", "validate", "close", "close: settlement", "close: revaluation",
+         "close: allocation", "close: consolidation", "close: year_end", "close: other", "write outputs", "persist",
+         "other", "total (close_books)"]
+
+
+def bench_size(size: int, seed: int, keep: Path | None, profile: bool) -> dict:
+    books, gen_seconds = books_for(size, seed)
+    lines = journal_lines(books)
+    scratch = Path(tempfile.mkdtemp(prefix=f"bench-{size}-")) if keep is None else keep / f"books-{size}"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    shutil.copytree(books, scratch, ignore=shutil.ignore_patterns(".generated", "out", "ledger"))
+    try:
+        print(f"[{size}] closing {lines} journal lines in {scratch} ...", file=sys.stderr, flush=True)
+        close = run_worker(["close", "--books", str(scratch)])
+        print(f"[{size}] exit {close['exit_code']}: {close['message']} ({close['times']['total (close_books)']:.1f} s)",
+              file=sys.stderr, flush=True)
+        if close["exit_code"] not in (0, 3):
+            raise SystemExit(f"the close of {size} lines failed: {close['message']} {close['errors']}")
+        fx = run_worker(["read-fastexcel", "--books", str(books)])
+        cal = run_worker(["read-calamine", "--books", str(books)])
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+            json.dump(close["shapes"], fh)
+        try:
+            wr = run_worker(["write", "--shapes", fh.name])
+        finally:
+            os.unlink(fh.name)
+        prof_path = None
+        if profile:
+            again = Path(tempfile.mkdtemp(prefix=f"bench-prof-{size}-"))
+            shutil.rmtree(again)
+            shutil.copytree(books, again, ignore=shutil.ignore_patterns(".generated", "out", "ledger"))
+            prof_path = DATA / f"profile-{size}.pstats"
+            try:
+                run_worker(["close", "--books", str(again), "--profile-to", str(prof_path)])
+            finally:
+                shutil.rmtree(again, ignore_errors=True)
+    finally:
+        if keep is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    written = {}
+    for stage, _file, _sheet, nrows, ncols in close["shapes"]:
+        r, c = written.get(stage, (0, 0))
+        written[stage] = (r + nrows, c + nrows * ncols)
+    return {"size": size, "lines": lines, "generate": gen_seconds, "close": close, "fastexcel": fx,
+            "calamine": cal, "write": wr, "written": written, "profile": str(prof_path) if prof_path else None}
+
+
+def table(results: list) -> str:
+    out = ["| size | stage | seconds | peak MB |", "|---|---|---:|---:|"]
+    for r in results:
+        label = f"{r['size'] // 1000}k ({r['lines']:,} lines)" if r["size"] >= 1000 else str(r["size"])
+        t, p = r["close"]["times"], r["close"]["peaks"]
+        for stage in ORDER:
+            if stage not in t:
+                continue
+            peak = f"{p[stage]:,.0f}" if stage in p else ""
+            name = f"&nbsp;&nbsp;{stage}" if stage.startswith("close: ") else stage
+            if stage.startswith("total"):
+                name = f"**{stage}**"
+            out.append(f"| {label} | {name} | {t[stage]:.2f} | {peak} |")
+        w = r["written"]
+        rows_out = sum(v[0] for v in w.values())
+        cells_out = sum(v[1] for v in w.values())
+        out.append(f"| {label} | floor: read, fastexcel to_arrow | {r['fastexcel']['seconds']:.2f} | "
+                   f"{r['fastexcel']['peak']:,.0f} |")
+        out.append(f"| {label} | floor: read, calamine to_python | {r['calamine']['seconds']:.2f} | "
+                   f"{r['calamine']['peak']:,.0f} |")
+        out.append(f"| {label} | floor: write {rows_out:,} rows / {cells_out:,} cells, xlsxwriter | "
+                   f"{r['write']['seconds']:.2f} | {r['write']['peak']:,.0f} |")
+    return "\n".join(out)
+
+
+def report(results: list, info: dict, argv: list) -> str:
+    v = info["versions"]
+    lines = [
+        "# closebatch benchmark",
+        "",
+        f"`python bench/run.py {' '.join(argv)}` on {datetime.now():%Y-%m-%d %H:%M}.",
+        "",
+        f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory']} memory, Python {info['python']}; "
+        + ", ".join(f"{k} {x}" for k, x in v.items()) + ".",
+        f"Load average at start {info['load'][0]:.2f}, at the end {os.getloadavg()[0]:.2f}: the machine is shared "
+        "(other developers run tests on it), so wall times are noisy by ±20 % or more; compare sizes and stages, "
+        "not single digits.",
+        "",
+        "Each size is closed once (period 2026-01, persisted) by `closebatch.app.close_books` in a fresh process; "
+        "each stage is the wall time of the wrapped function, *peak MB* the process's peak resident memory "
+        "(`ru_maxrss`, a high-water mark) when the stage returned. `close: …` rows are inside `close`. Floor rows "
+        "run in their own fresh processes: reading every workbook of the same folder, and writing as many rows and "
+        "columns as `write outputs` and `persist` wrote (constant_memory, `write_row`).",
+        "",
+        table(results),
+        "",
+    ]
+    for r in results:
+        w = r["written"]
+        parts = [f"{stage}: {rows:,} rows" for stage, (rows, _cells) in w.items() if stage]
+        gen = f"generated in {r['generate']:.1f} s; " if r["generate"] else "generated earlier (cached); "
+        lines.append(f"- {r['size']:,}: {gen}close exit {r['close']['exit_code']}, "
+                     f"{r['close']['lines_posted']:,} lines posted; sheets written by {', '.join(parts)}.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated journal line counts")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="keep the closed books folders (out/, ledger/) under this folder")
+    parser.add_argument("--profile", action="store_true", help="one extra cProfile run per size")
+    parser.add_argument("--results", type=Path, default=HERE / "results.md")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--books", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--shapes", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-to", dest="profile_to", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        if args.worker == "close":
+            worker_close(args.books, args.result, args.profile_to)
+        elif args.worker in ("read-fastexcel", "read-calamine"):
+            worker_read_floor(args.books, args.result, args.worker.split("-")[1])
+        elif args.worker == "write":
+            worker_write_floor(json.loads(args.shapes.read_text()), args.result)
+        else:
+            parser.error(f"unknown worker {args.worker}")
+        return 0
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    DATA.mkdir(exist_ok=True)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    results = [bench_size(n, args.seed, args.keep, args.profile) for n in sizes]
+    text = report(results, info, argv)
+    print(table(results))
+    args.results.write_text(text)
+    print(f"\nwritten to {args.results}", file=sys.stderr)
+    for r in results:
+        if r["profile"]:
+            import pstats
+
+            print(f"\n## cProfile, {r['size']:,} lines ({r['profile']})")
+            pstats.Stats(r["profile"]).sort_stats("tottime").print_stats(20)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,399 @@
+"""Defences applied to a workbook before any parser sees it (the field notes' "Untrusted files").
+
+An ``.xlsx`` is a zip of XML parts.  A hostile or damaged one can try to exhaust memory or
+time in the parser (python-calamine, which builds every sheet as a dense grid of cells) or
+in :mod:`closebatch.io.formulas`.  :func:`inspect` reads the file once, cheaply, and returns a
+:class:`~closebatch.core.Finding` naming the file when it must not be parsed:
+
+* **Not a zip / damaged / encrypted**: an OLE2 compound file (a password-protected workbook,
+  or an old ``.xls`` renamed), text, a truncated download, a zip without ``xl/workbook.xml``.
+* **Zip bombs**: too many parts, a declared uncompressed total above
+  :data:`MAX_UNCOMPRESSED`, a large part compressed more than :data:`MAX_RATIO` to 1 (real
+  sheets compress about 8 to 15 to 1), all checked on the zip directory before inflating
+  anything.  Every part is then inflated here with :mod:`zlib`, a chunk at a time: a part
+  that holds more data than it declares, or whose checksum is wrong, is refused, so the
+  declared sizes the checks trusted are the real ones.
+* **XML entities**: a document type declaration (``<!DOCTYPE``/``<!ENTITY``) in any part.
+  Excel never writes one; it is how "billion laughs" and external-entity attacks are built.
+  (calamine and defusedxml reject entities too; this makes the refusal a clear finding.)
+* **Sheets beyond Excel's limits**: a cell (or a ``<dimension>`` claim) past XFD1048576, or
+  a sheet whose cells span more than :data:`MAX_CELLS` positions: calamine would allocate
+  the whole rectangle (one far cell at XFD20000 is 327 million cells, 10 GB).
+
+Only the sheets closebatch will read get the cell-extent scan (a regex pass over the XML, about
+a third of the time calamine then takes).  Limits are module constants so tests can lower them.
+"""
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from defusedxml import ElementTree as ET
+
+from ..core import ERROR, Finding
+
+MAX_UNCOMPRESSED = 2_000_000_000  # bytes of XML in one workbook (a million-line sheet is ~0.5 GB)
+MAX_RATIO = 100  # compression ratio of a part larger than RATIO_FLOOR
+RATIO_FLOOR = 1_000_000
+MAX_ENTRIES = 10_000
+MAX_INDEX_PART = 16_000_000  # workbook.xml and its relationships, which are parsed whole
+MAX_TAG = 16_000_000  # bytes of XML without a single '>' (no real tag or cell is that long)
+EXCEL_ROWS, EXCEL_COLS = 1_048_576, 16_384
+MAX_CELLS = 32_000_000  # rows x columns of one sheet's used range (~1 GB in calamine)
+CHUNK = 1 << 22
+
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+      "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+      "rel": "http://schemas.openxmlformats.org/package/2006/relationships"}
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
+_NS = rb"(?:[A-Za-z_][\w.-]*:)?"
+# Patterns for any spelling of an r attribute (slow: they try every whitespace) ...
+_ANY = rb"""\sr\s*=\s*["']"""
+# ... and for Excel's own spelling ` r="A1"` (fast: a literal prefix), used when a chunk has no other.
+_CANON = rb' r="'
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
+_DIM = re.compile(rb"<" + _NS + rb"""dimension\s+ref\s*=\s*["']([^"']*)["']""")
+_FORMULA = [re.compile(rb"<f[\s>/]"), re.compile(rb":f[\s>/]")]
+_CELL = re.compile(rb"<" + _NS + rb"c[\s>/]")
+_CELL_REF = re.compile(rb"<" + _NS + rb"""c\s[^>]*?(?<=\s)r\s*=\s*["'][A-Za-z]+\d""")  # a cell tag with its own r
+# An r attribute not spelt ` r="` (other white space, spaces around =, single quotes), or a
+# prefixed <x:c> tag: the chunk then takes the slow patterns.
+_NONCANON = re.compile(rb'r(?:\s+=|=(?!")|(?<![ ]r)=)')
+_PREFIXED_C = re.compile(rb":c[\s>/]")
+
+
+def _patterns(prefix: bytes) -> dict:
+    q = rb'"' if prefix == _CANON else rb"""["']"""
+    rows = {n: re.compile(prefix + rb"[A-Za-z]*0*([1-9]\d{%d})" % (n - 1) + q) for n in range(7, 0, -1)}
+    rows[7] = re.compile(prefix + rb"[A-Za-z]*0*([1-9]\d{6,})" + q)  # 8 digits and more are beyond Excel
+    return {"wide": re.compile(prefix + rb"[A-Za-z]{2}"), "letters": re.compile(prefix + rb"([A-Za-z]+)0*\d"),
+            "odd": re.compile(prefix + rb"""[^"'<>]*&"""), "rows": rows}
+
+
+_FAST, _SLOW = _patterns(_CANON), _patterns(_ANY)
+# The precise pass: every row and cell tag, attributes parsed with their quotes, in order.
+_TAG = re.compile(rb"<" + _NS + rb"""(row|c)((?:\s+[^\s=>/]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(/?)>(\s*</)?""")
+_ATTR_R = re.compile(rb"""(?:^|\s)r\s*=\s*["']([A-Za-z]*)(\d*)["']""")
+MAX_PRECISE = 300_000_000  # bytes of sheet XML the precise pass will walk
+
+class Refused(Exception):
+    """A reason not to parse the workbook (becomes the finding)."""
+
+    def __init__(self, message: str, hint: str, code: str = "hostile-file", sheet: str = ""):
+        super().__init__(message)
+        self.message, self.hint, self.code, self.sheet = message, hint, code, sheet
+
+
+REMOVE = "Remove it from the books folder and ask the sender for the real workbook."
+RESAVE = "Open it in Excel and save it again as an Excel Workbook (.xlsx), or replace it with an intact copy."
+
+
+@dataclass
+class SheetScan:
+    """What the scan learnt about a sheet closebatch will read."""
+
+    part: str
+    rows: int = 0  # highest row number of a cell (1-based; an upper bound)
+    cols: int = 0  # highest column number of a cell (an upper bound)
+    formulas: bool = False  # the XML has <f> elements
+
+
+def column_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def inspect(path: Path, rel: str, wanted) -> tuple[Finding | None, dict[str, SheetScan]]:
+    """``(finding, {sheet: SheetScan})`` for a workbook; ``wanted(sheet_name)`` says which
+    sheets will be read.  A finding means: do not parse this file at all."""
+    try:
+        return None, _inspect(Path(path), wanted)
+    except Refused as r:
+        who = f"Sheet {r.sheet} of {rel}" if r.sheet else rel
+        return Finding(ERROR, f"{who} {r.message}", hint=r.hint,
+                       file=rel, sheet=r.sheet, code=r.code), {}
+    except (zipfile.BadZipFile, zlib.error, EOFError, struct.error, ValueError, KeyError, IndexError,
+            NotImplementedError, RuntimeError, StopIteration, ET.ParseError) as e:
+        return Finding(ERROR, f"{rel} is not a valid Excel workbook: it is damaged, or another kind of file named "
+                       f".xlsx ({type(e).__name__}: {str(e)[:200]}).", hint=RESAVE, file=rel, code="not-excel"), {}
+
+
+def _inspect(path: Path, wanted) -> dict[str, SheetScan]:
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if head.startswith(OLE2):
+            raise Refused("is password-protected (encrypted), or an old .xls file saved under an .xlsx name; "
+                          "either way it is not an Excel Workbook (.xlsx) that closebatch can read.",
+                          "Open it in Excel, remove the password (File > Info > Protect Workbook > Encrypt with "
+                          "Password, clear it) and save it as an Excel Workbook (.xlsx).", code="encrypted")
+        if not head.startswith(b"PK"):
+            raise Refused("is not an Excel workbook: it is damaged, or another kind of file (text, CSV, HTML) named "
+                          ".xlsx.", RESAVE, code="not-excel")
+        _check_directory_size(fh)
+        with zipfile.ZipFile(fh) as z:
+            infos = z.infolist()
+            _check_declared(infos)
+            sheets = _sheet_parts(fh, infos, wanted)
+            scans = {}
+            by_part = {}
+            for name, part in sheets.items():
+                scans[name] = SheetScan(part)
+                by_part.setdefault(part, []).append(name)
+            for info in infos:
+                if info.is_dir():
+                    continue
+                targets = by_part.get(info.filename)
+                if targets:
+                    _scan_sheet(fh, info, scans[targets[0]], targets[0])
+                    for other in targets[1:]:
+                        scans[other] = scans[targets[0]]
+                else:
+                    xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
+                    for chunk in _inflate(fh, info):
+                        if xml and _DTD.search(chunk):
+                            _dtd(info.filename)
+            return scans
+
+
+def _check_directory_size(fh) -> None:
+    """Refuse an absurd zip directory before ``zipfile`` builds an object per entry."""
+    fh.seek(0, 2)
+    size = fh.tell()
+    fh.seek(max(0, size - 65_557))
+    tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return  # zipfile will say what is wrong
+    entries, cd_size = struct.unpack("<xxxxxxxxxxHI", tail[at:at + 16])
+    if (entries != 0xFFFF and entries > MAX_ENTRIES) or (cd_size != 0xFFFFFFFF and cd_size > MAX_ENTRIES * 1024):
+        raise Refused(f"holds {entries:,} parts, far more than any workbook ({MAX_ENTRIES:,}).", REMOVE)
+
+
+def _check_declared(infos) -> None:
+    if len(infos) > MAX_ENTRIES:
+        raise Refused(f"holds {len(infos):,} parts, far more than any workbook ({MAX_ENTRIES:,}).", REMOVE)
+    names = set()
+    total = 0
+    for i in infos:
+        if i.filename in names:
+            raise Refused(f"holds two parts named {i.filename}; Excel never writes that, and parsers disagree "
+                          "about which one counts.", REMOVE)
+        names.add(i.filename)
+        total += i.file_size
+        if i.flag_bits & 0x1:
+            raise Refused(f"has an encrypted part {i.filename} (a zip password), which Excel never uses.", REMOVE,
+                          code="encrypted")
+        if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise Refused(f"has a part {i.filename} that uses a compression method Excel does not write "
+                          f"(method {i.compress_type}).", RESAVE, code="not-excel")
+        big = i.file_size > RATIO_FLOOR
+        if big and (i.compress_size == 0 or i.file_size / i.compress_size > MAX_RATIO):
+            ratio = i.file_size / i.compress_size if i.compress_size else float("inf")
+            raise Refused(f"has a part {i.filename} that would inflate from {i.compress_size:,} to {i.file_size:,} bytes "
+                          f"(a ratio of {ratio:,.0f} to 1; real sheets compress about 10 to 1): it looks like a zip "
+                          "bomb and was not opened.", REMOVE)
+    if total > MAX_UNCOMPRESSED:
+        raise Refused(f"would inflate to {total:,} bytes, more than closebatch reads from one workbook "
+                      f"({MAX_UNCOMPRESSED:,}): it looks like a zip bomb and was not opened.", REMOVE)
+    if not any(n == "xl/workbook.xml" or n.endswith("/workbook.xml") for n in names):
+        raise Refused("is a zip file but not an Excel workbook (it has no xl/workbook.xml).",
+                      "Save the data as an Excel Workbook (.xlsx).", code="not-excel")
+
+
+def _inflate(fh, info):
+    """The part's bytes, a chunk at a time, inflated here and checked: never more than the
+    declared size, and exactly the declared size and checksum at the end."""
+    fh.seek(info.header_offset)
+    local = fh.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"bad local header for {info.filename}")
+    n, m = struct.unpack("<HH", local[26:30])
+    fh.seek(info.header_offset + 30 + n + m)
+    left, produced, crc = info.compress_size, 0, 0
+    d = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+    while left > 0 and not (d is not None and d.eof):
+        raw = fh.read(min(CHUNK, left))
+        if not raw:
+            raise zipfile.BadZipFile(f"{info.filename} is truncated")
+        left -= len(raw)
+        buf = raw
+        while buf:
+            out = d.decompress(buf, CHUNK) if d is not None else buf
+            buf = d.unconsumed_tail if d is not None else b""
+            produced += len(out)
+            if produced > info.file_size:
+                raise Refused(f"has a part {info.filename} that holds more data than it declares ({info.file_size:,} "
+                              "bytes): a disguised zip bomb.", REMOVE)
+            crc = zlib.crc32(out, crc)
+            if out:
+                yield out
+            if d is not None and d.eof:
+                break
+    if produced != info.file_size or (crc & 0xFFFFFFFF) != info.CRC:
+        raise zipfile.BadZipFile(f"{info.filename} is damaged (size or checksum does not match)")
+
+
+def _read_small(fh, info, what: str) -> bytes:
+    if info.file_size > MAX_INDEX_PART:
+        raise Refused(f"has a {what} of {info.file_size:,} bytes, absurd for a workbook.", REMOVE)
+    data = b"".join(_inflate(fh, info))
+    if _DTD.search(data):
+        _dtd(info.filename)
+    return data
+
+
+def _sheet_parts(fh, infos, wanted) -> dict[str, str]:
+    """``{sheet name: part}`` of the sheets ``wanted`` selects (read from workbook.xml)."""
+    by_name = {i.filename: i for i in infos}
+    wb_name = "xl/workbook.xml" if "xl/workbook.xml" in by_name else \
+        next(n for n in by_name if n.endswith("/workbook.xml"))
+    base = wb_name.rsplit("/", 1)[0]
+    rels_name = f"{base}/_rels/workbook.xml.rels"
+    wb = ET.fromstring(_read_small(fh, by_name[wb_name], "workbook.xml"))
+    if rels_name not in by_name:
+        return {}
+    rels = ET.fromstring(_read_small(fh, by_name[rels_name], "workbook.xml.rels"))
+    target = {r.get("Id"): r.get("Target") or "" for r in rels.findall("rel:Relationship", NS)}
+    out = {}
+    import posixpath
+
+    for s in wb.findall("m:sheets/m:sheet", NS):
+        name = s.get("name") or ""
+        t = target.get(s.get(f"{{{NS['r']}}}id"), "")
+        if not t or not wanted(name):
+            continue
+        out[name] = t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join(base, t))
+    return out
+
+
+def _dtd(part: str):
+    raise Refused(f"has a part {part} that declares XML entities (a <!DOCTYPE>); Excel never writes one, and it is how "
+                  "entity-expansion ('billion laughs') and external-entity attacks are built. The workbook was not "
+                  "read.", REMOVE)
+
+
+def _scan_sheet(fh, info, scan: SheetScan, sheet: str) -> None:
+    """Highest row and column of any cell, refusing a sheet beyond Excel's grid or too big
+    to hold as one rectangle.  A quick pass takes positions from the ``r`` attributes
+    wherever they are (an upper bound: it counts cells without a value too); only when that
+    bound is over the limit, or some cells have no ``r`` (their position follows the previous
+    cell's), does a precise pass walk the cells as calamine will."""
+    rows = cols = cells = refs = 0
+    first = True
+    for data in _tag_chunks(fh, info, sheet):
+        if _DTD.search(data):
+            _dtd(info.filename)
+        if first:
+            first = False
+            dim = _DIM.search(data)
+            if dim:
+                _check_dimension(dim.group(1).decode("ascii", "replace"), sheet)
+        r, c, n, k = _scan_chunk(data, sheet)
+        rows, cols, cells, refs = max(rows, r), max(cols, c), cells + n, refs + k
+        if not scan.formulas and any(rx.search(data) for rx in _FORMULA):
+            scan.formulas = True
+    if rows > EXCEL_ROWS or cols > EXCEL_COLS:
+        raise Refused(f"has cells reaching row {rows:,} and column {cols:,}, beyond Excel's limits ({EXCEL_ROWS:,} "
+                      f"rows by {EXCEL_COLS:,} columns): the file is damaged or was not made by Excel.", RESAVE,
+                      sheet=sheet)
+    if cells > refs or rows * cols > MAX_CELLS:
+        if info.file_size > MAX_PRECISE:
+            _too_big(rows, cols, sheet)
+        rows, cols = _precise(fh, info, sheet)
+    if rows * cols > MAX_CELLS:
+        _too_big(rows, cols, sheet)
+    scan.rows, scan.cols = rows, cols
+
+
+def _tag_chunks(fh, info, sheet):
+    """The part's XML in chunks that end just after a ``>`` (so no attribute is split)."""
+    carry = b""
+    for chunk in _inflate(fh, info):
+        data = carry + chunk
+        cut = data.rfind(b">") + 1
+        if cut == 0:
+            if len(data) > MAX_TAG:
+                raise Refused(f"has {len(data):,} bytes of XML without a tag end.", REMOVE, sheet=sheet)
+            carry = data
+            continue
+        carry = data[cut:]
+        yield data[:cut]
+    if carry.strip():
+        yield carry
+
+
+def _scan_chunk(data: bytes, sheet: str) -> tuple[int, int, int, int]:
+    """``(max row, max column, cells, cells with a reference)`` of a chunk (upper bounds)."""
+    fast = not _NONCANON.search(data) and not _PREFIXED_C.search(data)
+    pat = _FAST if fast else _SLOW
+    if pat["odd"].search(data):
+        raise Refused("spells cell references with character entities, which Excel never does.", REMOVE, sheet=sheet)
+    rows = cols = 0
+    for n, rx in pat["rows"].items():
+        found = rx.findall(data)
+        if found:
+            top = max(found, key=len)
+            rows = int(max(x for x in found if len(x) == len(top))) if n == 7 else int(max(found))
+            break  # same digit count: the byte order is the numeric order
+    if rows:
+        cols = 26  # single letters: at most Z
+    if pat["wide"].search(data):
+        letters = {x.upper() for x in pat["letters"].findall(data)}
+        cols = max(cols, max((column_number(x.decode("ascii")) for x in letters), default=0))
+    if rows > EXCEL_ROWS or cols > EXCEL_COLS:
+        raise Refused(f"has a cell beyond Excel's limits ({EXCEL_ROWS:,} rows by {EXCEL_COLS:,} columns, "
+                      f"A1:XFD1048576): it names row {rows:,}, column {cols:,}. The file is damaged or was not made "
+                      "by Excel.", RESAVE, sheet=sheet)
+    cells, refs = data.count(b"<c"), data.count(b'<c r="') if fast else -1
+    if cells != refs:  # <col>, <cfRule> ... or cells without r: count exactly
+        cells, refs = len(_CELL.findall(data)), len(_CELL_REF.findall(data))
+    return rows, cols, cells, refs
+
+
+def _precise(fh, info, sheet: str) -> tuple[int, int]:
+    """Rows and columns of the cells that hold something, positioned as calamine does: a
+    cell's ``r``, else the previous cell's column + 1; a row's ``r``, else the previous row + 1."""
+    row, col, rows, cols = 0, 0, 0, 0
+    for data in _tag_chunks(fh, info, sheet):
+        for m in _TAG.finditer(data):
+            r = _ATTR_R.search(m.group(2))
+            if m.group(1) == b"row":
+                row = int(r.group(2)) if r and r.group(2) else row + 1
+                col = 0
+                continue
+            if r and r.group(1) and r.group(2):
+                col = column_number(r.group(1).decode("ascii"))
+                cell_row = int(r.group(2))
+            else:
+                col += 1
+                cell_row = row
+            if m.group(3) or m.group(4):  # <c/> or <c ...></c>: no value, calamine skips it
+                continue
+            rows, cols = max(rows, cell_row), max(cols, col)
+            if rows > EXCEL_ROWS or cols > EXCEL_COLS:
+                raise Refused(f"has a cell at row {cell_row:,}, column {col:,}, beyond Excel's limits "
+                              f"({EXCEL_ROWS:,} rows by {EXCEL_COLS:,} columns): the file is damaged or was not made "
+                              "by Excel.", RESAVE, sheet=sheet)
+    return rows, cols
+
+
+def _too_big(rows: int, cols: int, sheet: str):
+    raise Refused(f"has cells spanning {rows:,} rows by {cols:,} columns ({rows * cols:,} positions), more than "
+                  f"closebatch reads from one sheet ({MAX_CELLS:,}): a stray value far from the data, or a hostile "
+                  "file.", "Delete the rows and columns beyond the data (select them, right-click > Delete) and save "
+                  "the workbook, or split the sheet into several workbooks.", sheet=sheet)
+
+
+def _check_dimension(ref: str, sheet: str) -> None:
+    for part in ref.split(":"):
+        m = re.fullmatch(r"\$?([A-Za-z]{1,7})\$?(\d{1,12})", part.strip())
+        if m and (column_number(m.group(1)) > EXCEL_COLS or int(m.group(2)) > EXCEL_ROWS):
+            raise Refused(f"claims a used range of {ref}, beyond Excel's limits (A1:XFD1048576): the file is "
+                          "damaged or was not made by Excel.", RESAVE, sheet=sheet)

@@ -1,0 +1,68 @@
+"""The benchmark's books generator (bench/generate.py) writes valid, closable, reproducible books.
+
+No timing is asserted: this only keeps the generator in step with the books format, so that
+``python bench/run.py`` keeps measuring a close that succeeds.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from closebatch import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "bench" / "generate.py"
+LINES = 2000
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("bench_generate", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def books(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench") / "books"
+    summary = _generator().generate(folder, lines=LINES, seed=7)
+    return folder, summary
+
+
+def test_generates_about_the_lines_asked_for(books):
+    folder, summary = books
+    assert sorted(p.name for p in folder.glob("Journals *.xlsx")) == [
+        "Journals DE Jan.xlsx", "Journals DK Jan.xlsx", "Journals GB Jan.xlsx", "Journals JP Jan.xlsx",
+        "Journals P Jan.xlsx"]
+    assert abs(summary["total_lines"] - LINES) <= LINES * 0.05
+
+
+def test_validates_without_errors(books, tmp_path):
+    folder, _ = books
+    outcome = app.validate_books(folder, out=tmp_path / "validation")
+    assert outcome.exit_code == app.EXIT_OK, [f"{f.where()}: {f.message}" for f in outcome.errors][:10]
+    assert not outcome.errors
+
+
+def test_closes(books, tmp_path):
+    folder, _ = books
+    outcome = app.close_books(folder, period="2026-01", out=tmp_path / "out", dry_run=True, user="bench")
+    assert outcome.exit_code in (app.EXIT_OK, app.EXIT_BLOCKED), (
+        outcome.message, [f"{f.where()}: {f.message}" for f in outcome.errors][:10])
+    steps = outcome.summary["steps"]
+    assert steps["settlement"]["settled_groups"] > 0 and steps["settlement"]["open_items"] > 0
+    assert steps["revaluation"]["balances_revalued"] > 0
+    assert steps["consolidation"]["consolidated_entities"] == 5
+    assert not (folder / "ledger").exists(), "a dry run persists nothing"
+
+
+def test_same_arguments_same_bytes(books, tmp_path):
+    folder, _ = books
+    again = tmp_path / "again"
+    _generator().generate(again, lines=LINES, seed=7)
+    first = sorted(p.name for p in folder.glob("*.xlsx"))
+    assert first == sorted(p.name for p in again.glob("*.xlsx"))
+    for name in first:
+        assert (folder / name).read_bytes() == (again / name).read_bytes(), f"{name} differs between two runs"
