@@ -314,7 +314,6 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     run_entities = () if completing else tuple(entities)
     findings = findings + _closed_period_lines(book, statuses, store, period)
     findings += _prepared_by(book, per, statuses)
-    findings += checklist.task_findings(book)
     if any(f.is_error for f in findings):
         return _validation_only(out_dir, findings, read, period)
 

@@ -340,6 +340,14 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
     pers["fiscal_year"] = pers["fiscal_year"].fillna(pers["end"].dt.year).astype("int64") if len(pers) else \
         pers["fiscal_year"]
     pers["year_end"] = (pers["fiscal_year"] != pers["fiscal_year"].shift(-1)).to_numpy() if len(pers) else []
+    if len(pers):
+        # The calendar's last period ends a fiscal year only when that year looks complete:
+        # it spans about a year, or it ends on 31 December.
+        last = pers.index[-1]
+        fy_start = pers.loc[pers["fiscal_year"] == pers.at[last, "fiscal_year"], "start"].min()
+        end = pers.at[last, "end"]
+        pers.at[last, "year_end"] = bool(pd.notna(end) and pd.notna(fy_start) and
+                                         ((end - fy_start).days >= 360 or (end.month, end.day) == (12, 31)))
     first_start = pg["start"].iloc[0] if len(pg) else pd.Timestamp("1900-01-01")
     last_end = pg["end"].iloc[-1] if len(pg) else pd.Timestamp("1900-01-01")
     period_set = set(pg["period"])
@@ -416,6 +424,9 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
                 eliminations=_clean(others["Eliminations"]), historical_rates=_clean(others["HistoricalRates"]),
                 subledgers=_clean(others["Subledgers"]), tasks=_clean(others["Tasks"]), users=_clean(others["Users"]),
                 statements=_clean(others["Statements"]), columns=letters)
+    from .checklist import task_findings  # dependency cycles and unknown task ids
+
+    chk.findings.extend(task_findings(book))
     return book, chk.findings
 
 

@@ -202,3 +202,12 @@ def test_formula_without_cached_value_is_read_as_text_with_warning(tmp_path):
     warn = next(x for x in f if x.code == "uncached-formula")
     assert warn.cell == "F2" and warn.severity == "warning" and warn.value == "=1+1"
     assert any(x.is_error and x.cell == "F2" for x in f)  # "=1+1" is not a number
+
+
+@pytest.mark.parametrize("last,expected", [(3, False), (12, True)])
+def test_last_period_is_a_year_end_only_when_the_year_is_complete(tmp_path, last, expected):
+    books = base([])
+    books["master.xlsx"] = master(periods=months(2026, 1, last))
+    book, _ = findings_for(tmp_path, books)
+    assert bool(book.periods["year_end"].iloc[-1]) is expected
+    assert not book.periods["year_end"].iloc[:-1].any()
