@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -67,7 +68,7 @@ class Recorder:
         self.times: dict[str, float] = {}
         self.peaks: dict[str, float] = {}
         self.stage = ""
-        self.shapes: list = []  # (stage, file, sheet, rows, columns) of every sheet written
+        self.files: list = []  # (stage, file, seconds from creating the workbook to closing it)
 
     def wrap(self, name: str, fn, top: bool = False):
         def timed(*args, **kwargs):
@@ -88,7 +89,7 @@ class Recorder:
 def worker_close(books: Path, result: Path, profile: Path | None) -> None:
     t0 = time.perf_counter()
     import closebatch.app as app
-    import closebatch.io.writer as writer
+    import xlsxwriter
     import closebatch.steps.allocation  # noqa: F401
     import closebatch.steps.consolidation  # noqa: F401
     import closebatch.steps.revaluation  # noqa: F401
@@ -106,14 +107,22 @@ def worker_close(books: Path, result: Path, profile: Path | None) -> None:
     for name, module, fn in STEPS:
         mod = sys.modules[f"closebatch.steps.{module}"]
         setattr(mod, fn, rec.wrap(f"close: {name}", getattr(mod, fn)))
-    original_write = writer.Book.write
+    # every workbook the close writes, whichever code writes it: from creation to close
+    original_init, original_close = xlsxwriter.Workbook.__init__, xlsxwriter.Workbook.close
 
-    def write(self, sheet):
-        cols = len(sheet.columns) if sheet.columns else len(sheet.frame.columns)
-        rec.shapes.append((rec.stage, self.path.name, sheet.name, int(len(sheet.frame)), cols))
-        return original_write(self, sheet)
+    def init(self, filename=None, *args, **kwargs):
+        self._bench_start = time.perf_counter()
+        return original_init(self, filename, *args, **kwargs)
 
-    writer.Book.write = write
+    def close(self):
+        try:
+            return original_close(self)
+        finally:
+            start = getattr(self, "_bench_start", None)
+            if start is not None:
+                rec.files.append((rec.stage, Path(str(self.filename)).name, time.perf_counter() - start))
+
+    xlsxwriter.Workbook.__init__, xlsxwriter.Workbook.close = init, close
 
     prof = None
     if profile:
@@ -134,9 +143,28 @@ def worker_close(books: Path, result: Path, profile: Path | None) -> None:
     steps = sum(v for k, v in rec.times.items() if k.startswith("close: "))
     rec.times["close: other"] = rec.times.get("close", 0.0) - steps
     lines = outcome.summary.get("lines", 0) if outcome.summary else 0
-    result.write_text(json.dumps({"times": rec.times, "peaks": rec.peaks, "shapes": rec.shapes,
+    shapes = []  # (stage, file, sheet, rows, columns) of what the close left on disk (after the timing)
+    for stage, folder in (("write outputs", outcome.out_dir), ("persist", Path(books) / "ledger")):
+        for path in sorted(Path(folder).glob("*.xlsx")) if folder else []:
+            shapes += [(stage, path.name, *dims) for dims in sheet_dims(path)]
+    result.write_text(json.dumps({"times": rec.times, "peaks": rec.peaks, "shapes": shapes, "files": rec.files,
                                   "exit_code": outcome.exit_code, "message": outcome.message,
                                   "errors": [f.message for f in outcome.errors][:5], "lines_posted": lines}))
+
+
+def sheet_dims(path: Path) -> list:
+    """(sheet, data rows, columns) of every sheet of a workbook."""
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(path))
+    try:
+        out = []
+        for name in wb.sheet_names:
+            sh = wb.get_sheet_by_name(name)
+            out.append((name, max(0, sh.height - 1), sh.width))
+        return out
+    finally:
+        wb.close()
 
 
 def worker_read_floor(books: Path, result: Path, how: str) -> None:
@@ -172,7 +200,7 @@ def worker_write_floor(shapes: list, result: Path) -> None:
     t0 = time.perf_counter()
     try:
         by_file: dict[str, list] = {}
-        for _stage, file, sheet, nrows, ncols in shapes:
+        for _stage, file, sheet, nrows, ncols, *_ in shapes:
             by_file.setdefault(file, []).append((sheet, nrows, ncols))
         for i, (file, sheets) in enumerate(by_file.items()):
             wb = xlsxwriter.Workbook(str(out / f"{i}.xlsx"), {"constant_memory": True, "strings_to_formulas": False,
@@ -198,19 +226,30 @@ def generator_hash() -> str:
     return hashlib.sha256(GENERATOR.read_bytes()).hexdigest()[:16]
 
 
-def books_for(size: int, seed: int) -> tuple[Path, float | None]:
-    """The cached books folder of ``size`` lines (generated when missing or stale)."""
+def books_for(size: int, seed: int) -> tuple[Path, int, float | None]:
+    """The cached books folder of ``size`` lines (generated when missing or stale), its
+    number of journal lines, and the generation time (None when cached).
+
+    The driver process stays small (it reads no workbook): a worker forked from it inherits
+    its peak memory (``ru_maxrss`` survives fork and exec)."""
     folder = DATA / f"books-{size}-s{seed}"
     marker = folder / ".generated"
-    if marker.exists() and marker.read_text().strip() == generator_hash():
-        return folder, None
+    if marker.exists():
+        try:
+            cached = json.loads(marker.read_text())
+            if cached.get("generator") == generator_hash():
+                return folder, int(cached["lines"]), None
+        except ValueError:
+            pass
     if folder.exists():
         shutil.rmtree(folder)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, str(GENERATOR), str(folder), "--lines", str(size), "--seed", str(seed)],
-                   check=True, stdout=subprocess.DEVNULL)
-    marker.write_text(generator_hash())
-    return folder, time.perf_counter() - t0
+    out = subprocess.run([sys.executable, str(GENERATOR), str(folder), "--lines", str(size), "--seed", str(seed)],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    seconds = time.perf_counter() - t0
+    lines = int(out.strip().splitlines()[-1].split()[0])
+    marker.write_text(json.dumps({"generator": generator_hash(), "lines": lines, "seconds": seconds}))
+    return folder, lines, seconds
 
 
 def run_worker(args: list, env=None) -> dict:
@@ -219,17 +258,6 @@ def run_worker(args: list, env=None) -> dict:
         subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", *args, "--result", str(res)],
                        check=True, env=env)
         return json.loads(res.read_text())
-
-
-def journal_lines(books: Path) -> int:
-    from python_calamine import CalamineWorkbook
-
-    n = 0
-    for p in sorted(books.glob("Journals *.xlsx")):
-        wb = CalamineWorkbook.from_path(str(p))
-        n += wb.get_sheet_by_name("Journals").height - 1
-        wb.close()
-    return n
 
 
 def machine() -> dict:
@@ -266,14 +294,14 @@ ORDER = ["import closebatch", "read", "validate", "close", "close: settlement", 
 
 
 def bench_size(size: int, seed: int, keep: Path | None, profile: bool) -> dict:
-    books, gen_seconds = books_for(size, seed)
-    lines = journal_lines(books)
+    books, lines, gen_seconds = books_for(size, seed)
     scratch = Path(tempfile.mkdtemp(prefix=f"bench-{size}-")) if keep is None else keep / f"books-{size}"
     if scratch.exists():
         shutil.rmtree(scratch)
     shutil.copytree(books, scratch, ignore=shutil.ignore_patterns(".generated", "out", "ledger"))
     try:
         print(f"[{size}] closing {lines} journal lines in {scratch} ...", file=sys.stderr, flush=True)
+        load = os.getloadavg()[0]
         close = run_worker(["close", "--books", str(scratch)])
         print(f"[{size}] exit {close['exit_code']}: {close['message']} ({close['times']['total (close_books)']:.1f} s)",
               file=sys.stderr, flush=True)
@@ -301,10 +329,11 @@ def bench_size(size: int, seed: int, keep: Path | None, profile: bool) -> dict:
         if keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
     written = {}
-    for stage, _file, _sheet, nrows, ncols in close["shapes"]:
+    for stage, _file, _sheet, nrows, ncols, *_ in close["shapes"]:
+        stage = stage or "other"
         r, c = written.get(stage, (0, 0))
         written[stage] = (r + nrows, c + nrows * ncols)
-    return {"size": size, "lines": lines, "generate": gen_seconds, "close": close, "fastexcel": fx,
+    return {"size": size, "lines": lines, "generate": gen_seconds, "load": load, "close": close, "fastexcel": fx,
             "calamine": cal, "write": wr, "written": written, "profile": str(prof_path) if prof_path else None}
 
 
@@ -333,6 +362,43 @@ def table(results: list) -> str:
     return "\n".join(out)
 
 
+def git_state() -> str:
+    """The commit measured and the library files changed on top of it (read-only git)."""
+    try:
+        root = HERE.parent
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = [ln[3:] for ln in subprocess.run(["git", "status", "--porcelain", "--", "closebatch"], cwd=root,
+                                                 capture_output=True, text=True, check=True).stdout.splitlines()]
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"commit {head}" + (f" plus uncommitted changes to {len(dirty)} file(s) under closebatch/ "
+                               f"({', '.join(dirty)})" if dirty else " (clean)")
+
+
+def _ledger_name(file: str) -> str:
+    """The ledger's workbooks are written under a temporary name first."""
+    m = re.match(r"^\.(.+?\.xlsx)\.tmp-", file)
+    if m:
+        return f"ledger/{m.group(1)}"
+    return "ledger/(temporary)" if file.startswith(".tmp-") else file
+
+
+def files_written(r: dict) -> str:
+    """The slowest workbooks of the close: rows, cells and seconds from creation to close."""
+    size: dict[str, list] = {}
+    for stage, file, _sheet, nrows, ncols in r["close"]["shapes"]:
+        v = size.setdefault(file if stage != "persist" else f"ledger/{file}", [0, 0])
+        v[0] += nrows
+        v[1] += nrows * ncols
+    timed = sorted(((sec, stage, _ledger_name(file)) for stage, file, sec in r["close"]["files"]), reverse=True)
+    parts = []
+    for sec, stage, name in timed[:5]:
+        rows, cells = size.get(name, size.get(name.replace("ledger/", ""), [0, 0]))
+        parts.append(f"{name} ({stage}) {sec:.1f} s, {rows:,} rows / {cells:,} cells")
+    return "; ".join(parts)
+
+
 def report(results: list, info: dict, argv: list) -> str:
     v = info["versions"]
     lines = [
@@ -345,6 +411,8 @@ def report(results: list, info: dict, argv: list) -> str:
         f"Load average at start {info['load'][0]:.2f}, at the end {os.getloadavg()[0]:.2f}: the machine is shared "
         "(other developers run tests on it), so wall times are noisy by ±20 % or more; compare sizes and stages, "
         "not single digits.",
+        f"Code measured: {git_state()}. Others edit the library concurrently, so runs at different times may "
+        "measure different code.",
         "",
         "Each size is closed once (period 2026-01, persisted) by `closebatch.app.close_books` in a fresh process; "
         "each stage is the wall time of the wrapped function, *peak MB* the process's peak resident memory "
@@ -359,8 +427,10 @@ def report(results: list, info: dict, argv: list) -> str:
         w = r["written"]
         parts = [f"{stage}: {rows:,} rows" for stage, (rows, _cells) in w.items() if stage]
         gen = f"generated in {r['generate']:.1f} s; " if r["generate"] else "generated earlier (cached); "
-        lines.append(f"- {r['size']:,}: {gen}close exit {r['close']['exit_code']}, "
-                     f"{r['close']['lines_posted']:,} lines posted; sheets written by {', '.join(parts)}.")
+        lines.append(f"- {r['size']:,}: {gen}load average {r['load']:.1f} when the close started; close exit "
+                     f"{r['close']['exit_code']}, {r['close']['lines_posted']:,} lines posted; sheets written by "
+                     f"{', '.join(parts)}. Slowest workbooks (creation to close): "
+                     f"{files_written(r)}.")
     return "\n".join(lines) + "\n"
 
 
@@ -394,6 +464,7 @@ def main(argv=None) -> int:
         args.keep.mkdir(parents=True, exist_ok=True)
     info = machine()
     results = [bench_size(n, args.seed, args.keep, args.profile) for n in sizes]
+    (DATA / f"{args.results.stem}.json").write_text(json.dumps({"machine": info, "results": results}, indent=1))
     text = report(results, info, argv)
     print(table(results))
     args.results.write_text(text)
