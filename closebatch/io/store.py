@@ -37,16 +37,38 @@ ENTITIES_FILE = "closed_entities.xlsx"
 CLOSED_COLUMNS = ["period", "entity", "user", "when"]
 
 
+class LedgerUnreadable(Exception):
+    """A workbook of ``ledger/`` that cannot be read (damaged, or re-saved into something else)."""
+
+    def __init__(self, path: Path, why: str):
+        self.path = Path(path)
+        why = why.rstrip(".")
+        super().__init__(f"{self.path.parent.name}/{self.path.name} cannot be read ({why}). It is closebatch's record "
+                         "of the closes; nothing was changed. Restore it from a backup, or reopen and close the "
+                         "period again if its record is lost")
+
+
 def _read_sheets(path: Path, only=None) -> dict[str, pd.DataFrame]:
     from python_calamine import CalamineWorkbook
 
+    from . import guard
+
+    bad, _ = guard.inspect(path, path.name, lambda name: only is None or name in only)
+    if bad:
+        raise LedgerUnreadable(path, bad.message.rstrip("."))
     out = {}
-    wb = CalamineWorkbook.from_path(str(path))
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception as e:  # noqa: BLE001
+        raise LedgerUnreadable(path, str(e)[:200]) from e
     try:
         for name in wb.sheet_names:
             if only is not None and name not in only:
                 continue
-            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            try:
+                rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            except Exception as e:  # noqa: BLE001
+                raise LedgerUnreadable(path, f"sheet {name}: {str(e)[:200]}") from e
             if not rows:
                 out[name] = pd.DataFrame()
                 continue
@@ -116,8 +138,9 @@ def fingerprint(lines: pd.DataFrame, dims) -> pd.Series:
     cols = ["journal", "line", "date", "entity", "account", *dims, "currency", "amount", "amount_acct"]
     if not len(lines):
         return pd.Series([], dtype=object)
-    key = lines[cols].astype(str).agg("|".join, axis=1)
-    return key.map(lambda s: hashlib.sha256(s.encode()).hexdigest()[:16])
+    parts = lines[cols].astype(str)
+    key = parts[cols[0]].str.cat([parts[c] for c in cols[1:]], sep="|")
+    return pd.Series([hashlib.sha256(k.encode()).hexdigest()[:16] for k in key], index=lines.index, dtype=object)
 
 
 class Store:
