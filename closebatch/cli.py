@@ -9,6 +9,8 @@ import click
 
 from . import __version__, app
 from .io.lock import BooksBusy
+from .io.store import LedgerUnreadable
+from .money import AmountOverflow
 
 books_arg = click.argument("books", type=click.Path(file_okay=False, path_type=Path))
 quiet_opt = click.option("--quiet", "-q", is_flag=True, help="No progress display.")
@@ -81,6 +83,12 @@ def _run(fn, *args, **kw) -> None:
         sys.exit(app.EXIT_ERRORS)
     except OSError as e:
         click.echo(f"closebatch: {_safe(e.strerror or e)} ({_safe(e.filename or '')}).", err=True)
+        sys.exit(app.EXIT_ERRORS)
+    except LedgerUnreadable as e:
+        click.echo(f"closebatch: {_safe(e)}.", err=True)
+        sys.exit(app.EXIT_ERRORS)
+    except AmountOverflow as e:
+        click.echo(f"closebatch: {_safe(e)}. Nothing was persisted.", err=True)
         sys.exit(app.EXIT_ERRORS)
     except KeyboardInterrupt:
         click.echo("closebatch: interrupted. An unfinished close changes nothing: the outputs and the ledger are as "

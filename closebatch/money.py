@@ -18,6 +18,12 @@ import numpy as np
 import pandas as pd
 
 _OVERRIDES = {"CLF": 4, "UYW": 4}
+MAX_MINOR = 10 ** 15  # the largest amount taken from a workbook, in minor units (15 digits, exact in Excel)
+_LIMIT = 2.0 ** 62  # what int64 arithmetic holds with room for sums
+
+
+class AmountOverflow(ValueError):
+    """A computed amount beyond what closebatch holds exactly (a hostile rate or amount)."""
 
 
 @lru_cache(maxsize=None)
@@ -55,11 +61,21 @@ def to_minor(values, scale) -> tuple[np.ndarray, np.ndarray]:
     """
     v = np.asarray(values, dtype="float64")
     factor = np.power(10.0, np.asarray(scale, dtype="float64"))
-    scaled = v * factor
-    minor = round_half_away(scaled)
-    tol = np.maximum(1e-6, np.abs(scaled) * 1e-12)
-    too_precise = np.abs(scaled - minor) > tol
-    return minor.astype("int64"), too_precise
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = v * factor
+        minor = round_half_away(scaled)
+        tol = np.maximum(1e-6, np.abs(scaled) * 1e-12)
+        too_precise = np.abs(scaled - minor) > tol
+        fits = np.isfinite(minor) & (np.abs(minor) < _LIMIT)  # never a wrapped int64: validation bounds the rest
+    return np.where(fits, minor, 0).astype("int64"), too_precise & fits
+
+
+def too_large(values, scale) -> np.ndarray:
+    """Amounts of :data:`MAX_MINOR` minor units or more (or not finite)."""
+    v = np.asarray(values, dtype="float64")
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.abs(v) * np.power(10.0, np.asarray(scale, dtype="float64"))
+    return ~np.isfinite(scaled) | (scaled >= MAX_MINOR)
 
 
 def from_minor(minor, scale) -> np.ndarray:
@@ -89,14 +105,20 @@ def convert(amount_minor, rate, from_scale, to_scale, inverse=False) -> np.ndarr
     fs = np.broadcast_to(np.asarray(from_scale, dtype="int64"), (n,))
     ts = np.broadcast_to(np.asarray(to_scale, dtype="int64"), (n,))
     shift = np.power(10.0, (ts - fs).astype("float64"))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         x = np.where(inv, a / r, a * r) * shift
-    out = round_half_away(x)
-    frac = np.abs(x) - np.floor(np.abs(x))
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = round_half_away(x)
+        frac = np.abs(x) - np.floor(np.abs(x))
     near_tie = np.abs(frac - 0.5) < np.maximum(1e-7, np.abs(x) * 1e-14)
     for i in np.flatnonzero(near_tie & np.isfinite(x)):  # rare: exact ties only
         out[i] = float(_exact_convert(int(a[i]), float(r[i]), int(fs[i]), int(ts[i]), bool(inv[i])))
-    out = np.where(np.isfinite(out), out, 0)
+    out = np.where(np.isfinite(out), out, 0)  # a missing (0) inverse rate gives 0, as the steps expect
+    big = np.abs(out) >= _LIMIT
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise AmountOverflow(f"converting {fmt(int(a[i]), int(fs[i]))} at the rate {r[i]!r} gives an amount beyond "
+                             "what closebatch holds exactly (about 10^18 minor units); check that rate and that amount")
     return out.astype("int64")
 
 

@@ -15,6 +15,14 @@ import pandas as pd
 from .schema import CCY, CODE, DATE, ENUM, INT, NUM, PCT, TEXT, YN
 
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+# Bounds of what a cell may hold (a hostile or mistyped value must become a finding, not an
+# overflow): Excel keeps 15 significant digits, so a larger number is not exact anyway; whole
+# numbers (line numbers, years, days) stay far below that; dates stay inside what the
+# arithmetic of dates can represent.
+MAX_NUMBER = 1e15
+MAX_INT = 1e9
+DATE_MIN, DATE_MAX = pd.Timestamp("1900-01-01"), pd.Timestamp("2199-12-31")
+_SERIAL_MAX = (DATE_MAX - EXCEL_EPOCH).days
 _YES = {"y", "yes", "true", "1", "1.0"}
 _NO = {"n", "no", "false", "0", "0.0"}
 
@@ -69,14 +77,25 @@ def to_number(s: pd.Series):
     txt = s.where(~s.map(lambda v: isinstance(v, str)), s.astype(str).str.strip().str.replace(r"^\((.*)\)$", r"-\1",
                                                                                           regex=True))
     num = pd.to_numeric(txt.where(~isbool, None), errors="coerce").astype("float64")
-    bad = (num.isna().to_numpy() & ~blank) | isbool | ~np.isfinite(num.fillna(0).to_numpy())
+    vals = num.fillna(0).to_numpy()
+    bad = (num.isna().to_numpy() & ~blank) | isbool | ~np.isfinite(vals) | (np.abs(vals) >= MAX_NUMBER)
     num[bad] = np.nan
     return num, bad
 
 
+def too_large(s: pd.Series, col) -> np.ndarray:
+    """Cells holding a number beyond what the column takes (for a clearer message)."""
+    if col.type not in (NUM, INT):
+        return np.zeros(len(s), dtype=bool)
+    txt = s.map(lambda v: v.strip() if isinstance(v, str) else (None if isinstance(v, bool) else v))
+    with np.errstate(all="ignore"):
+        num = pd.to_numeric(txt, errors="coerce").astype("float64").to_numpy()
+        return np.isinf(num) | (np.abs(np.nan_to_num(num)) >= (MAX_NUMBER if col.type == NUM else MAX_INT))
+
+
 def to_int(s: pd.Series):
     num, bad = to_number(s)
-    frac = num.notna().to_numpy() & (num.fillna(0) % 1 != 0).to_numpy()
+    frac = num.notna().to_numpy() & ((num.fillna(0) % 1 != 0) | (num.abs() >= MAX_INT)).to_numpy()
     bad = bad | frac
     return num.where(~frac), bad
 
@@ -87,15 +106,19 @@ def to_date(s: pd.Series):
     types = _types(s)
     is_dt = types.isin([dt.date, dt.datetime, pd.Timestamp]).to_numpy()
     if is_dt.any():
+        years = s.map(lambda v: getattr(v, "year", 0)).to_numpy()
+        is_dt = is_dt & (years >= DATE_MIN.year) & (years <= DATE_MAX.year)
+    if is_dt.any():
         out[is_dt] = pd.to_datetime(s[is_dt].map(lambda v: dt.datetime(v.year, v.month, v.day))).astype("datetime64[ns]")
     is_str = types.eq(str).to_numpy()
     if is_str.any():
         txt = s[is_str].astype(str).str.strip().str[:10]
+        txt = txt.where(txt.str.fullmatch(r"(19|20|21)\d\d-\d\d-\d\d"), None)
         out[is_str] = pd.to_datetime(txt, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
     is_num = types.isin([float, int]).to_numpy()
     if is_num.any():
         serial = pd.to_numeric(s[is_num], errors="coerce")
-        ok = (serial >= 1) & (serial < 2958466)
+        ok = (serial >= 1) & (serial <= _SERIAL_MAX)
         out[is_num] = (EXCEL_EPOCH + pd.to_timedelta(serial.where(ok).fillna(0).astype(int), unit="D")) \
             .where(ok.to_numpy()).astype("datetime64[ns]")
     bad = out.isna().to_numpy() & ~blank
@@ -173,6 +196,7 @@ def parse(s: pd.Series, col) -> tuple[pd.Series, np.ndarray]:
 def expected(col) -> str:
     """How to fill a column, for messages."""
     return {TEXT: "text", CODE: "a code (text)", CCY: "a three-letter ISO 4217 currency code such as USD",
-            NUM: "a number", INT: "a whole number", DATE: "a date (an Excel date or YYYY-MM-DD)",
+            NUM: "a number", INT: "a whole number",
+            DATE: "a date (an Excel date or YYYY-MM-DD, from 1900 to 2199)",
             YN: "Y or N", PCT: "a share such as 80% or 0.8 (more than 0, at most 100%)",
             ENUM: "one of " + ", ".join(col.allowed)}[col.type]

@@ -21,7 +21,7 @@ from . import money, rates as rates_mod
 from .book import Book, Settings
 from .core import ERROR, WARNING, Finding, make_lines
 from .io.reader import ReadResult, concat, norm_header
-from .parse import expected, parse, to_code
+from .parse import expected, parse, to_code, too_large
 from .schema import columns_for
 
 ACCOUNT_SETTINGS = ("unrealized_gain_account", "unrealized_loss_account", "realized_gain_account",
@@ -53,14 +53,24 @@ class Checker:
         for _, r in sub.iterrows():  # findings only: one per bad row
             value = r.get(vc, "")
             value = "" if value is None or (isinstance(value, float) and np.isnan(value)) else value
-            text = message(r) if callable(message) else message.format(value=value, **{k: r[k] for k in r.index
-                                                                                         if isinstance(k, str)})
+            text = message(r) if callable(message) else _format(message, value, r)
             self.findings.append(Finding(severity, text, hint=hint, file=r["_file"], sheet=r["_sheet"],
                                          cell=self.cell(r["_file"], r["_sheet"], r["_row"], column), column=column,
                                          value=str(value), code=code))
 
     def add(self, f: Finding) -> None:
         self.findings.append(f)
+
+
+def _format(message: str, value, r) -> str:
+    """``message`` with ``{value}`` and ``{column}`` fields of the row filled in; a message
+    whose braces come from the books (a dimension named ``{x}``) falls back to ``{value}`` only."""
+    fields = {k: r[k] for k in r.index if isinstance(k, str)}
+    fields["value"] = value
+    try:
+        return message.format(**fields)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+        return message.replace("{value}", str(value))
 
 
 def _typed(kind: str, raw: pd.DataFrame, dims, chk: Checker) -> pd.DataFrame:
@@ -81,7 +91,12 @@ def _typed(kind: str, raw: pd.DataFrame, dims, chk: Checker) -> pd.DataFrame:
             out[col.name] = None
         typed, bad = parse(out[col.name], col)
         if bad.any():
-            chk.rows(raw, bad, col.name, f"{{value}} is not {expected(col)} (column {col.name}).",
+            huge = bad & too_large(out[col.name], col)
+            limit = "1,000,000,000,000,000 (15 digits, the most Excel keeps exactly)" if col.type == "number" \
+                else "1,000,000,000"
+            chk.rows(raw, huge, col.name, f"{{value}} is too large for column {col.name}: it must stay below {limit}.",
+                     hint="Check the cell for a typing or export error.", code="too-large")
+            chk.rows(raw, bad & ~huge, col.name, f"{{value}} is not {expected(col)} (column {col.name}).",
                      hint=f"Enter {expected(col)} in this cell.", code="bad-type")
         if col.value_required:
             blank = (typed.isna() | (typed.astype(str) == "")).to_numpy() & ~bad
@@ -163,11 +178,44 @@ def _settings(raw: pd.DataFrame, chk: Checker) -> tuple[Settings, dict]:
     if rtype not in ("spot", "closing", "average"):
         bad("revaluation_rate_type", "must be spot, closing or average.", "Enter closing (the usual choice).")
         rtype = "closing"
-    dims = tuple(norm_header(d) for d in values.get("dimensions", "").split(",") if d.strip())
+    dims = _dimensions(values.get("dimensions", ""), bad)
     st = Settings(group_currency=values.get("group_currency", "").strip().upper(), dimensions=dims,
                   rounding_tolerance=tol, reverse_revaluation=rev in ("y", "yes", "true", "1"),
                   revaluation_rate_type=rtype, origin=origin, **kw)
     return st, origin
+
+
+def _reserved_columns() -> set:
+    from .core import line_columns
+    from .schema import SCHEMAS
+
+    names = {c.name for cols in SCHEMAS.values() for c in cols} | set(line_columns(()))
+    return names | {"source", "fingerprint", "posted", "period", "balance", "balance_acct", "amount_group",
+                    "journal_type", "origin", "reverse_on", "prepared_by", "converted", "given_acct"}
+
+
+def _dimensions(text: str, bad) -> tuple[str, ...]:
+    """The ``dimensions`` setting: names that can be columns next to the format's own
+    (a letter first, then letters, digits or underscores; not a column the format already
+    has; each once).  A name that cannot be is reported and left out."""
+    import re
+
+    out: list[str] = []
+    reserved = _reserved_columns()
+    for raw in str(text or "").split(","):
+        d = norm_header(raw)
+        if not d:
+            continue
+        why = ("is not a usable column name (start with a letter; then letters, digits or underscores)"
+               if not re.fullmatch(r"[^\W\d_]\w{0,30}", d) else
+               "is already a column of the books format" if d in reserved or d.startswith("to_") else
+               "is given twice" if d in out else "")
+        if why:
+            bad("dimensions", f"the dimension {raw.strip()!r} {why}.", "Name each dimension once, e.g. department, "
+                "cost_center; names such as account or date are taken.")
+            continue
+        out.append(d)
+    return tuple(out)
 
 
 def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> pd.DataFrame:
@@ -187,6 +235,13 @@ def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> p
         given = df["amount_acct"].notna().to_numpy()
         acct_value = df["amount_acct"].to_numpy(dtype="float64")
         amount_col, acct_col = ("debit", "amount_acct")
+    big = money.too_large(value, tx_scale) | (given & money.too_large(np.nan_to_num(acct_value), ac_scale))
+    chk.rows(df, big & df["_ok"].to_numpy(), amount_col if kind == "TrialBalance" else "debit",
+             lambda r: f"The amount of this line is too large: closebatch takes amounts below "
+                       f"{money.fmt(money.MAX_MINOR, money.scale_of(r['currency']))} {r['currency']} (15 digits, the "
+                       "most Excel keeps exactly).", hint="Check the cell for a typing or export error.",
+             code="too-large")
+    df = df.assign(_ok=df["_ok"].to_numpy() & ~big)
     amount, prec = money.to_minor(value, tx_scale)
     chk.rows(df, prec & df["_ok"].to_numpy(), amount_col,
              lambda r: f"{r[amount_col] if kind == 'TrialBalance' else value_of(r)} has more decimals than "
@@ -337,7 +392,7 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
         chk.rows(pg, gap, "end", lambda r: f"Period {r['period']} ends {r['end']:%Y-%m-%d} but the next period does "
                  f"not start the day after: periods must not overlap or leave a gap.",
                  hint="Make each period start the day after the previous one ends.", code="calendar-gap")
-    pers["fiscal_year"] = pers["fiscal_year"].fillna(pers["end"].dt.year).astype("int64") if len(pers) else \
+    pers["fiscal_year"] = pers["fiscal_year"].fillna(pers["end"].dt.year).fillna(0).astype("int64") if len(pers) else \
         pers["fiscal_year"]
     pers["year_end"] = (pers["fiscal_year"] != pers["fiscal_year"].shift(-1)).to_numpy() if len(pers) else []
     if len(pers):
@@ -397,6 +452,7 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
     opening = _lines("TrialBalance", tb, ctx, chk, dims) if len(tb) else make_lines(dims)
     journals = _lines("Journals", jr, ctx, chk, dims) if len(jr) else _empty_journals(dims)
     _opening_sums(opening, tb, chk, ent_ccy)
+    _total_bound([opening, journals], chk)
     journals = _balance_journals(journals, jr, chk, settings, ent_ccy, dims)
     _journal_identity(journals, jr, chk, pg)
 
@@ -486,6 +542,17 @@ def _references(df, kind, chk, entity_set, account_set, dims, period_set=None) -
         bad = ok & (df["period"] != "").to_numpy() & ~df["period"].isin(period_set).to_numpy()
         chk.rows(df, bad, "period", "Period {value!r} is not in the Periods sheet.",
                  hint="Use a period code from the Periods sheet.", code="unknown-period")
+
+
+def _total_bound(frames, chk) -> None:
+    """Sums of int64 minor units must not overflow: the books' amounts together stay below
+    about 10^18 minor units (each is below 10^15 already)."""
+    total = sum(float(np.abs(f[c].to_numpy(dtype="float64")).sum()) for f in frames if len(f)
+                for c in ("amount", "amount_acct"))
+    if total >= 2.0 ** 60:
+        chk.add(Finding(ERROR, f"The amounts of the books add up to {total:.3g} minor units, beyond what closebatch "
+                        "adds up exactly.", hint="Look for amounts typed with extra digits, or an export in the wrong "
+                        "unit.", code="too-large"))
 
 
 def _opening_sums(opening, tb, chk, ent_ccy) -> None:

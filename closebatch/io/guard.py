@@ -50,7 +50,6 @@ OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
       "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
       "rel": "http://schemas.openxmlformats.org/package/2006/relationships"}
-_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
 _NS = rb"(?:[A-Za-z_][\w.-]*:)?"
 # Patterns for any spelling of an r attribute (slow: they try every whitespace) ...
 _ANY = rb"""\sr\s*=\s*["']"""
@@ -196,8 +195,8 @@ def _check_declared(infos) -> None:
         big = i.file_size > RATIO_FLOOR
         if big and (i.compress_size == 0 or i.file_size / i.compress_size > MAX_RATIO):
             ratio = i.file_size / i.compress_size if i.compress_size else float("inf")
-            raise Refused(f"has a part {i.filename} that would inflate from {i.compress_size:,} to {i.file_size:,} bytes "
-                          f"(a ratio of {ratio:,.0f} to 1; real sheets compress about 10 to 1): it looks like a zip "
+            raise Refused(f"has a part {i.filename} that would inflate from {i.compress_size:,} to "
+                          f"{i.file_size:,} bytes (a ratio of {ratio:,.0f} to 1; real sheets compress about 10 to 1): it looks like a zip "
                           "bomb and was not opened.", REMOVE)
     if total > MAX_UNCOMPRESSED:
         raise Refused(f"would inflate to {total:,} bytes, more than closebatch reads from one workbook "

@@ -282,8 +282,9 @@ def _repeated_sheets(sheets: list[RawSheet]) -> list[Finding]:
             if first is not s and first.file != s.file:
                 out.append(Finding(ERROR, f"The {kind} sheet of {s.file} repeats the {kind} sheet of {first.file} "
                                    f"row for row ({n} rows): the same workbook seems to have been dropped in twice, "
-                                   "and its rows would count twice.", hint=f"Remove {s.file} (or {first.file}) from the "
-                                   "books folder.", file=s.file, sheet=s.sheet, code="duplicate-workbook"))
+                                   "and its rows would count twice.",
+                                   hint=f"Remove {s.file} (or {first.file}) from the books folder.", file=s.file,
+                                   sheet=s.sheet, code="duplicate-workbook"))
     return out
 
 
