@@ -88,13 +88,7 @@ def validate_books(books: Path, out: Path | None = None, progress=None) -> Outco
     books = Path(books)
     out = Path(out) if out else books / "out"
     read, book, findings = load(books, exclude=(out,), progress=progress)
-    od = outputs.OutputDir(out)
-    try:
-        outputs.write_validation(od.path("validation.xlsx"), findings, read.ignored)
-        written = od.commit()
-    except BaseException:
-        od.discard()
-        raise
+    written = _write_validation(out, findings, read)
     errs = [f for f in findings if f.is_error]
     return Outcome(EXIT_ERRORS if errs else EXIT_OK, findings=findings, out_dir=out, written=written,
                    message=f"{len(errs)} error(s), {len(findings) - len(errs)} warning(s)")
@@ -460,14 +454,19 @@ def _scheduled(book: Book, store: Store, per) -> pd.DataFrame | None:
     return df[(df["date"] >= per.start) & (df["date"] <= per.end)]
 
 
-def _validation_only(out_dir: Path, findings, read, period: str) -> Outcome:
+def _write_validation(out_dir: Path, findings, read) -> list:
+    """Write validation.xlsx alone into ``out_dir``; every other file there stays as it was."""
     od = outputs.OutputDir(out_dir)
     try:
         outputs.write_validation(od.path("validation.xlsx"), findings, read.ignored)
-        written = od.commit()
+        return od.commit()
     except BaseException:
         od.discard()
         raise
+
+
+def _validation_only(out_dir: Path, findings, read, period: str) -> Outcome:
+    written = _write_validation(out_dir, findings, read)
     n = sum(f.is_error for f in findings)
     return Outcome(EXIT_ERRORS, message=f"The books have {n} error(s); nothing was closed. See "
                    f"{out_dir / 'validation.xlsx'}.", findings=findings, out_dir=out_dir, written=written, period=period)

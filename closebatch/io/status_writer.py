@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .reader import column_letter
 from .writer import Book, Column, Sheet
 
 TILES = (("done", "Done", "#C6EFCE", "#006100"), ("remaining", "Remaining", "#DDEBF7", "#1F4E78"),
@@ -128,7 +129,7 @@ def _tasks(book: Book, tasks: pd.DataFrame) -> None:
     if not n:
         return
     names = [c.name for c in TASK_SHEET_COLUMNS]
-    letter = {c: _col_letter(i) for i, c in enumerate(names)}
+    letter = {c: column_letter(i) for i, c in enumerate(names)}
     last = len(names) - 1
     rules = ((letter["done"], GREEN), (letter["overdue"], RED), (letter["blocked"], AMBER))
     for col, (fill, font) in rules:
@@ -168,10 +169,3 @@ def _digits(v: Decimal) -> int:
     return max(0, -exp) if isinstance(exp, int) else 2
 
 
-def _col_letter(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
