@@ -35,6 +35,24 @@ def _blank(s: pd.Series) -> np.ndarray:
     return s.isna().to_numpy()
 
 
+def by_value(s: pd.Series, fn) -> pd.Series:
+    """``s.map(fn)``, calling ``fn`` once per distinct value instead of once per cell.
+
+    Values are grouped by their Python type first, so ``True``, ``1`` and ``1.0`` (equal to
+    Python, different in a cell) never share a result."""
+    out = np.empty(len(s), dtype=object)
+    types = s.map(type).to_numpy()
+    for t in pd.unique(types):
+        mask = types == t
+        codes, uniques = pd.factorize(s[mask], use_na_sentinel=True)
+        mapped = np.empty(len(uniques) + 1, dtype=object)
+        mapped[:len(uniques)] = [fn(u) for u in uniques]
+        if (codes < 0).any():
+            mapped[-1] = fn(None)
+        out[mask] = mapped[codes]
+    return pd.Series(out, index=s.index, dtype=object)
+
+
 def to_code(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Codes are text: a number typed into a code cell (1100.0) becomes '1100'."""
     def one(v):
@@ -49,8 +67,7 @@ def to_code(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
         if isinstance(v, dt.date):
             return v.isoformat()
         return str(v).strip()
-    out = s.map(one).astype(object)
-    return out, np.zeros(len(s), dtype=bool)
+    return by_value(s, one), np.zeros(len(s), dtype=bool)
 
 
 @lru_cache(maxsize=1)
@@ -73,9 +90,13 @@ def to_currency(s: pd.Series):
 
 def to_number(s: pd.Series):
     blank = _blank(s)
-    isbool = _types(s).eq(bool).to_numpy()
-    txt = s.where(~s.map(lambda v: isinstance(v, str)), s.astype(str).str.strip().str.replace(r"^\((.*)\)$", r"-\1",
-                                                                                          regex=True))
+    types = _types(s)
+    isbool = types.eq(bool).to_numpy()
+    isstr = types.eq(str).to_numpy()
+    txt = s
+    if isstr.any():
+        txt = s.copy()
+        txt[isstr] = s[isstr].astype(str).str.strip().str.replace(r"^\((.*)\)$", r"-\1", regex=True)
     num = pd.to_numeric(txt.where(~isbool, None), errors="coerce").astype("float64")
     vals = num.fillna(0).to_numpy()
     bad = (num.isna().to_numpy() & ~blank) | isbool | ~np.isfinite(vals) | (np.abs(vals) >= MAX_NUMBER)
@@ -106,10 +127,11 @@ def to_date(s: pd.Series):
     types = _types(s)
     is_dt = types.isin([dt.date, dt.datetime, pd.Timestamp]).to_numpy()
     if is_dt.any():
-        years = s.map(lambda v: getattr(v, "year", 0)).to_numpy()
+        years = by_value(s, lambda v: getattr(v, "year", 0)).to_numpy(dtype="int64")
         is_dt = is_dt & (years >= DATE_MIN.year) & (years <= DATE_MAX.year)
     if is_dt.any():
-        out[is_dt] = pd.to_datetime(s[is_dt].map(lambda v: dt.datetime(v.year, v.month, v.day))).astype("datetime64[ns]")
+        out[is_dt] = pd.to_datetime(by_value(s[is_dt], lambda v: dt.datetime(v.year, v.month, v.day))) \
+            .astype("datetime64[ns]")
     is_str = types.eq(str).to_numpy()
     if is_str.any():
         txt = s[is_str].astype(str).str.strip().str[:10]
@@ -139,7 +161,7 @@ def to_yn(s: pd.Series, default):
         if t == "":
             return default
         return "bad"
-    m = s.map(one)
+    m = by_value(s, one)
     bad = m.eq("bad").to_numpy()
     return m.where(~bad, default).astype(bool), bad
 
@@ -157,7 +179,7 @@ def to_pct(s: pd.Series, default):
             return float(t[:-1].strip()) / 100 if t.endswith("%") else float(t)
         except ValueError:
             return np.nan
-    num = s.map(one).astype("float64")
+    num = by_value(s, one).astype("float64")
     bad = num.isna().to_numpy() | (num <= 0).to_numpy() | (num > 1).to_numpy()
     return num.where(~bad, default), bad
 
