@@ -603,7 +603,8 @@ def _persist(store: Store, book: Book, result: CloseResult, statuses: dict, hist
         pd.DataFrame(columns=["journal", "line", "date", "entity", "account", "currency", "amount", "amount_acct",
                               "source", "fingerprint"])
     frames = {"Balances": result.balances[key + ["amount", "amount_acct"]],
-              "Lines": result.lines[line_columns(dims)],
+              # the given lines are in Posted (with their fingerprints): Lines holds what the close generated
+              "Lines": result.lines.loc[~result.lines["journal_type"].isin(("daily", "adjustment")), line_columns(dims)],
               "Scheduled": result.scheduled[line_columns(dims)] if result.scheduled is not None else
               result.lines.iloc[0:0][line_columns(dims)],
               "Posted": fp}

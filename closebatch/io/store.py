@@ -4,10 +4,11 @@
   ``History`` (every change: period, from, to, who, when, why).
 * ``ledger/PERIOD.xlsx`` for each closed period: ``Balances`` (closing balances per entity,
   account, dimensions, counterparty, reference and currency, in transaction and accounting
-  currency, before any year-end closing entries), ``Lines`` (every line the close posted:
-  given and generated), ``Scheduled`` (generated lines dated after the period, e.g. reversals,
-  posted by the close of their own period), ``Posted`` (a fingerprint of each input line the
-  close consumed) and one ``carry_NAME`` sheet per frame a step carries forward.
+  currency, before any year-end closing entries), ``Lines`` (every line the close generated:
+  reversals, settlement, revaluation, allocation; the given lines are in ``Posted``),
+  ``Scheduled`` (generated lines dated after the period, e.g. reversals,
+  posted by the close of their own period), ``Posted`` (each input line the close consumed,
+  with its fingerprint) and one ``carry_NAME`` sheet per frame a step carries forward.
 * ``ledger/closed_entities.xlsx`` while a period is being closed entity by entity
   (``close --entity``): ``Closed`` (period, entity, user, when) and ``Posted`` (the
   fingerprints of the input lines those closes consumed, with the period).  The rows of a
