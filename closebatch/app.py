@@ -598,10 +598,10 @@ def _persist(store: Store, book: Book, result: CloseResult, statuses: dict, hist
     per = result.period
     key = ["entity", "account", *dims, "counterparty", "reference", "currency"]
     posted = result.posted_inputs
-    fp = posted[["journal", "line", "date", "entity", "account", *dims, "currency", "amount", "amount_acct",
-                 "source"]].assign(fingerprint=fingerprint(posted, dims).to_numpy()) if len(posted) else \
-        pd.DataFrame(columns=["journal", "line", "date", "entity", "account", "currency", "amount", "amount_acct",
-                              "source", "fingerprint"])
+    cols = ["journal", "line", "date", "entity", "account", *dims, "currency", "amount", "amount_acct",
+            "counterparty", "reference", "journal_type", "description", "source"]
+    fp = posted[cols].assign(fingerprint=fingerprint(posted, dims).to_numpy()) if len(posted) else \
+        pd.DataFrame(columns=cols + ["fingerprint"])
     frames = {"Balances": result.balances[key + ["amount", "amount_acct"]],
               # the given lines are in Posted (with their fingerprints): Lines holds what the close generated
               "Lines": result.lines.loc[~result.lines["journal_type"].isin(("daily", "adjustment")), line_columns(dims)],

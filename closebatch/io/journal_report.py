@@ -23,7 +23,7 @@ from .. import money
 from ..book import Book
 from ..core import JOURNAL_TYPES
 from .writer import Book as XBook
-from .writer import MAX_ROWS, Column, Sheet, excel_text
+from .writer import MAX_ROWS, Column, Sheet, excel_serials, excel_text
 
 GROUP_TYPES = ("elimination",)
 
@@ -103,7 +103,9 @@ def _by_journal(xb: XBook, book: Book, df: pd.DataFrame) -> None:
                  "accounting_currency", "description", "source"]
     text = {c: df[c].astype(str).to_numpy(dtype=object) for c in text_cols if c in df}
     lines_no = df["line"].to_numpy(dtype="int64") if n else []
-    dates = pd.to_datetime(df["date"]) if n else None
+    serials = excel_serials(df["date"]) if n else None
+    int_fmt = xb.fmt(num_format="0")
+    money_fmts = {sc: xb.money_fmt(sc) for sc in range(5)}
     for s, e in zip(starts, ends):
         if r + (e - s) + 1 > MAX_ROWS:
             ws.write_string(r, ci["description"], "The ledger journal is too long for one sheet: see Lines.")
@@ -113,12 +115,11 @@ def _by_journal(xb: XBook, book: Book, df: pd.DataFrame) -> None:
                 v = text[c][i]
                 if v:
                     ws.write_string(r, ci[c], excel_text(v))
-            ws.write_number(r, ci["line"], int(lines_no[i]), xb.fmt(num_format="0"))
-            d = dates.iloc[i]
-            if not pd.isna(d):
-                ws.write_datetime(r, ci["date"], d.to_pydatetime(), date_fmt)
+            ws.write_number(r, ci["line"], int(lines_no[i]), int_fmt)
+            if serials[i] == serials[i]:  # not NaN
+                ws.write_number(r, ci["date"], serials[i], date_fmt)
             ws.write_string(r, ci["account_name"], str(names.get(text["account"][i], "")))
-            tf, af = xb.money_fmt(int(tscale[i])), xb.money_fmt(int(ascale[i]))
+            tf, af = money_fmts[tscale[i]], money_fmts[ascale[i]]
             ws.write_number(r, ci["debit"], float(debit[i]), tf)
             ws.write_number(r, ci["credit"], float(credit[i]), tf)
             ws.write_number(r, ci["debit_acct"], float(dr_v[i]), af)

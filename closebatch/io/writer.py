@@ -131,11 +131,10 @@ class Book:
                         ws.write_number(top + 1 + i, j, float(vals[i]), pct_fmt)
                 widths[j] = max(widths[j], 10)
             elif c.kind == "date":
-                vals = pd.to_datetime(s)
+                vals = excel_serials(s)
                 for i in range(n):
-                    v = vals.iloc[i]
-                    if not pd.isna(v):
-                        ws.write_datetime(top + 1 + i, j, v.to_pydatetime(), date_fmt)
+                    if vals[i] == vals[i]:  # not NaN
+                        ws.write_number(top + 1 + i, j, vals[i], date_fmt)
                 widths[j] = max(widths[j], 11)
             elif c.kind == "bool":
                 vals = s.to_numpy()
@@ -172,6 +171,15 @@ class Book:
 
     def close(self):
         self.wb.close()
+
+
+def excel_serials(dates: pd.Series) -> list:
+    """Dates as Excel serial day numbers (floats; NaN for blanks), to write as numbers with a
+    date format: the same cell Excel holds, without a datetime object per cell."""
+    d = pd.to_datetime(dates).astype("datetime64[ns]")
+    days = (d - pd.Timestamp("1899-12-30")).dt.total_seconds().to_numpy() / 86400.0
+    days = np.where(d.to_numpy() < np.datetime64("1900-03-01"), days - 1, days)  # Excel's 1900 leap day
+    return days.tolist()
 
 
 def _guess(s: pd.Series) -> str:

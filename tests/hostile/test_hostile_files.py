@@ -222,7 +222,7 @@ def test_cell_of_32767_characters_reads_and_writes_back(tmp_path):
     assert res.exit_code == 0, [f.message for f in res.findings]
     lines = read_sheet(books / "out" / "2026-01" / "ledger_journal.xlsx", "Lines")
     assert long in {r["description"] for r in lines}
-    ledger = read_sheet(books / "ledger" / "2026-01.xlsx", "Lines")
+    ledger = read_sheet(books / "ledger" / "2026-01.xlsx", "Posted")  # the given lines live in Posted
     assert long in {r["description"] for r in ledger}
 
 
