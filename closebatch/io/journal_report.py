@@ -22,8 +22,9 @@ import pandas as pd
 from .. import money
 from ..book import Book
 from ..core import JOURNAL_TYPES
+from .outputs import journal_sheet
+from .writer import MAX_ROWS, excel_serials, excel_text
 from .writer import Book as XBook
-from .writer import MAX_ROWS, Column, Sheet, excel_serials, excel_text
 
 GROUP_TYPES = ("elimination",)
 
@@ -39,15 +40,6 @@ def sort_lines(lines: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=["_t", "_o"]).reset_index(drop=True)
 
 
-def lines_sheet(book: Book, df: pd.DataFrame) -> Sheet:
-    cols = [Column("journal"), Column("line", "int"), Column("date", "date"), Column("entity"), Column("account"),
-            *[Column(d) for d in book.dims], Column("currency"), Column("debit", "money", "currency"),
-            Column("credit", "money", "currency"), Column("amount_acct", "money", "accounting_currency"),
-            Column("accounting_currency"), Column("journal_type"), Column("description"), Column("counterparty"),
-            Column("reference"), Column("source")]
-    return Sheet("Lines", df, cols)
-
-
 def write_ledger_journal(path: Path, book: Book, lines: pd.DataFrame) -> Path:
     """``lines``: :func:`closebatch.io.outputs.journal_lines` output (debit, credit,
     accounting_currency added to a lines frame)."""
@@ -58,7 +50,7 @@ def write_ledger_journal(path: Path, book: Book, lines: pd.DataFrame) -> Path:
         df.loc[layer, "accounting_currency"] = gcur  # consolidation lines are in the group currency
     df = sort_lines(df)
     xb = XBook(path)
-    xb.write(lines_sheet(book, df))
+    xb.write(journal_sheet(book, df))
     _by_journal(xb, book, df)
     xb.close()
     return Path(path)
