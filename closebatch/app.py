@@ -19,7 +19,7 @@ import pandas as pd
 from . import checklist, money
 from .book import Book
 from .close import CloseResult, History, period_of, run_close
-from .core import ERROR, WARNING, Finding, StepResult, concat_lines, empty_lines, line_columns
+from .core import Finding, StepResult, concat_lines, empty_lines, line_columns
 from .io import outputs
 from .io.lock import BooksLock
 from .io.reader import read_books
@@ -442,10 +442,9 @@ def _scheduled(book: Book, store: Store, per) -> pd.DataFrame | None:
     """Generated lines of earlier closes dated in this period (reversals and the like)."""
     frames = []
     for p in book.periods["period"].iloc[:per.index]:
-        if store.has(p):
-            s = store.load(p).get("Scheduled")
-            if s is not None and len(s):
-                frames.append(s)
+        s = store.sheet(p, "Scheduled")
+        if s is not None and len(s):
+            frames.append(s)
     if not frames:
         return None
     from .close import _as_lines

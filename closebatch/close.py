@@ -20,7 +20,7 @@ from . import money
 from . import statements as statements_
 from .book import Book
 from .context import CloseContext, LedgerState, Period
-from .core import ERROR, WARNING, Finding, StepResult, balance_key, concat_lines, empty_lines, line_columns, make_lines
+from .core import WARNING, Finding, StepResult, balance_key, concat_lines, empty_lines, line_columns, make_lines
 from .steps import allocation, consolidation, revaluation, settlement, year_end
 
 POSTING_TYPES = ("daily", "adjustment")

@@ -21,7 +21,7 @@ from . import money, rates as rates_mod
 from .book import Book, Settings
 from .core import ERROR, WARNING, Finding, make_lines
 from .io.reader import ReadResult, concat, norm_header
-from .parse import expected, parse, to_code, too_large
+from .parse import expected, parse, too_large
 from .schema import columns_for
 
 ACCOUNT_SETTINGS = ("unrealized_gain_account", "unrealized_loss_account", "realized_gain_account",
@@ -278,7 +278,7 @@ def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> p
             miss[idx[~found]] = True
             chk.rows(df, miss, "currency", lambda r: f"No spot rate {r['currency']}→{ent_ccy.get(r['entity'])} on or "
                      f"before {r['date']:%Y-%m-%d} to convert this line (journal {r['journal']}).",
-                     hint=f"Add a spot rate for the pair dated on or before the line's date to a Rates sheet, or "
+                     hint="Add a spot rate for the pair dated on or before the line's date to a Rates sheet, or "
                           "enter amount_acct.", code="missing-rate")
             amount_acct[idx[found]] = money.convert(amount[idx[found]], lk["rate"].to_numpy()[found],
                                                     tx_scale[idx[found]], ac_scale[idx[found]],

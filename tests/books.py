@@ -95,3 +95,44 @@ def read_sheet(path: Path, sheet: str) -> list[dict]:
     wb.close()
     header = [str(h) for h in rows[0]] if rows else []
     return [dict(zip(header, r)) for r in rows[1:]]
+
+
+# A USD parent P owning 80% of a EUR subsidiary S, with intercompany balances, January and
+# February journals, closing and average rates, and both kinds of elimination rule.
+J80 = ["journal", "date", "entity", "account", "currency", "debit", "credit", "amount_acct", "counterparty"]
+OPENING_80 = {"TrialBalance": [
+    ["entity", "account", "currency", "balance", "balance_acct", "counterparty"],
+    ["P", "1000", "USD", 29990, 29990, None], ["P", "1300", "EUR", 1000, 1100, "S"],
+    ["P", "1600", "USD", 10010, 10010, "S"], ["P", "3000", "USD", -41100, -41100, None],
+    ["S", "1000", "EUR", 11980, 11980, None], ["S", "2300", "EUR", -980, -980, "P"],
+    ["S", "3000", "EUR", -10000, -10000, None], ["S", "3100", "EUR", -1000, -1000, None]]}
+JOURNALS_80 = {"Journals": [
+    J80,
+    ["P1", D(2026, 1, 10), "P", "1000", "USD", 1000, None, None, None],
+    ["P1", D(2026, 1, 10), "P", "4000", "USD", None, 1000, None, None],
+    ["S1", D(2026, 1, 15), "S", "1000", "EUR", 2000, None, None, None],
+    ["S1", D(2026, 1, 15), "S", "4000", "EUR", None, 2000, None, None],
+    ["S2", D(2026, 1, 20), "S", "6100", "EUR", 500, None, None, None],
+    ["S2", D(2026, 1, 20), "S", "1000", "EUR", None, 500, None, None],
+    ["P2", D(2026, 2, 10), "P", "1000", "USD", 500, None, None, None],
+    ["P2", D(2026, 2, 10), "P", "4000", "USD", None, 500, None, None],
+    ["S3", D(2026, 2, 10), "S", "1000", "EUR", 1000, None, None, None],
+    ["S3", D(2026, 2, 10), "S", "4000", "EUR", None, 1000, None, None]]}
+RATES_80 = {"Rates": [["from", "to", "date", "rate", "type"],
+                   ["EUR", "USD", D(2026, 1, 31), 1.25, "closing"], ["EUR", "USD", D(2026, 1, 31), 1.20, "average"],
+                   ["EUR", "USD", D(2026, 2, 28), 1.30, "closing"], ["EUR", "USD", D(2026, 2, 28), 1.28, "average"]]}
+GROUP_80 = {"Eliminations": [["rule", "type", "entity", "counterparty", "account", "counter_account",
+                           "difference_account"],
+                          ["IC", "intercompany", None, None, "1300", "2300", "7950"],
+                          ["INV", "investment", "P", "S", "1600", "3000-3100", "1700"]],
+         "HistoricalRates": [["entity", "account", "rate", "amount_group"], ["S", "3000", 1.10, None],
+                             ["S", "3100", None, -1100]]}
+
+
+def partly_owned_group(folder: Path, extra: dict | None = None) -> Path:
+    books = {"master.xlsx": master(entities=(("P", "Parent Inc", "USD", None, None),
+                                             ("S", "Sub GmbH", "EUR", "P", "80%")),
+                                   settings_extra=[["group_currency", "USD"]]),
+             "opening.xlsx": OPENING_80, "journals.xlsx": JOURNALS_80, "rates.xlsx": RATES_80, "group.xlsx": GROUP_80}
+    books.update(extra or {})
+    return write_books(books, folder)

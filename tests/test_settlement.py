@@ -6,7 +6,6 @@ gains/losses.
 """
 import numpy as np
 import pandas as pd
-import pytest
 
 from builders import ACCOUNTS, make_book, state_for
 from closebatch.context import LedgerState

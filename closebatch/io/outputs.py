@@ -8,12 +8,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import __version__, money
 from ..book import Book
-from ..core import balance_key
 from . import atomic
 from .writer import Column, Sheet, write_workbook
 

@@ -34,9 +34,6 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 OTHER_SPREADSHEETS = {".xls": "an old binary Excel file", ".xlsb": "a binary Excel workbook",
                       ".ods": "an OpenDocument spreadsheet", ".csv": "a CSV file", ".numbers": "a Numbers file"}
 
-# The limits that protect the reader from hostile files live in guard.py (checked before parsing).
-from .guard import MAX_ENTRIES, MAX_RATIO, MAX_UNCOMPRESSED  # noqa: E402,F401  (re-exported)
-
 
 def norm_header(h) -> str:
     """``'Balance Acct'``, ``'balance-acct'``, ``'BALANCE_ACCT'`` -> ``'balance_acct'``."""

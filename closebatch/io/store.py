@@ -25,7 +25,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import money
@@ -196,13 +195,17 @@ class Store:
         sheets = _read_sheets(self.dir / f"{period}.xlsx")
         return {k: _from_sheet(v, self.ent_ccy, self.group_ccy) for k, v in sheets.items()}
 
-    def posted(self, period: str) -> pd.DataFrame | None:
-        """The ``Posted`` sheet of a closed period alone (fingerprints of the input lines its
-        close consumed), or None."""
+    def sheet(self, period: str, name: str) -> pd.DataFrame | None:
+        """One sheet of a closed period's workbook, read alone, or None."""
         if not self.has(period):
             return None
-        got = _read_sheets(self.dir / f"{period}.xlsx", only=("Posted",)).get("Posted")
+        got = _read_sheets(self.dir / f"{period}.xlsx", only=(name,)).get(name)
         return _from_sheet(got, self.ent_ccy, self.group_ccy) if got is not None else None
+
+    def posted(self, period: str) -> pd.DataFrame | None:
+        """The ``Posted`` sheet of a closed period (the input lines its close consumed, with
+        their fingerprints), or None."""
+        return self.sheet(period, "Posted")
 
     def period_balances(self, period: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         """A closed period's closing balances for comparatives: ``Balances`` summed per

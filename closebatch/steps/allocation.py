@@ -67,7 +67,7 @@ import pandas as pd
 
 from ..book import Book
 from ..context import CloseContext, LedgerState, Period
-from ..core import ERROR, Finding, StepResult, balance_key, concat_lines, empty_lines, make_lines
+from ..core import Finding, StepResult, balance_key, concat_lines, empty_lines, make_lines
 from ..money import round_half_away, scale_of
 
 JOURNAL_TYPE = "allocation"
