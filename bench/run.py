@@ -14,7 +14,8 @@ and the process's peak resident memory when it returns (``ru_maxrss``, a high-wa
 * ``close``: :func:`closebatch.close.run_close`, and within it each step function of
   ``closebatch.steps.*`` (settlement, revaluation, allocation, consolidation, year_end);
   ``close: other`` is the runner's own work around the steps
-* ``write outputs``: ``closebatch.app._write_outputs``;  ``persist``: ``closebatch.app._persist``
+* ``write``: ``closebatch.app._write_outputs``: every output workbook and the period's ledger
+  workbook, shared out over ``--jobs`` processes (default: one per CPU core)
 * ``other``: the rest of ``close_books`` (ledger statuses, period checks, commit)
 
 The I/O floor, each part in its own fresh process: reading every workbook of the folder
@@ -86,7 +87,7 @@ class Recorder:
         return timed
 
 
-def worker_close(books: Path, result: Path, profile: Path | None) -> None:
+def worker_close(books: Path, result: Path, profile: Path | None, jobs: int | None) -> None:
     t0 = time.perf_counter()
     import closebatch.app as app
     import xlsxwriter
@@ -102,7 +103,7 @@ def worker_close(books: Path, result: Path, profile: Path | None) -> None:
     # the names app.py calls (imported into its namespace) and the step functions close.py
     # calls through their modules
     for attr, name in (("read_books", "read"), ("load_book", "validate"), ("run_close", "close"),
-                       ("_write_outputs", "write outputs"), ("_persist", "persist")):
+                       ("_write_outputs", "write")):
         setattr(app, attr, rec.wrap(name, getattr(app, attr), top=True))
     for name, module, fn in STEPS:
         mod = sys.modules[f"closebatch.steps.{module}"]
@@ -119,9 +120,12 @@ def worker_close(books: Path, result: Path, profile: Path | None) -> None:
             return original_close(self)
         finally:
             start = getattr(self, "_bench_start", None)
-            if start is not None:
-                rec.files.append((rec.stage, Path(str(self.filename)).name, time.perf_counter() - start))
+            if start is not None:  # appended by whichever process wrote the workbook
+                with open(files_log, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps([rec.stage, Path(str(self.filename)).name, time.perf_counter() - start,
+                                         os.getpid()]) + "\n")
 
+    files_log = result.with_suffix(".files")
     xlsxwriter.Workbook.__init__, xlsxwriter.Workbook.close = init, close
 
     prof = None
@@ -131,23 +135,26 @@ def worker_close(books: Path, result: Path, profile: Path | None) -> None:
         prof = cProfile.Profile()
         prof.enable()
     t1 = time.perf_counter()
-    outcome = app.close_books(books, period=PERIOD, user="bench")
+    outcome = app.close_books(books, period=PERIOD, user="bench", jobs=jobs)
     total = time.perf_counter() - t1
     if prof:
         prof.disable()
         prof.dump_stats(str(profile))
     rec.times["total (close_books)"] = total
     rec.peaks["total (close_books)"] = peak_mb()
-    named = sum(rec.times.get(k, 0.0) for k in ("read", "validate", "close", "write outputs", "persist"))
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest writing process
+    named = sum(rec.times.get(k, 0.0) for k in ("read", "validate", "close", "write"))
     rec.times["other"] = total - named
     steps = sum(v for k, v in rec.times.items() if k.startswith("close: "))
     rec.times["close: other"] = rec.times.get("close", 0.0) - steps
     lines = outcome.summary.get("lines", 0) if outcome.summary else 0
     shapes = []  # (stage, file, sheet, rows, columns) of what the close left on disk (after the timing)
-    for stage, folder in (("write outputs", outcome.out_dir), ("persist", Path(books) / "ledger")):
+    for stage, folder in (("write", outcome.out_dir), ("ledger", Path(books) / "ledger")):
         for path in sorted(Path(folder).glob("*.xlsx")) if folder else []:
             shapes += [(stage, path.name, *dims) for dims in sheet_dims(path)]
-    result.write_text(json.dumps({"times": rec.times, "peaks": rec.peaks, "shapes": shapes, "files": rec.files,
+    files = [tuple(json.loads(x)) for x in files_log.read_text().splitlines()] if files_log.exists() else []
+    result.write_text(json.dumps({"times": rec.times, "peaks": rec.peaks, "shapes": shapes, "files": files,
+                                  "child_peak": children, "jobs": jobs or os.cpu_count(),
                                   "exit_code": outcome.exit_code, "message": outcome.message,
                                   "errors": [f.message for f in outcome.errors][:5], "lines_posted": lines}))
 
@@ -289,11 +296,11 @@ def machine() -> dict:
 
 
 ORDER = ["import closebatch", "read", "validate", "close", "close: settlement", "close: revaluation",
-         "close: allocation", "close: consolidation", "close: year_end", "close: other", "write outputs", "persist",
+         "close: allocation", "close: consolidation", "close: year_end", "close: other", "write",
          "other", "total (close_books)"]
 
 
-def bench_size(size: int, seed: int, keep: Path | None, profile: bool) -> dict:
+def bench_size(size: int, seed: int, keep: Path | None, profile: bool, jobs: int | None) -> dict:
     books, lines, gen_seconds = books_for(size, seed)
     scratch = Path(tempfile.mkdtemp(prefix=f"bench-{size}-")) if keep is None else keep / f"books-{size}"
     if scratch.exists():
@@ -302,7 +309,8 @@ def bench_size(size: int, seed: int, keep: Path | None, profile: bool) -> dict:
     try:
         print(f"[{size}] closing {lines} journal lines in {scratch} ...", file=sys.stderr, flush=True)
         load = os.getloadavg()[0]
-        close = run_worker(["close", "--books", str(scratch)])
+        jobs_arg = ["--jobs", str(jobs)] if jobs else []
+        close = run_worker(["close", "--books", str(scratch), *jobs_arg])
         print(f"[{size}] exit {close['exit_code']}: {close['message']} ({close['times']['total (close_books)']:.1f} s)",
               file=sys.stderr, flush=True)
         if close["exit_code"] not in (0, 3):
@@ -322,7 +330,7 @@ def bench_size(size: int, seed: int, keep: Path | None, profile: bool) -> dict:
             shutil.copytree(books, again, ignore=shutil.ignore_patterns(".generated", "out", "ledger"))
             prof_path = DATA / f"profile-{size}.pstats"
             try:
-                run_worker(["close", "--books", str(again), "--profile-to", str(prof_path)])
+                run_worker(["close", "--books", str(again), "--profile-to", str(prof_path), *jobs_arg])
             finally:
                 shutil.rmtree(again, ignore_errors=True)
     finally:
@@ -350,6 +358,13 @@ def table(results: list) -> str:
             if stage.startswith("total"):
                 name = f"**{stage}**"
             out.append(f"| {label} | {name} | {t[stage]:.2f} | {peak} |")
+        out.append(f"| {label} | &nbsp;&nbsp;largest writing process ({r['close'].get('jobs', 1)} jobs) |  | "
+                   f"{r['close'].get('child_peak', 0):,.0f} |")
+        floor = r["fastexcel"]["seconds"] + r["write"]["seconds"]
+        compute = t["total (close_books)"] - t.get("read", 0) - t.get("write", 0)
+        out.append(f"| {label} | *vs floor: total / (fastexcel read + write floor)* | "
+                   f"{t['total (close_books)'] / floor:.2f}x |  |")
+        out.append(f"| {label} | *compute: total less read and write* | {compute:.2f} |  |")
         w = r["written"]
         rows_out = sum(v[0] for v in w.values())
         cells_out = sum(v[1] for v in w.values())
@@ -388,10 +403,10 @@ def files_written(r: dict) -> str:
     """The slowest workbooks of the close: rows, cells and seconds from creation to close."""
     size: dict[str, list] = {}
     for stage, file, _sheet, nrows, ncols in r["close"]["shapes"]:
-        v = size.setdefault(file if stage != "persist" else f"ledger/{file}", [0, 0])
+        v = size.setdefault(file if stage != "ledger" else f"ledger/{file}", [0, 0])
         v[0] += nrows
         v[1] += nrows * ncols
-    timed = sorted(((sec, stage, _ledger_name(file)) for stage, file, sec in r["close"]["files"]), reverse=True)
+    timed = sorted(((sec, stage, _ledger_name(file)) for stage, file, sec, *_ in r["close"]["files"]), reverse=True)
     parts = []
     for sec, stage, name in timed[:5]:
         rows, cells = size.get(name, size.get(name.replace("ledger/", ""), [0, 0]))
@@ -418,7 +433,11 @@ def report(results: list, info: dict, argv: list) -> str:
         "each stage is the wall time of the wrapped function, *peak MB* the process's peak resident memory "
         "(`ru_maxrss`, a high-water mark) when the stage returned. `close: …` rows are inside `close`. Floor rows "
         "run in their own fresh processes: reading every workbook of the same folder, and writing as many rows and "
-        "columns as `write outputs` and `persist` wrote (constant_memory, `write_row`).",
+        "columns as the close wrote into its outputs and `ledger/` (constant_memory, `write_row`), in one process. "
+        "The close writes its workbooks in `--jobs` processes (one per CPU core unless given): *peak MB* of the "
+        "`write` row is this process's; the largest writing process's peak is on its own row. *vs floor* is the "
+        "close's total over the floor's read (fastexcel) plus write; *compute* is the total less reading and "
+        "writing.",
         "",
         table(results),
         "",
@@ -442,6 +461,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", type=Path, help="keep the closed books folders (out/, ledger/) under this folder")
     parser.add_argument("--profile", action="store_true", help="one extra cProfile run per size")
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
+    parser.add_argument("--jobs", type=int, help="processes for the close (default: one per CPU core)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--books", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -450,7 +470,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         if args.worker == "close":
-            worker_close(args.books, args.result, args.profile_to)
+            worker_close(args.books, args.result, args.profile_to, args.jobs)
         elif args.worker in ("read-fastexcel", "read-calamine"):
             worker_read_floor(args.books, args.result, args.worker.split("-")[1])
         elif args.worker == "write":
@@ -463,7 +483,7 @@ def main(argv=None) -> int:
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     info = machine()
-    results = [bench_size(n, args.seed, args.keep, args.profile) for n in sizes]
+    results = [bench_size(n, args.seed, args.keep, args.profile, args.jobs) for n in sizes]
     (DATA / f"{args.results.stem}.json").write_text(json.dumps({"machine": info, "results": results}, indent=1))
     text = report(results, info, argv)
     print(table(results))

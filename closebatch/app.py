@@ -20,7 +20,7 @@ from . import checklist, money
 from .book import Book
 from .close import CloseResult, History, period_of, run_close
 from .core import Finding, StepResult, concat_lines, empty_lines, line_columns
-from .io import outputs
+from .io import outputs, parallel
 from .io.lock import BooksLock
 from .io.reader import read_books
 from .io.status_writer import write_close_status
@@ -64,8 +64,10 @@ def run_user(user: str | None) -> str:
         return os.environ.get("USER", "unknown")
 
 
-def load(books: Path, exclude=(), progress=None):
-    read = read_books(Path(books), exclude=exclude, progress=progress)
+def load(books: Path, exclude=(), progress=None, jobs=None):
+    """Read and validate a books folder.  ``progress(stage, done, total, name)``, if given,
+    hears about long stages (see :func:`_stage_progress`)."""
+    read = read_books(Path(books), exclude=exclude, progress=_stage_progress(progress, "Reading workbooks"))
     book, findings = load_book(read)
     return read, book, findings
 
@@ -84,10 +86,10 @@ def effective_statuses(book: Book, store: Store) -> tuple[dict, pd.DataFrame]:
     return out, history
 
 
-def validate_books(books: Path, out: Path | None = None, progress=None) -> Outcome:
+def validate_books(books: Path, out: Path | None = None, progress=None, jobs=None) -> Outcome:
     books = Path(books)
     out = Path(out) if out else books / "out"
-    read, book, findings = load(books, exclude=(out,), progress=progress)
+    read, book, findings = load(books, exclude=(out,), progress=progress, jobs=jobs)
     written = _write_validation(out, findings, read)
     errs = [f for f in findings if f.is_error]
     return Outcome(EXIT_ERRORS if errs else EXIT_OK, findings=findings, out_dir=out, written=written,
@@ -262,18 +264,28 @@ def _access(book: Book, period_row, user: str) -> str | None:
 
 
 def close_books(books: Path, period: str | None = None, out: Path | None = None, entities=(), no_lock=False,
-                dry_run=False, user: str | None = None, progress=None, today: dt.date | None = None) -> Outcome:
+                dry_run=False, user: str | None = None, progress=None, today: dt.date | None = None,
+                jobs: int | None = None) -> Outcome:
+    """Close ``period`` of the books folder (spec section 3).  ``jobs``: processes that read
+    and write workbooks side by side (default: one per CPU core; 1 for none)."""
     books = Path(books)
     user = run_user(user)
     today = today or dt.date.today()
     with BooksLock(books):
-        return _close(books, period, out, tuple(entities), no_lock, dry_run, user, progress, today)
+        return _close(books, period, out, tuple(entities), no_lock, dry_run, user, progress, today, jobs)
 
 
-def _close(books, period, out, entities, no_lock, dry_run, user, progress, today=None) -> Outcome:
+def _stage_progress(progress, stage: str):
+    """``progress(stage, done, total, name)`` as the ``(done, total, name)`` callback of one stage."""
+    if progress is None:
+        return None
+    return lambda done, total, name: progress(stage, done, total, name)
+
+
+def _close(books, period, out, entities, no_lock, dry_run, user, progress, today=None, jobs=None) -> Outcome:
     today = today or dt.date.today()
     out_root = Path(out) if out else None
-    read, book, findings = load(books, exclude=(out_root,) if out_root else (), progress=progress)
+    read, book, findings = load(books, exclude=(out_root,) if out_root else (), progress=progress, jobs=jobs)
     if book is None or not len(book.periods):
         return _validation_only(out_root or books / "out" / "unknown", findings, read, "")
     store = Store(books, book.entity_currency(), book.settings.group_currency)
@@ -344,15 +356,22 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     # Crash safety: the period's ledger data first (alone it is what a --no-lock close leaves),
     # then the outputs, and last the decision (On hold, or the entities closed), so a run
     # killed at any point leaves the period Open and a rerun finishes the close.
+    # The outputs and the period's ledger workbook are written side by side (in parallel
+    # with ``jobs`` > 1) under temporary names; then the ledger workbook is renamed into place,
+    # then the outputs.
     od = outputs.OutputDir(out_dir)
+    staged = _stage_ledger(store, book, result) if not dry_run and completing else None
     try:
-        _write_outputs(od, book, result, findings, read, period, blockers)
-        if not dry_run and completing:
-            _persist(store, book, result, statuses, history, user, False)
+        _write_outputs(od, book, result, findings, read, period, blockers, staged, jobs, progress)
+        if staged is not None:
+            staged.commit()
         written = od.commit(order=["manifest.json"])
     except BaseException:
         od.discard()
         raise
+    finally:
+        if staged is not None:
+            staged.discard()
     if not dry_run:
         if completing and lock:
             set_status(store, statuses, history, period, "On hold", user, "closed by closebatch close")
@@ -481,20 +500,32 @@ def _all_lines(result: CloseResult, dims) -> pd.DataFrame:
     return concat_lines([result.lines, result.year_end, result.eliminations], dims)
 
 
-def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, blockers) -> list[str]:
+def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, blockers, staged=None, jobs=None,
+                   progress=None) -> list[str]:
+    """Write every output workbook into ``od`` (and ``staged``, the period's ledger workbook,
+    under its temporary name), then the manifest.  What each workbook holds is decided here,
+    in this process; the writing itself is shared out over ``jobs`` processes."""
     dims = book.dims
+    tasks: list[parallel.Task] = []
+
+    def table(name: str, sheets: list[Sheet]) -> None:
+        cells = sum(len(s.frame) * max(1, len(s.columns or s.frame.columns)) for s in sheets)
+        tasks.append(parallel.Task(name, cells, lambda: write_workbook(od.path(name), sheets)))
+
     tb = outputs.trial_balance(book, result.balances, result.lines)
     sheets = [outputs.tb_sheet(book, tb)]
     cons = result.steps.get("consolidation")
     if cons is not None and "Consolidated" in cons.reports:
         sheets.append(outputs.report_sheet("Consolidated", cons.reports["Consolidated"], book))
-    write_workbook(od.path("adjusted_trial_balance.xlsx"), sheets)
+    table("adjusted_trial_balance.xlsx", sheets)
     lines = outputs.journal_lines(book, _all_lines(result, dims))
-    write_ledger_journal(od.path("ledger_journal.xlsx"), book, lines)
+    tasks.append(parallel.Task("ledger_journal.xlsx", len(lines) * (18 + len(dims)),
+                               lambda: write_ledger_journal(od.path("ledger_journal.xlsx"), book, lines)))
     group = statements.group_balances(result.steps.get("consolidation"))
     sts, st_findings = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
                                         history=load_comparatives(read_root(read), book, result.period))
-    write_statements(od.path("statements.xlsx"), sts, period, group_name=_group_name(book))
+    tasks.append(parallel.Task("statements.xlsx", 10_000, lambda: write_statements(
+        od.path("statements.xlsx"), sts, period, group_name=_group_name(book))))
     seen = {(f.code, f.message) for f in findings}
     late = [f for f in st_findings if f.is_error and (f.code, f.message) not in seen]  # comparative columns only
     findings.extend(late)  # the caller's lists: the period stays Open and validation.xlsx names them
@@ -507,17 +538,22 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
         reports = {k: v for k, v in r.reports.items() if not k.startswith("_")}
         if not reports:
             reports = {step.capitalize(): pd.DataFrame({"note": [f"Nothing to report for {step} in {period}."]})}
-        write_workbook(od.path(fname), [outputs.report_sheet(k, v, book) for k, v in reports.items()])
+        table(fname, [outputs.report_sheet(k, v, book) for k, v in reports.items()])
     if result.period.year_end and result.year_end is not None:
         ye = outputs.journal_lines(book, result.year_end)
         opening = concat_lines([result.balances.assign(journal="", line=0, date=result.period.end, journal_type="",
                                                        description="", source=""), result.year_end], dims)
         ob = outputs.trial_balance(book, opening[["entity", "account", *dims, "counterparty", "reference", "currency",
                                                   "amount", "amount_acct"]])
-        write_workbook(od.path("year_end.xlsx"), [Sheet("Closing", ye, outputs.journal_sheet(book, ye).columns),
-                                                  outputs.tb_sheet(book, ob, "Opening")])
-    _write_status(od.path("close_status.xlsx"), book, result, blockers)
-    outputs.write_validation(od.path("validation.xlsx"), findings, read.ignored)
+        table("year_end.xlsx", [Sheet("Closing", ye, outputs.journal_sheet(book, ye).columns),
+                                outputs.tb_sheet(book, ob, "Opening")])
+    tasks.append(parallel.Task("close_status.xlsx", 10_000, lambda: _write_status(
+        od.path("close_status.xlsx"), book, result, blockers)))
+    tasks.append(parallel.Task("validation.xlsx", 10 * len(findings), lambda: outputs.write_validation(
+        od.path("validation.xlsx"), findings, read.ignored)))
+    if staged is not None:
+        tasks.append(parallel.Task(f"ledger/{staged.final.name}", staged.cells, staged.write))
+    parallel.run(tasks, jobs, _stage_progress(progress, "Writing"))
     written = sorted(p.name for p in od.tmp.iterdir())
     inputs = [(p.relative_to(read_root(read)).as_posix() if read_root(read) else p.name, p) for p in read.files]
     totals = {"lines": int(len(lines)), "debit_acct": money.fmt(int(lines["amount_acct"].clip(lower=0).sum()), 2)
@@ -591,10 +627,10 @@ def _write_status(path: Path, book: Book, result: CloseResult, blockers) -> None
     write_close_status(path, cl, bframe, ent_table, heading)
 
 
-def _persist(store: Store, book: Book, result: CloseResult, statuses: dict, history: pd.DataFrame, user: str,
-             lock: bool) -> None:
+def _stage_ledger(store: Store, book: Book, result: CloseResult):
+    """The period's ledger workbook (:class:`closebatch.io.store.Staged`), to be written
+    beside the outputs and renamed into place before them."""
     dims = book.dims
-    per = result.period
     key = ["entity", "account", *dims, "counterparty", "reference", "currency"]
     posted = result.posted_inputs
     cols = ["journal", "line", "date", "entity", "account", *dims, "currency", "amount", "amount_acct",
@@ -611,9 +647,7 @@ def _persist(store: Store, book: Book, result: CloseResult, statuses: dict, hist
         frames["YearEnd"] = result.year_end[line_columns(dims)]
     for name, df in result.carry.items():
         frames[f"carry_{name}"] = df
-    store.save(per.name, frames)
-    if lock:
-        set_status(store, statuses, history, per.name, "On hold", user, "closed by closebatch close")
+    return store.stage(result.period.name, frames)
 
 
 HISTORY_COLUMNS = ["period", "from", "to", "user", "when", "note", "event", "blockers", "entities"]

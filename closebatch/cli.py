@@ -14,6 +14,9 @@ from .money import AmountOverflow
 
 books_arg = click.argument("books", type=click.Path(file_okay=False, path_type=Path))
 quiet_opt = click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+jobs_opt = click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+                        help="Processes that read and write workbooks side by side (default: the number of CPU "
+                             "cores; 1 for none).")
 today_opt = click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]),
                          help="Take this day (YYYY-MM-DD) as today for due and overdue tasks (default: the clock).")
 
@@ -26,9 +29,9 @@ def _progress(quiet: bool):
     if quiet or not sys.stderr.isatty():
         return None
 
-    def show(done, total, name):
+    def show(stage, done, total, name):
         if total:
-            click.echo(f"\rReading workbooks {done}/{total} {name[:50]:<50}", nl=done == total, err=True)
+            click.echo(f"\r{stage} {done}/{total} {_safe(name)[:50]:<50}", nl=done == total, err=True)
     return show
 
 
@@ -122,20 +125,22 @@ def main():
 @click.option("--dry-run", is_flag=True, help="Write every output but persist and lock nothing.")
 @click.option("--user", help="Run as this user (default: the operating-system user).")
 @today_opt
+@jobs_opt
 @quiet_opt
-def close(books, period, out, entities, no_lock, dry_run, user, today, quiet):
+def close(books, period, out, entities, no_lock, dry_run, user, today, jobs, quiet):
     """Close a period for every entity: validate, settle, revalue, allocate, consolidate, report."""
     _run(app.close_books, books, period=period, out=out, entities=entities, no_lock=no_lock, dry_run=dry_run,
-         user=user, progress=_progress(quiet), today=_day(today))
+         user=user, progress=_progress(quiet), today=_day(today), jobs=jobs)
 
 
 @main.command()
 @books_arg
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default BOOKS/out).")
+@jobs_opt
 @quiet_opt
-def validate(books, out, quiet):
+def validate(books, out, jobs, quiet):
     """Read and validate every workbook; write validation.xlsx."""
-    _run(app.validate_books, books, out=out, progress=_progress(quiet))
+    _run(app.validate_books, books, out=out, progress=_progress(quiet), jobs=jobs)
 
 
 @main.command()

@@ -265,12 +265,30 @@ def test_ledger_journal_by_journal_with_subtotals(tmp_path):
     rows = list(ws.iter_rows(values_only=True))
     head = rows[0]
     col = {h: i for i, h in enumerate(head)}
+    # the register: one row per journal, in the order of Lines, with its subtotal
     s2 = [r for r in rows if r[col["journal"]] == "S2"]
-    # rent 500 EUR: two lines, then the subtotal 500 debit / 500 credit
-    assert [r[col["line"]] for r in s2] == [1, 2, None]
-    assert s2[-1][col["debit_acct"]] == 500 and s2[-1][col["credit_acct"]] == 500
-    assert s2[-1][col["description"]] == "Total of journal S2: 2 lines"
-    assert ws.row_dimensions[2].outlineLevel == 1 and ws.auto_filter.ref.startswith("A1:")
+    assert len(s2) == 1
+    s2 = s2[0]
+    # rent 500 EUR: two lines, 500 debit / 500 credit, no difference
+    assert (s2[col["lines"]], s2[col["debit_acct"]], s2[col["credit_acct"]], s2[col["difference"]]) == (2, 500, 500, 0)
+    first = next(i for i, r in enumerate(lines) if r["journal"] == "S2") + 2  # Excel row on Lines
+    assert s2[col["lines in Lines"]] == f"rows {first}-{first + 1}"
+    link = ws.cell(row=1 + rows.index(s2), column=col["lines in Lines"] + 1).hyperlink
+    assert link.location == f"'Lines'!A{first}:{_last_col(wb)}{first + 1}"
+    body = [r for r in rows[1:] if r[col["journal_type"]] != "Total"]
+    assert sum(r[col["lines"]] for r in body) == len(lines)
+    assert [(r[col["journal_type"]], r[col["journal"]]) for r in body] == list(dict.fromkeys(
+        (r["journal_type"], r["journal"]) for r in lines))  # same order as Lines (one entity per journal here)
+    totals = [r for r in rows if r[col["journal_type"]] == "Total"]
+    assert totals and all(r[col["debit_acct"]] == r[col["credit_acct"]] for r in totals if "entity" in
+                          r[col["description"]])
+    assert ws.auto_filter.ref.startswith("A1:")
+
+
+def _last_col(wb) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(wb["Lines"].max_column)
 
 
 @pytest.fixture

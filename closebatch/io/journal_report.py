@@ -4,13 +4,15 @@
   frozen header), sorted by journal type (in the order of
   :data:`closebatch.core.JOURNAL_TYPES`: daily, adjustment, revaluation, … year_end), then
   journal, entity and line.  No subtotal rows, so any reader can take it as a table.
-* ``By journal``: the same lines grouped by journal, each journal followed by a bold subtotal
-  row (debits and credits in accounting currency, the difference, the number of lines), the
-  detail rows one outline level down (Excel's +/- buttons fold a journal to its subtotal),
-  with filters and each line's source.  A journal is one journal number of one entity; the
-  consolidation layer's journals (type ``elimination``, in the group currency) are one
-  journal per number.  At the bottom a total per accounting currency (the consolidation
-  layer's apart: its CTA journals balance the translated trial balance, not themselves).
+* ``By journal``: the register of journals, in the same order: one row per journal with its
+  subtotal (debits and credits in accounting currency, their difference), its number of
+  lines, first date, description and source, and a link to its rows on ``Lines`` (so a
+  reviewer filters the register, e.g. on a non-zero difference, and clicks through to the
+  lines).  A journal is one journal number of one entity; the consolidation layer's journals
+  (type ``elimination``, in the group currency) are one journal per number.  At the bottom
+  a total per accounting currency (the consolidation layer's apart: its CTA journals balance
+  the translated trial balance, not themselves).  Each line is written once (in ``Lines``),
+  which keeps a million-line journal to one sheet of cells rather than two.
 """
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ from .. import money
 from ..book import Book
 from ..core import JOURNAL_TYPES
 from .outputs import journal_sheet
-from .writer import MAX_ROWS, excel_serials, excel_text
+from .reader import column_letter
 from .writer import Book as XBook
+from .writer import Column, Sheet
 
 GROUP_TYPES = ("elimination",)
 
@@ -49,116 +52,77 @@ def write_ledger_journal(path: Path, book: Book, lines: pd.DataFrame) -> Path:
         layer = df["journal_type"].isin(GROUP_TYPES).to_numpy()
         df.loc[layer, "accounting_currency"] = gcur  # consolidation lines are in the group currency
     df = sort_lines(df)
-    xb = XBook(path)
-    xb.write(journal_sheet(book, df))
-    _by_journal(xb, book, df)
+    xb = XBook(path, stream=True)
+    lines_sheet = journal_sheet(book, df)
+    xb.write(lines_sheet)
+    reg, totals = journal_register(df, len(lines_sheet.columns))
+    ws = xb.write(Sheet("By journal", reg, REGISTER_COLUMNS))
+    _grand_totals(xb, ws, len(reg) + 1, totals)
+    ws.freeze_panes(1, 3)
     xb.close()
     return Path(path)
 
 
-def _by_journal(xb: XBook, book: Book, df: pd.DataFrame) -> None:
-    ws = xb.wb.add_worksheet("By journal")
-    dims = list(book.dims)
-    names = dict(zip(book.accounts["account"], book.accounts["name"]))
-    cols = ["journal_type", "journal", "entity", "line", "date", "account", "account_name", *dims, "counterparty",
-            "currency", "debit", "credit", "debit_acct", "credit_acct", "accounting_currency", "description",
-            "source"]
-    widths = {"journal_type": 12, "journal": 16, "entity": 8, "line": 6, "date": 11, "account": 9,
-              "account_name": 28, "counterparty": 12, "currency": 9, "debit": 14, "credit": 14, "debit_acct": 14,
-              "credit_acct": 14, "accounting_currency": 11, "description": 40, "source": 40}
-    for j, c in enumerate(cols):
-        ws.write_string(0, j, c, xb.header)
-        ws.set_column(j, j, widths.get(c, 12))
-    ci = {c: j for j, c in enumerate(cols)}
-    date_fmt = xb.fmt(num_format="yyyy-mm-dd")
-    bold = xb.fmt(bold=True, top=1)
-    n = len(df)
-    if n:
-        acct = df["amount_acct"].to_numpy(dtype="int64")
-        dr_acct, cr_acct = np.clip(acct, 0, None), np.clip(-acct, 0, None)
-        tscale = money.scales(df["currency"].to_numpy())
-        ascale = money.scales(df["accounting_currency"].to_numpy())
-        debit = money.from_minor(df["debit"].to_numpy(dtype="int64"), tscale)
-        credit = money.from_minor(df["credit"].to_numpy(dtype="int64"), tscale)
-        dr_v, cr_v = money.from_minor(dr_acct, ascale), money.from_minor(cr_acct, ascale)
-        unit = np.where(df["journal_type"].isin(GROUP_TYPES).to_numpy(), "", df["entity"].to_numpy(dtype=object))
-        key = (df["journal_type"].astype(str) + "\x00" + df["journal"].astype(str) + "\x00"
-               + pd.Series(unit, index=df.index).astype(str)).to_numpy()
-        bounds = np.flatnonzero(key[1:] != key[:-1]) + 1
-        starts = np.concatenate([[0], bounds])
-        ends = np.concatenate([bounds, [n]])
-    else:
-        starts = ends = np.array([], dtype=int)
-    r = 1
-    totals: dict[str, list[int]] = {}
-    text_cols = ["journal_type", "journal", "entity", "account", *dims, "counterparty", "currency",
-                 "accounting_currency", "description", "source"]
-    text = {c: df[c].astype(str).to_numpy(dtype=object) for c in text_cols if c in df}
-    lines_no = df["line"].to_numpy(dtype="int64") if n else []
-    serials = excel_serials(df["date"]) if n else None
-    int_fmt = xb.fmt(num_format="0")
-    money_fmts = {sc: xb.money_fmt(sc) for sc in range(5)}
-    for s, e in zip(starts, ends):
-        if r + (e - s) + 1 > MAX_ROWS:
-            ws.write_string(r, ci["description"], "The ledger journal is too long for one sheet: see Lines.")
-            break
-        for i in range(s, e):
-            for c in text_cols:
-                v = text[c][i]
-                if v:
-                    ws.write_string(r, ci[c], excel_text(v))
-            ws.write_number(r, ci["line"], int(lines_no[i]), int_fmt)
-            if serials[i] == serials[i]:  # not NaN
-                ws.write_number(r, ci["date"], serials[i], date_fmt)
-            ws.write_string(r, ci["account_name"], str(names.get(text["account"][i], "")))
-            tf, af = money_fmts[tscale[i]], money_fmts[ascale[i]]
-            ws.write_number(r, ci["debit"], float(debit[i]), tf)
-            ws.write_number(r, ci["credit"], float(credit[i]), tf)
-            ws.write_number(r, ci["debit_acct"], float(dr_v[i]), af)
-            ws.write_number(r, ci["credit_acct"], float(cr_v[i]), af)
-            ws.set_row(r, None, None, {"level": 1})
-            r += 1
-        # the journal's subtotal, per accounting currency (one, unless a journal mixes entities)
-        ccys = text["accounting_currency"][s:e]
-        for ccy in dict.fromkeys(ccys):
-            m = ccys == ccy
-            dsum, csum = int(dr_acct[s:e][m].sum()), int(cr_acct[s:e][m].sum())
-            sc = money.scale_of(ccy)
-            af = xb.fmt(num_format=_fmt(sc), bold=True, top=1)
-            for c in ("journal_type", "journal"):
-                ws.write_string(r, ci[c], text[c][s], bold)
-            if text["journal_type"][s] not in GROUP_TYPES:
-                ws.write_string(r, ci["entity"], text["entity"][s], bold)
-            for c in ("line", "date", "account", "account_name", *dims, "counterparty", "currency", "debit",
-                      "credit", "source"):
-                ws.write_blank(r, ci[c], None, bold)
-            ws.write_number(r, ci["debit_acct"], float(money.from_minor(np.array([dsum]), sc)[0]), af)
-            ws.write_number(r, ci["credit_acct"], float(money.from_minor(np.array([csum]), sc)[0]), af)
-            ws.write_string(r, ci["accounting_currency"], ccy, bold)
-            k = int(m.sum())
-            diff = "" if dsum == csum else f"; debits less credits {money.fmt(dsum - csum, sc)}"
-            ws.write_string(r, ci["description"], f"Total of journal {text['journal'][s]}: {k} line"
-                            f"{'s' * (k != 1)}{diff}", bold)
-            t = totals.setdefault((text["journal_type"][s] in GROUP_TYPES, ccy), [0, 0, 0])
-            t[0] += dsum
-            t[1] += csum
-            t[2] += k
-            r += 1
+REGISTER_COLUMNS = [
+    Column("journal_type", width=12), Column("journal", width=16), Column("entity", width=8),
+    Column("date", "date"), Column("lines", "int", width=7), Column("debit_acct", "money", "accounting_currency"),
+    Column("credit_acct", "money", "accounting_currency"), Column("difference", "money", "accounting_currency"),
+    Column("accounting_currency", width=11), Column("description", width=40), Column("source", width=40),
+    Column("in_lines", "link", header="lines in Lines", width=16)]
+
+
+def journal_register(df: pd.DataFrame, width: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per journal of the sorted ledger journal ``df``, in its order: the journal's
+    debits and credits in accounting currency (its subtotal), their difference, its number
+    of lines, its first date, description and source, and a link to its rows on the
+    ``Lines`` sheet (``width`` columns wide).  A journal is a journal number of one entity
+    (the consolidation layer's journals: of the group).  Also the totals per layer and
+    accounting currency."""
+    if not len(df):
+        return pd.DataFrame({c.name: [] for c in REGISTER_COLUMNS}), pd.DataFrame(
+            columns=["_layer", "accounting_currency", "debit_acct", "credit_acct", "lines"])
+    acct = df["amount_acct"].to_numpy(dtype="int64")
+    group_layer = df["journal_type"].isin(GROUP_TYPES).to_numpy()
+    g = pd.DataFrame({"journal_type": df["journal_type"].to_numpy(dtype=object),
+                      "journal": df["journal"].to_numpy(dtype=object),
+                      "entity": np.where(group_layer, "", df["entity"].to_numpy(dtype=object)),
+                      "accounting_currency": df["accounting_currency"].to_numpy(dtype=object),
+                      "date": df["date"].to_numpy(), "debit_acct": np.clip(acct, 0, None),
+                      "credit_acct": np.clip(-acct, 0, None), "description": df["description"].to_numpy(dtype=object),
+                      "source": df["source"].to_numpy(dtype=object), "_pos": np.arange(len(df)),
+                      "_layer": group_layer})
+    key = ["journal_type", "journal", "entity", "accounting_currency"]
+    reg = g.groupby(key, sort=False, dropna=False).agg(
+        date=("date", "min"), lines=("_pos", "size"), debit_acct=("debit_acct", "sum"),
+        credit_acct=("credit_acct", "sum"), description=("description", "first"), source=("source", "first"),
+        first=("_pos", "min"), last=("_pos", "max"), _layer=("_layer", "first")).reset_index()
+    reg["difference"] = reg["debit_acct"] - reg["credit_acct"]
+    last_col = column_letter(width - 1)
+    first_row, last_row = reg["first"].to_numpy() + 2, reg["last"].to_numpy() + 2  # Excel rows, below the header
+    reg["in_lines"] = [(f"'Lines'!A{a}:{last_col}{b}", f"rows {a}-{b}" if b > a else f"row {a}")
+                       for a, b in zip(first_row.tolist(), last_row.tolist())]
+    totals = reg.groupby(["_layer", "accounting_currency"], sort=True).agg(
+        debit_acct=("debit_acct", "sum"), credit_acct=("credit_acct", "sum"), lines=("lines", "sum")).reset_index()
+    return reg[[c.name for c in REGISTER_COLUMNS]], totals
+
+
+def _grand_totals(xb: XBook, ws, row: int, totals: pd.DataFrame) -> None:
+    """Below the register: the total per accounting currency, the consolidation layer's apart
+    (its translation-reserve journals balance the translated trial balance, not themselves)."""
+    col = {c.name: j for j, c in enumerate(REGISTER_COLUMNS)}
     grand = xb.fmt(bold=True, top=1, bottom=6)
-    for (layer, ccy), (dsum, csum, k) in sorted(totals.items()):
+    for layer, ccy, dsum, csum, k in totals[["_layer", "accounting_currency", "debit_acct", "credit_acct",
+                                             "lines"]].itertuples(index=False):  # one per currency
         sc = money.scale_of(ccy)
-        ws.write_string(r, ci["journal_type"], "Total", grand)
-        ws.write_number(r, ci["debit_acct"], float(money.from_minor(np.array([dsum]), sc)[0]),
-                        xb.fmt(num_format=_fmt(sc), bold=True, top=1, bottom=6))
-        ws.write_number(r, ci["credit_acct"], float(money.from_minor(np.array([csum]), sc)[0]),
-                        xb.fmt(num_format=_fmt(sc), bold=True, top=1, bottom=6))
-        ws.write_string(r, ci["accounting_currency"], ccy, grand)
+        amount = xb.fmt(num_format=_fmt(sc), bold=True, top=1, bottom=6)
+        ws.write_string(row, col["journal_type"], "Total", grand)
+        ws.write_number(row, col["lines"], int(k), xb.fmt(num_format="0", bold=True, top=1, bottom=6))
+        for name, v in (("debit_acct", dsum), ("credit_acct", csum), ("difference", dsum - csum)):
+            ws.write_number(row, col[name], float(money.from_minor(np.array([v]), sc)[0]), amount)
+        ws.write_string(row, col["accounting_currency"], ccy, grand)
         what = f"All consolidation journals ({ccy}, group currency)" if layer else f"All entity journals in {ccy}"
-        ws.write_string(r, ci["description"], f"{what}: {k} lines", grand)
-        r += 1
-    ws.outline_settings(True, False, True, False)  # subtotal rows below their lines
-    ws.freeze_panes(1, 3)
-    ws.autofilter(0, 0, max(r - 1, 1), len(cols) - 1)
+        ws.write_string(row, col["description"], f"{what}: {k} lines", grand)
+        row += 1
 
 
 def _fmt(scale: int) -> str:

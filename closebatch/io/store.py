@@ -227,8 +227,18 @@ class Store:
         return ent, grp
 
     def save(self, period: str, frames: dict[str, pd.DataFrame]) -> Path:
+        staged = self.stage(period, frames)
+        try:
+            staged.write()
+            return staged.commit()
+        finally:
+            staged.discard()
+
+    def stage(self, period: str, frames: dict[str, pd.DataFrame]) -> "Staged":
+        """A closed period's workbook to write under a temporary name now (possibly in
+        another process) and to rename into place later (:meth:`Staged.commit`)."""
         sheets = [_to_sheet(name, df, self.ent_ccy, self.group_ccy) for name, df in frames.items()]
-        return self._atomic(f"{period}.xlsx", sheets)
+        return self._stage(f"{period}.xlsx", sheets)
 
     def remove(self, period: str) -> None:
         p = self.dir / f"{period}.xlsx"
@@ -238,14 +248,40 @@ class Store:
     def _atomic(self, name: str, sheets: list[Sheet]) -> Path:
         """Write a ledger workbook under a temporary name, flush it, rename it into place:
         a run killed at any moment leaves the previous file or the new one, never a part."""
+        staged = self._stage(name, sheets)
+        try:
+            staged.write()
+            return staged.commit()
+        finally:
+            staged.discard()
+
+    def _stage(self, name: str, sheets: list[Sheet]) -> "Staged":
         self.dir.mkdir(parents=True, exist_ok=True)
         atomic.sweep(self.dir, name)
         fd, tmp = tempfile.mkstemp(prefix=atomic.temp_prefix(name), suffix=".xlsx", dir=self.dir)
         os.close(fd)
-        try:
-            write_workbook(Path(tmp), sheets, title=Path(name).stem)
-            atomic.replace(Path(tmp), self.dir / name)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return self.dir / name
+        return Staged(Path(tmp), self.dir / name, sheets)
+
+
+class Staged:
+    """A ledger workbook written under a temporary name beside its final one."""
+
+    def __init__(self, tmp: Path, final: Path, sheets: list[Sheet]):
+        self.tmp, self.final, self.sheets = tmp, final, sheets
+
+    @property
+    def cells(self) -> int:
+        return sum(len(s.frame) * max(1, len(s.columns)) for s in self.sheets)
+
+    def write(self) -> None:
+        write_workbook(self.tmp, self.sheets, title=self.final.stem)
+
+    def commit(self) -> Path:
+        """Rename the written file into place (flushed first)."""
+        atomic.replace(self.tmp, self.final)
+        return self.final
+
+    def discard(self) -> None:
+        """Remove the temporary file if it is still there (not committed)."""
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)

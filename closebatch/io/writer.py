@@ -40,7 +40,8 @@ def excel_text(t: str) -> str:
 
 @dataclass
 class Column:
-    """How to write one column.  ``kind``: text, int, date, money, rate, bool, number.
+    """How to write one column.  ``kind``: text, int, date, money, rate, pct, bool, number,
+    link (each value a ``(location, text)`` pair such as ``("'Lines'!A5", "rows 5-9")``).
     For money columns ``scale`` is an int or the name of a column holding a currency code
     (minor-unit amounts are then divided by that currency's digits)."""
 
@@ -67,11 +68,16 @@ def _fmt_money(scale: int) -> str:
 
 
 class Book:
-    """A workbook being written: caches formats, writes sheets."""
+    """A workbook being written: caches formats, writes sheets.
 
-    def __init__(self, path: Path, title: str | None = None):
+    ``stream=True`` opens the workbook in xlsxwriter's constant-memory mode: each row goes
+    to disk as soon as the next one starts, so a million-line sheet costs no memory; every
+    sheet of such a workbook must then be written top to bottom (which :meth:`write` does).
+    Text is stored inline in the cells instead of in a shared-strings table."""
+
+    def __init__(self, path: Path, title: str | None = None, stream: bool = False):
         self.path = Path(path)
-        self.wb = xlsxwriter.Workbook(str(self.path), OPTIONS)
+        self.wb = xlsxwriter.Workbook(str(self.path), {**OPTIONS, "constant_memory": bool(stream)})
         self.wb.set_properties({"created": FIXED_DATE, "author": "closebatch",
                                 "title": title if title is not None else self.path.stem})
         self.wb.set_calc_mode("auto")
@@ -89,6 +95,9 @@ class Book:
         return self.fmt(num_format=_fmt_money(int(scale)), bold=bold)
 
     def write(self, sheet: Sheet):
+        """Write ``sheet`` on a new worksheet, row after row: each column is first turned
+        into a list of cell values (None for a blank cell) with its format, whole-column
+        (vectorised), and the rows are then written cell by cell."""
         ws = self.wb.add_worksheet(sheet.name[:31])
         df = sheet.frame
         cols = sheet.columns or [Column(c, _guess(df[c])) for c in df.columns]
@@ -97,63 +106,11 @@ class Book:
             ws.write_string(0, 0, excel_text(sheet.title), self.title)
             top = 1
         n = min(len(df), MAX_ROWS - top)
-        date_fmt = self.fmt(num_format="yyyy-mm-dd")
-        rate_fmt = self.fmt(num_format="0.000000###")
-        int_fmt = self.fmt(num_format="0")
-        pct_fmt = self.fmt(num_format="0.00%")
-        for j, c in enumerate(cols):
+        plans = [self._plan(ws, c, df, n) for c in cols]
+        for j, (c, plan) in enumerate(zip(cols, plans)):
+            ws.set_column(j, j, c.width or max(len(c.header or c.name) + 2, plan[3]))
             ws.write_string(top, j, excel_text(str(c.header or c.name)), self.header)
-        widths = [len(c.header or c.name) + 2 for c in cols]
-        for j, c in enumerate(cols):
-            s = df[c.name] if c.name in df else pd.Series([None] * len(df), dtype=object)
-            if c.kind == "money":
-                scale = (money.scales(df[c.scale].to_numpy()) if isinstance(c.scale, str)
-                         else np.full(len(df), int(c.scale), dtype="int64"))
-                vals = money.from_minor(s.fillna(0).to_numpy(dtype="int64"), scale)
-                uniform = len(set(scale[:n].tolist())) <= 1
-                f_col = self.money_fmt(int(scale[0]) if len(scale) else 2)
-                ws.set_column(j, j, None, f_col)
-                for i in range(n):
-                    ws.write_number(top + 1 + i, j, float(vals[i]), f_col if uniform else self.money_fmt(int(scale[i])))
-                widths[j] = max(widths[j], min(18, max((len(f"{v:,.2f}") for v in vals[:200]), default=8) + 2))
-            elif c.kind in ("number", "rate", "int"):
-                f = {"rate": rate_fmt, "int": int_fmt}.get(c.kind, self.fmt(num_format="#,##0.########"))
-                vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
-                for i in range(n):
-                    v = vals[i]
-                    if not math.isnan(v):
-                        ws.write_number(top + 1 + i, j, float(v), f)
-                widths[j] = max(widths[j], 12)
-            elif c.kind == "pct":
-                vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
-                for i in range(n):
-                    if not math.isnan(vals[i]):
-                        ws.write_number(top + 1 + i, j, float(vals[i]), pct_fmt)
-                widths[j] = max(widths[j], 10)
-            elif c.kind == "date":
-                vals = excel_serials(s)
-                for i in range(n):
-                    if vals[i] == vals[i]:  # not NaN
-                        ws.write_number(top + 1 + i, j, vals[i], date_fmt)
-                widths[j] = max(widths[j], 11)
-            elif c.kind == "bool":
-                vals = s.to_numpy()
-                for i in range(n):
-                    ws.write_string(top + 1 + i, j, "Y" if bool(vals[i]) else "N")
-            else:
-                vals = s.to_numpy(dtype=object)
-                longest = 0
-                for i in range(n):
-                    v = vals[i]
-                    if v is None or (isinstance(v, float) and math.isnan(v)):
-                        continue
-                    t = str(v)
-                    if t:
-                        ws.write_string(top + 1 + i, j, excel_text(t))
-                        if i < 500:
-                            longest = max(longest, len(t))
-                widths[j] = max(widths[j], min(60, longest + 2))
-            ws.set_column(j, j, c.width or widths[j])
+        write_cells(ws, top + 1, [(j, p[0], p[1], p[2]) for j, p in enumerate(plans)], n)
         if sheet.totals and n:
             r = top + 1 + n
             ws.write_string(r, 0, "Total", self.fmt(bold=True, top=1))
@@ -169,8 +126,88 @@ class Book:
             ws.autofilter(top, 0, top + max(n, 1), len(cols) - 1)
         return ws
 
+    def _plan(self, ws, c: Column, df: pd.DataFrame, n: int):
+        """``(values, write, format, width)`` of one column's first ``n`` cells: ``values`` a
+        list (None = leave the cell blank), ``write`` the worksheet method, ``format`` one
+        format for the column or None when each value is a ``(value, format)`` pair."""
+        s = df[c.name].iloc[:n] if c.name in df else pd.Series([None] * n, dtype=object)
+        if c.kind == "money":
+            scale = (money.scales(df[c.scale].iloc[:n].to_numpy()) if isinstance(c.scale, str)
+                     else np.full(n, int(c.scale), dtype="int64"))
+            vals = money.from_minor(s.fillna(0).to_numpy(dtype="int64"), scale)
+            width = min(18, max((len(f"{v:,.2f}") for v in vals[:200].tolist()), default=8) + 2)
+            kinds = np.unique(scale)
+            if len(kinds) <= 1:
+                f = self.money_fmt(int(kinds[0]) if len(kinds) else 2)
+                return vals.tolist(), ws.write_number, f, width
+            fmts = {int(k): self.money_fmt(int(k)) for k in kinds}
+            pairs = list(zip(vals.tolist(), [fmts[k] for k in scale.tolist()]))
+            return pairs, lambda r, j, v, _f: ws.write_number(r, j, v[0], v[1]), None, width
+        if c.kind in ("number", "rate", "int", "pct"):
+            f = {"rate": self.fmt(num_format="0.000000###"), "int": self.fmt(num_format="0"),
+                 "pct": self.fmt(num_format="0.00%")}.get(c.kind) or self.fmt(num_format="#,##0.########")
+            vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
+            return _blank_nan(vals), ws.write_number, f, 10 if c.kind == "pct" else 12
+        if c.kind == "date":
+            return _blank_nan(np.asarray(excel_serials(s), dtype="float64")), ws.write_number, \
+                self.fmt(num_format="yyyy-mm-dd"), 11
+        if c.kind == "link":  # values: (location in this workbook, text) pairs, or None
+            return s.tolist(), _link_writer(ws), self.fmt(font_color="blue", underline=1), 14
+        if c.kind == "bool":
+            return np.where(s.fillna(False).to_numpy(dtype=bool), "Y", "N").tolist(), ws.write_string, None, 0
+        vals = text_cells(s)
+        longest = max((len(t) for t in vals[:500] if t is not None), default=0)
+        return vals, ws.write_string, None, min(60, longest + 2)
+
     def close(self):
         self.wb.close()
+
+
+def write_cells(ws, first_row: int, plans: list, n: int) -> None:
+    """Write ``n`` rows from ``first_row`` down: ``plans`` holds per column ``(column index,
+    values, write, format)`` as :meth:`Book._plan` makes them.  Row by row, so it suits a
+    constant-memory worksheet; a None value leaves its cell blank."""
+    for i in range(n):
+        r = first_row + i
+        for j, vals, write, f in plans:
+            v = vals[i]
+            if v is not None:
+                write(r, j, v, f)
+
+
+MAX_LINKS = 65_530  # hyperlinks Excel keeps on one worksheet
+
+
+def _link_writer(ws):
+    """Write ``(location, text)`` as a link within the workbook; past Excel's limit of
+    links on a sheet, the text alone."""
+    count = [0]
+
+    def write(r, j, v, f):
+        count[0] += 1
+        if count[0] <= MAX_LINKS:
+            ws.write_url(r, j, f"internal:{v[0]}", f, excel_text(v[1]))
+        else:
+            ws.write_string(r, j, excel_text(v[1]))
+    return write
+
+
+def _blank_nan(vals: np.ndarray) -> list:
+    """Floats as a list with None where the value is NaN (a blank cell)."""
+    out = vals.astype(object)
+    out[np.isnan(vals)] = None
+    return out.tolist()
+
+
+def text_cells(s: pd.Series) -> list:
+    """A column as the text of its cells: None for a missing or empty value, other values
+    as ``str``, each cut to what one Excel cell holds (:func:`excel_text`)."""
+    arr = s.to_numpy(dtype=object)
+    missing = pd.isna(arr)
+    out = [None if m else (v if type(v) is str else str(v)) or None for v, m in zip(arr.tolist(), missing.tolist())]
+    if any(t is not None and len(t) > MAX_TEXT // 2 for t in out):
+        out = [t if t is None else excel_text(t) for t in out]
+    return out
 
 
 def excel_serials(dates: pd.Series) -> list:
@@ -194,8 +231,9 @@ def _guess(s: pd.Series) -> str:
 
 def write_workbook(path: Path, sheets: list[Sheet], title: str | None = None) -> Path:
     """Write ``sheets`` to ``path``; ``title`` (default: the file's stem) goes into the
-    workbook's properties, so a file written under a temporary name still gets its own."""
-    book = Book(path, title)
+    workbook's properties, so a file written under a temporary name still gets its own.
+    Written in constant-memory mode: each sheet is a table written top to bottom."""
+    book = Book(path, title, stream=True)
     for s in sheets:
         book.write(s)
     book.close()

@@ -1,0 +1,159 @@
+"""Writing several workbooks at once, one process per CPU core.
+
+Writing a workbook is pure Python inside xlsxwriter (a few microseconds a cell) and holds
+the interpreter's lock, so threads do not help; processes do.  :func:`run` splits a list of
+tasks (each writes one file and returns nothing) into ``jobs`` groups balanced by their
+estimated cost, keeps the first group in this process and runs the others in forked child
+processes, which see the frames already in memory without copying or pickling them.  The
+tasks only write files under temporary names; renaming them into place (the commit) stays
+with the caller, so crash safety does not depend on how the writing was shared out.
+
+Where ``os.fork`` is missing (Windows) or unsafe (macOS, whose system libraries may not
+survive a fork) the tasks run one after the other, with the same files as a result.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Callable
+
+
+class WriteFailed(RuntimeError):
+    """A task failed in a child process; the message carries the child's error."""
+
+
+@dataclass
+class Task:
+    name: str  # what the task writes, for progress and errors
+    cost: float  # an estimate (e.g. cells), to balance the groups
+    run: Callable[[], None]
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+def groups(tasks: list[Task], jobs: int) -> list[list[Task]]:
+    """The tasks in ``jobs`` groups: the costliest first, each to the lightest group so far
+    (ties to the lower group).  Empty groups are dropped; the order is deterministic."""
+    bins: list[list[Task]] = [[] for _ in range(max(1, jobs))]
+    load = [0.0] * len(bins)
+    for t in sorted(tasks, key=lambda t: -t.cost):
+        k = min(range(len(bins)), key=lambda i: (load[i], i))
+        bins[k].append(t)
+        load[k] += t.cost
+    return [b for b in bins if b]
+
+
+def run(tasks: list[Task], jobs: int | None = None, progress=None) -> None:
+    """Run every task; ``progress(done, total, name)`` is called in this process as tasks
+    finish.  Raises the first error of this process's own tasks, else :class:`WriteFailed`
+    naming a child's failed task (after every child has ended)."""
+    jobs = default_jobs() if jobs is None else max(1, int(jobs))
+    total, done = len(tasks), 0
+
+    def tick(name: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total, name)
+
+    parts = groups(tasks, jobs) if can_fork() and jobs > 1 else [tasks]
+    children = [_spawn(g) for g in parts[1:]]
+    try:
+        for t in parts[0] if parts else []:
+            t.run()
+            tick(t.name)
+    except BaseException:
+        for pid, fd in children:
+            _stop(pid, fd)
+        raise
+    failure = _collect(children, tick)
+    if failure:
+        raise WriteFailed(failure)
+
+
+def _spawn(group: list[Task]) -> tuple[int, int]:
+    """Fork a child that runs ``group`` and reports on a pipe: ``ok NAME`` per task done,
+    ``error NAME: MESSAGE`` and exit on the first failure."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        code = 1
+        try:
+            os.close(r)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            for t in group:
+                try:
+                    t.run()
+                except BaseException as e:  # noqa: BLE001 - reported to the parent
+                    detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+                    os.write(w, f"error {t.name}: {detail}\n".encode("utf-8", "replace"))
+                    break
+                os.write(w, f"ok {t.name}\n".encode("utf-8", "replace"))
+            else:
+                code = 0
+        finally:
+            os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+    os.close(w)
+    return pid, r
+
+
+def _collect(children: list[tuple[int, int]], tick) -> str:
+    """Wait for every child, reporting its finished tasks; the first failure's message."""
+    failure = ""
+    sel = selectors.DefaultSelector()
+    buffers = {}
+    for pid, fd in children:
+        sel.register(fd, selectors.EVENT_READ, pid)
+        buffers[fd] = b""
+    try:
+        while buffers:
+            for key, _ in sel.select():
+                fd = key.fd
+                chunk = os.read(fd, 65536)
+                if chunk:
+                    buffers[fd] += chunk
+                    *lines, buffers[fd] = buffers[fd].split(b"\n")
+                    for line in lines:
+                        text = line.decode("utf-8", "replace")
+                        if text.startswith("ok "):
+                            tick(text[3:])
+                        elif text.startswith("error ") and not failure:
+                            failure = text[6:]
+                    continue
+                sel.unregister(fd)
+                os.close(fd)
+                del buffers[fd]
+    except BaseException:
+        for pid, fd in children:
+            _stop(pid, fd)
+        raise
+    finally:
+        sel.close()
+    for pid, _ in children:
+        _, status = os.waitpid(pid, 0)
+        if not failure and status != 0:
+            failure = f"a writing process ended abnormally (status {status})"
+    return failure
+
+
+def _stop(pid: int, fd: int) -> None:
+    """End a child early (this process failed or was interrupted)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+    try:
+        os.close(fd)
+    except OSError:
+        pass

@@ -1,0 +1,68 @@
+"""Writing workbooks in several processes: the same files as one process, errors reported
+with the task that failed, nothing left running."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from test_statements import group_books
+from closebatch import app
+from closebatch.io import parallel
+from closebatch.io.parallel import Task
+
+needs_fork = pytest.mark.skipif(not parallel.can_fork(), reason="parallel writing needs fork (Linux)")
+
+
+def test_groups_balance_by_cost_largest_first():
+    tasks = [Task(n, c, lambda: None) for n, c in (("a", 1), ("b", 10), ("c", 6), ("d", 5), ("e", 1))]
+    got = [[t.name for t in g] for g in parallel.groups(tasks, 2)]
+    assert got == [["b", "a", "e"], ["c", "d"]]  # loads 12 and 11
+    assert [[t.name for t in g] for g in parallel.groups(tasks, 1)] == [["b", "c", "d", "a", "e"]]
+    assert len(parallel.groups(tasks[:1], 4)) == 1  # no empty groups
+
+
+@needs_fork
+def test_every_task_runs_once_and_progress_counts_them(tmp_path):
+    tasks = [Task(f"t{i}", i + 1, lambda i=i: (tmp_path / f"t{i}").write_text(str(os.getpid())))
+             for i in range(5)]
+    seen = []
+    parallel.run(tasks, jobs=3, progress=lambda done, total, name: seen.append((done, total, name)))
+    pids = {(tmp_path / f"t{i}").read_text() for i in range(5)}
+    assert len(pids) == 3 and str(os.getpid()) in pids  # this process and two children
+    assert [d for d, _, _ in seen] == [1, 2, 3, 4, 5] and {n for _, _, n in seen} == {f"t{i}" for i in range(5)}
+    assert all(t == 5 for _, t, _ in seen)
+
+
+@needs_fork
+def test_a_failing_task_in_a_child_is_named(tmp_path):
+    def boom():
+        raise ValueError("disk full, say")
+
+    tasks = [Task("big.xlsx", 100, lambda: (tmp_path / "big").write_text("x")), Task("bad.xlsx", 50, boom)]
+    with pytest.raises(parallel.WriteFailed, match=r"bad\.xlsx: ValueError: disk full, say"):
+        parallel.run(tasks, jobs=2)
+    assert (tmp_path / "big").exists()  # the other group still ran; no child is left
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_an_error_in_this_process_is_raised_as_is():
+    def boom():
+        raise KeyError("x")
+
+    with pytest.raises(KeyError):
+        parallel.run([Task("a", 10, boom), Task("b", 1, lambda: None)], jobs=2)
+
+
+def test_one_job_or_many_write_the_same_bytes(tmp_path):
+    books = group_books(tmp_path)
+    outs = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}"
+        res = app.close_books(books, period="2026-01", out=out, dry_run=True, user="ann", jobs=jobs)
+        assert res.exit_code == 0, [f.message for f in res.errors]
+        outs[jobs] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    assert outs[1].keys() == outs[2].keys() and "ledger_journal.xlsx" in outs[1]
+    for name in outs[1]:
+        assert outs[1][name] == outs[2][name], name
