@@ -61,6 +61,55 @@ def peak_mb() -> float:
     return kb / 1024 if sys.platform != "darwin" else kb / 2**20
 
 
+def pss_mb(pid: int) -> float:
+    """A process's proportional set size in MB (its private memory plus its share of the
+    pages it shares, e.g. with a parent it was forked from), 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+class MemorySampler:
+    """Samples the memory of this process and its child processes (the writing processes)
+    every ``every`` seconds in a thread: the peak of their summed PSS is what the close
+    needs from the machine at its worst moment (Linux only; 0 elsewhere)."""
+
+    def __init__(self, every: float = 0.25):
+        import threading
+
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+
+    def _children(self) -> list[int]:
+        out = []
+        for task in Path("/proc/self/task").glob("*"):
+            try:
+                out += [int(x) for x in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                pass
+        return out
+
+    def _run(self, every: float) -> None:
+        me = os.getpid()
+        while not self._stop.wait(every):
+            self.peak = max(self.peak, pss_mb(me) + sum(pss_mb(c) for c in self._children()))
+
+    def __enter__(self):
+        if Path("/proc/self/smaps_rollup").exists():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
 # --------------------------------------------------------------------------------------------
 # worker processes
 
@@ -135,7 +184,8 @@ def worker_close(books: Path, result: Path, profile: Path | None, jobs: int | No
         prof = cProfile.Profile()
         prof.enable()
     t1 = time.perf_counter()
-    outcome = app.close_books(books, period=PERIOD, user="bench", jobs=jobs)
+    with MemorySampler() as mem:
+        outcome = app.close_books(books, period=PERIOD, user="bench", jobs=jobs)
     total = time.perf_counter() - t1
     if prof:
         prof.disable()
@@ -154,7 +204,7 @@ def worker_close(books: Path, result: Path, profile: Path | None, jobs: int | No
             shapes += [(stage, path.name, *dims) for dims in sheet_dims(path)]
     files = [tuple(json.loads(x)) for x in files_log.read_text().splitlines()] if files_log.exists() else []
     result.write_text(json.dumps({"times": rec.times, "peaks": rec.peaks, "shapes": shapes, "files": files,
-                                  "child_peak": children, "jobs": jobs or os.cpu_count(),
+                                  "child_peak": children, "jobs": jobs or os.cpu_count(), "pss_peak": mem.peak,
                                   "exit_code": outcome.exit_code, "message": outcome.message,
                                   "errors": [f.message for f in outcome.errors][:5], "lines_posted": lines}))
 
@@ -360,6 +410,8 @@ def table(results: list) -> str:
             out.append(f"| {label} | {name} | {t[stage]:.2f} | {peak} |")
         out.append(f"| {label} | &nbsp;&nbsp;largest writing process ({r['close'].get('jobs', 1)} jobs) |  | "
                    f"{r['close'].get('child_peak', 0):,.0f} |")
+        out.append(f"| {label} | *memory: peak of all processes together (PSS, sampled)* |  | "
+                   f"{r['close'].get('pss_peak', 0):,.0f} |")
         floor = r["fastexcel"]["seconds"] + r["write"]["seconds"]
         compute = t["total (close_books)"] - t.get("read", 0) - t.get("write", 0)
         out.append(f"| {label} | *vs floor: total / (fastexcel read + write floor)* | "
@@ -435,7 +487,9 @@ def report(results: list, info: dict, argv: list) -> str:
         "run in their own fresh processes: reading every workbook of the same folder, and writing as many rows and "
         "columns as the close wrote into its outputs and `ledger/` (constant_memory, `write_row`), in one process. "
         "The close writes its workbooks in `--jobs` processes (one per CPU core unless given): *peak MB* of the "
-        "`write` row is this process's; the largest writing process's peak is on its own row. *vs floor* is the "
+        "`write` row is this process's; the largest writing process's peak is on its own row (it counts the pages it "
+        "shares with this process, from the fork); *memory* samples the proportional set size (PSS) of this process "
+        "and its writing processes every 0.25 s and gives the peak of their sum: the memory the close really takes. *vs floor* is the "
         "close's total over the floor's read (fastexcel) plus write; *compute* is the total less reading and "
         "writing.",
         "",
