@@ -66,3 +66,51 @@ def test_one_job_or_many_write_the_same_bytes(tmp_path):
     assert outs[1].keys() == outs[2].keys() and "ledger_journal.xlsx" in outs[1]
     for name in outs[1]:
         assert outs[1][name] == outs[2][name], name
+
+
+@needs_fork
+def test_children_die_with_the_process_that_forked_them(tmp_path):
+    """A close killed while its children write must not leave them running (they would go on
+    writing temporary files after the next run swept them)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = f"""
+import os, time
+from closebatch.io import parallel
+def slow():
+    open({str(tmp_path / 'child.pid')!r}, 'w').write(str(os.getpid()))
+    time.sleep(60)
+parallel.run([parallel.Task('a', 2, lambda: time.sleep(60)), parallel.Task('b', 1, slow)], jobs=2)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    pidfile = tmp_path / "child.pid"
+    for _ in range(200):
+        if pidfile.exists() and pidfile.read_text():
+            break
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for _ in range(200):
+        if not _alive(child):
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the child outlived the process that forked it")
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting to be reaped does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

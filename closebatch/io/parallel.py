@@ -85,12 +85,14 @@ def _spawn(group: list[Task]) -> tuple[int, int]:
     """Fork a child that runs ``group`` and reports on a pipe: ``ok NAME`` per task done,
     ``error NAME: MESSAGE`` and exit on the first failure."""
     r, w = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns into the caller's code
         code = 1
         try:
             os.close(r)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _die_with(parent)
             for t in group:
                 try:
                     t.run()
@@ -105,6 +107,20 @@ def _spawn(group: list[Task]) -> tuple[int, int]:
             os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
     os.close(w)
     return pid, r
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this child when the process that forked it dies (a killed close
+    must not leave a child that goes on writing a temporary file after the next run swept it)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
 
 
 def _collect(children: list[tuple[int, int]], tick) -> str:
