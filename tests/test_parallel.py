@@ -114,3 +114,27 @@ def _alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_table_longer_than_a_sheet_goes_on_over_continuation_sheets(tmp_path, monkeypatch):
+    """Nothing is cut off at Excel's row limit: the rows go on in ``Posted (2)``, … and the
+    ledger reads them back as one table."""
+    import pandas as pd
+
+    from closebatch.io import store as store_mod
+    from closebatch.io import writer
+
+    monkeypatch.setattr(writer, "MAX_ROWS", 5)
+    df = pd.DataFrame({"journal": [f"J{i}" for i in range(12)], "fingerprint": [f"f{i:02d}" for i in range(12)]})
+    st = store_mod.Store(tmp_path)
+    st.save("2026-01", {"Posted": df, "Balances": df.head(2)})
+    import openpyxl
+
+    names = openpyxl.load_workbook(tmp_path / "ledger" / "2026-01.xlsx").sheetnames
+    assert names == ["Posted", "Posted (2)", "Posted (3)", "Balances"]
+    back = st.posted("2026-01")
+    assert back["journal"].tolist() == df["journal"].tolist() and back["fingerprint"].tolist() == df["fingerprint"].tolist()
+    assert len(st.load("2026-01")["Balances"]) == 2
+    assert writer.continued("x" * 40, 2) == "x" * 27 + " (2)"
+    assert writer.continuation_of("x" * 27 + " (2)", ["x" * 31, "y"]) == "x" * 31
+    assert writer.continuation_of("Report (1)", ["Report"]) is None

@@ -57,7 +57,7 @@ def write_ledger_journal(path: Path, book: Book, lines: pd.DataFrame) -> Path:
     xb.write(lines_sheet)
     reg, totals = journal_register(df, len(lines_sheet.columns))
     ws = xb.write(Sheet("By journal", reg, REGISTER_COLUMNS))
-    _grand_totals(xb, ws, len(reg) + 1, totals)
+    _grand_totals(xb, ws, xb.next_row, totals)
     ws.freeze_panes(1, 3)
     xb.close()
     return Path(path)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from .. import money
 from . import atomic
-from .writer import Column, Sheet, write_workbook
+from .writer import Column, Sheet, continuation_of, write_workbook
 
 LEDGER = "ledger"
 STATUS_FILE = "periods.xlsx"
@@ -53,7 +53,8 @@ def _read_sheets(path: Path, only=None) -> dict[str, pd.DataFrame]:
 
     from . import guard
 
-    bad, _ = guard.inspect(path, path.name, lambda name: only is None or name in only)
+    bad, _ = guard.inspect(path, path.name, lambda name: only is None or name in only
+                           or continuation_of(name, only) is not None)
     if bad:
         raise LedgerUnreadable(path, bad.message.rstrip("."))
     out = {}
@@ -61,9 +62,11 @@ def _read_sheets(path: Path, only=None) -> dict[str, pd.DataFrame]:
         wb = CalamineWorkbook.from_path(str(path))
     except Exception as e:  # noqa: BLE001
         raise LedgerUnreadable(path, str(e)[:200]) from e
+    names = list(wb.sheet_names)
     try:
-        for name in wb.sheet_names:
-            if only is not None and name not in only:
+        for name in names:
+            base = continuation_of(name, names) or name  # a table too long for one sheet goes on
+            if only is not None and base not in only:
                 continue
             try:
                 rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
@@ -75,7 +78,8 @@ def _read_sheets(path: Path, only=None) -> dict[str, pd.DataFrame]:
             header = [str(h) for h in rows[0]]
             body = [r + [""] * (len(header) - len(r)) for r in rows[1:]]
             df = pd.DataFrame(body, columns=header, dtype=object) if body else pd.DataFrame(columns=header, dtype=object)
-            out[name] = df.loc[:, [h for h in header if h]]
+            df = df.loc[:, [h for h in header if h]]
+            out[base] = pd.concat([out[base], df], ignore_index=True) if base in out else df
     finally:
         wb.close()
     return out

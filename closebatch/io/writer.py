@@ -9,7 +9,7 @@ a frozen header row, an autofilter and widths fitted to the content.
 from __future__ import annotations
 
 import datetime as dt
-import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,29 +97,44 @@ class Book:
     def write(self, sheet: Sheet):
         """Write ``sheet`` on a new worksheet, row after row: each column is first turned
         into a list of cell values (None for a blank cell) with its format, whole-column
-        (vectorised), and the rows are then written cell by cell."""
-        ws = self.wb.add_worksheet(sheet.name[:31])
+        (vectorised), and the rows are then written cell by cell.  A frame longer than a
+        worksheet holds goes on over continuation sheets (``Lines (2)``, ``Lines (3)``, …;
+        :func:`continuation_of` reads the name back), never cut off.  Returns the last
+        worksheet; :attr:`next_row` is the first row below what was written on it."""
         df = sheet.frame
+        room = MAX_ROWS - (1 if sheet.title else 0) - (1 if sheet.totals else 0)
+        starts = list(range(0, len(df), room)) or [0]
+        for k, start in enumerate(starts):
+            name = sheet.name[:31] if k == 0 else continued(sheet.name, k + 1)
+            ws = self._write_part(ws_name=name, sheet=sheet, part=df.iloc[start:start + room],
+                                  last=k == len(starts) - 1)
+        return ws
+
+    def _write_part(self, ws_name: str, sheet: Sheet, part: pd.DataFrame, last: bool):
+        ws = self.wb.add_worksheet(ws_name)
+        df = part
         cols = sheet.columns or [Column(c, _guess(df[c])) for c in df.columns]
         top = 0
         if sheet.title:
             ws.write_string(0, 0, excel_text(sheet.title), self.title)
             top = 1
-        n = min(len(df), MAX_ROWS - top)
+        n = len(df)
         plans = [self._plan(ws, c, df, n) for c in cols]
         for j, (c, plan) in enumerate(zip(cols, plans)):
             ws.set_column(j, j, c.width or max(len(c.header or c.name) + 2, plan[3]))
             ws.write_string(top, j, excel_text(str(c.header or c.name)), self.header)
         write_cells(ws, top + 1, [(j, p[0], p[1], p[2]) for j, p in enumerate(plans)], n)
-        if sheet.totals and n:
-            r = top + 1 + n
+        self.next_row = top + 1 + n
+        if sheet.totals and last and len(sheet.frame):
+            r = self.next_row
             ws.write_string(r, 0, "Total", self.fmt(bold=True, top=1))
             for j, c in enumerate(cols):
                 if c.name in sheet.totals:
                     scale = c.scale if isinstance(c.scale, int) else 2
-                    total = int(df[c.name].fillna(0).to_numpy(dtype="int64").sum())
+                    total = int(sheet.frame[c.name].fillna(0).to_numpy(dtype="int64").sum())
                     ws.write_number(r, j, float(money.from_minor(np.array([total]), scale)[0]),
                                     self.fmt(num_format=_fmt_money(scale), bold=True, top=1))
+            self.next_row += 1
         if sheet.freeze:
             ws.freeze_panes(top + 1, 0)
         if cols:
@@ -161,6 +176,28 @@ class Book:
 
     def close(self):
         self.wb.close()
+
+
+def continued(name: str, k: int) -> str:
+    """The name of the ``k``-th sheet (k >= 2) a too-long table goes on over: ``Lines (2)``."""
+    suffix = f" ({k})"
+    return name[:31 - len(suffix)] + suffix
+
+
+_CONTINUED = re.compile(r"^(.*) \((\d+)\)$")
+
+
+def continuation_of(name: str, names) -> str | None:
+    """The sheet among ``names`` that sheet ``name`` continues (see :func:`continued`), or None."""
+    m = _CONTINUED.match(name)
+    if not m or int(m.group(2)) < 2:
+        return None
+    base = m.group(1)
+    if base in names:
+        return base
+    if len(name) < 31:  # the base name was not shortened to make room for the suffix
+        return None
+    return next((n for n in names if n.startswith(base) and not _CONTINUED.match(n)), None)
 
 
 def write_cells(ws, first_row: int, plans: list, n: int) -> None:
