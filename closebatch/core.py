@@ -83,6 +83,32 @@ def empty_lines(dims) -> pd.DataFrame:
     return df
 
 
+def _text(v, n: int):
+    """A text column of a lines frame: ``str`` dtype, blanks as "" (no rows: object, the dtype
+    pandas gives a column of no values)."""
+    if n == 0:
+        return np.empty(0, dtype=object)
+    if v is None or isinstance(v, str):
+        return pd.array(["" if v is None else v], dtype="str").take(np.zeros(n, dtype=np.intp))
+    dtype = getattr(v, "dtype", None)
+    if isinstance(dtype, pd.StringDtype) or dtype == object:
+        out = pd.array(v, dtype="str")  # text already (kept as is), or Python values (converted once)
+    else:
+        out = pd.array(pd.Series(list(v), dtype=object), dtype="str")
+    return out.fillna("") if out.isna().any() else out
+
+
+def _dates(v, n: int) -> np.ndarray:
+    """The date column of a lines frame (``datetime64[ns]``); a scalar broadcasts."""
+    if v is None or isinstance(v, str) or not hasattr(v, "__len__"):
+        one = pd.to_datetime(pd.Series([v], dtype=object)).astype("datetime64[ns]").to_numpy()
+        return np.repeat(one, n)
+    dtype = getattr(v, "dtype", None)
+    if not (isinstance(dtype, np.dtype) and dtype.kind == "M"):  # dates as Python values or text
+        v = pd.to_datetime(pd.Series(list(v), dtype=object))
+    return pd.Series(v).astype("datetime64[ns]").to_numpy()
+
+
 def make_lines(dims, **cols) -> pd.DataFrame:
     """Build a lines frame from column arrays; missing text columns become "".
 
@@ -98,18 +124,10 @@ def make_lines(dims, **cols) -> pd.DataFrame:
         elif c == "line":
             out[c] = np.arange(1, n + 1, dtype="int64") if v is None else np.broadcast_to(np.asarray(v, dtype="int64"), (n,)).copy()
         elif c == "date":
-            scalar = v is None or not hasattr(v, "__len__") or isinstance(v, str)
-            out[c] = pd.to_datetime(pd.Series([v] * n if scalar else list(v), dtype=object))
+            out[c] = _dates(v, n)
         else:
-            if v is None:
-                out[c] = np.full(n, "", dtype=object)
-            elif isinstance(v, str):
-                out[c] = np.full(n, v, dtype=object)
-            else:
-                out[c] = np.asarray(pd.Series(list(v), dtype=object).fillna("").astype(str), dtype=object)
-    df = pd.DataFrame(out)
-    df["date"] = pd.to_datetime(df["date"]).astype("datetime64[ns]")
-    return df
+            out[c] = _text(v, n)
+    return pd.DataFrame(out)
 
 
 def concat_lines(frames, dims) -> pd.DataFrame:

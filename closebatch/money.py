@@ -41,10 +41,11 @@ def scale_of(currency: str) -> int:
 
 
 def scales(currencies) -> np.ndarray:
-    """Vector of minor-unit digits for an array of currency codes."""
-    s = pd.Series(currencies, dtype=object)
-    uniq = {c: scale_of(c) for c in pd.unique(s)}
-    return s.map(uniq).to_numpy(dtype="int64")
+    """Vector of minor-unit digits for an array of currency codes (looked up once per code)."""
+    if not isinstance(currencies, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray)):
+        currencies = np.asarray(currencies, dtype=object)
+    codes, uniq = pd.factorize(currencies, use_na_sentinel=False)
+    return np.array([scale_of(c) for c in uniq], dtype="int64")[codes]
 
 
 def round_half_away(x: np.ndarray) -> np.ndarray:

@@ -6,8 +6,13 @@ stops at the first problem: cells that will not type are reported and left out o
 cross-row checks (journal balances, references) so one bad cell gives one finding.
 
 Validation runs in two phases, as the field notes advise: first each cell is typed
-(:mod:`closebatch.parse`) and per-column value rules run through Pandera, lazily; then the
+(:mod:`closebatch.parse`) and per-column value rules run (:func:`_value_rules`); then the
 cross-row rules run on the rows whose types passed.
+
+Everything is vectorised over the million lines a book may hold: Python runs per distinct
+value (parsing) or per finding, never per cell.  The text columns of the two kinds that become
+lines frames (TrialBalance, Journals) are typed straight to ``str``, the dtype of a lines frame,
+so they are converted once; the other kinds keep object columns.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from . import money, rates as rates_mod
 from .book import Book, Settings
 from .core import ERROR, WARNING, Finding, make_lines
 from .io.reader import ReadResult, concat, norm_header
-from .parse import expected, parse, too_large
+from .parse import expected, is_text, parse, too_large
 from .schema import columns_for
 
 ACCOUNT_SETTINGS = ("unrealized_gain_account", "unrealized_loss_account", "realized_gain_account",
@@ -31,6 +36,7 @@ KNOWN_SETTINGS = ACCOUNT_SETTINGS + ("group_currency", "dimensions", "rounding_t
                                      "revaluation_rate_type")
 DEFAULT_TRANSLATION = {"Asset": "closing", "Liability": "closing", "Revenue": "average", "Expense": "average",
                        "Equity": "historical"}
+LINE_KINDS = ("TrialBalance", "Journals")  # the kinds that become lines frames
 
 
 class Checker:
@@ -48,7 +54,10 @@ class Checker:
              value_col=None) -> None:
         """A finding for every row of ``df`` where ``mask`` holds.  ``message`` may be a
         callable of the row (a Series) or a format string with ``{value}`` and row fields."""
-        sub = df[np.asarray(mask, dtype=bool)]
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        sub = df[mask]
         vc = value_col or column
         for _, r in sub.iterrows():  # findings only: one per bad row
             value = r.get(vc, "")
@@ -73,25 +82,26 @@ def _format(message: str, value, r) -> str:
         return message.replace("{value}", str(value))
 
 
-def _typed(kind: str, raw: pd.DataFrame, dims, chk: Checker) -> pd.DataFrame:
-    """Type every known column of a kind; report missing required columns and bad cells."""
-    cols = columns_for(kind, dims)
-    out = raw.copy()
+def _typed(kind: str, sheets: list, dims, chk: Checker) -> pd.DataFrame:
+    """Type every known column of a kind's sheets (concatenated); report missing required columns
+    and bad cells.  The frame keeps the raw columns' order (typed in place), then the absent known
+    columns, then ``_ok``: whether every cell of the row typed."""
+    raw = concat(sheets)
+    text = "str" if kind in LINE_KINDS else object
+    typed = {}
     ok = np.ones(len(raw), dtype=bool)
-    sheets = raw[["_file", "_sheet"]].drop_duplicates().itertuples(index=False) if len(raw) else []
-    present_by_sheet = {(f, s): chk.letters.get((f, s), {}) for f, s in sheets}
-    for col in cols:
+    present_by_sheet = {(s.file, s.sheet): s.letters for s in sheets if len(s.frame)}  # the sheets with rows
+    for col in columns_for(kind, dims):
         if col.required:
             for (f, s), letters in present_by_sheet.items():
                 if col.name not in letters:
                     chk.add(Finding(ERROR, f"Sheet {s} has no column {col.name!r}, which is required.",
                                     hint=f"Add a column headed {col.name} on row 1 ({expected(col)}).", file=f,
                                     sheet=s, cell="1", column=col.name, code="missing-column"))
-        if col.name not in out:
-            out[col.name] = None
-        typed, bad = parse(out[col.name], col)
+        cells = raw[col.name] if col.name in raw else pd.Series(None, index=raw.index, dtype=object)
+        values, bad = parse(cells, col, text)
         if bad.any():
-            huge = bad & too_large(out[col.name], col)
+            huge = bad & too_large(cells, col)
             limit = "1,000,000,000,000,000 (15 digits, the most Excel keeps exactly)" if col.type == "number" \
                 else "1,000,000,000"
             chk.rows(raw, huge, col.name, f"{{value}} is too large for column {col.name}: it must stay below {limit}.",
@@ -99,35 +109,52 @@ def _typed(kind: str, raw: pd.DataFrame, dims, chk: Checker) -> pd.DataFrame:
             chk.rows(raw, bad & ~huge, col.name, f"{{value}} is not {expected(col)} (column {col.name}).",
                      hint=f"Enter {expected(col)} in this cell.", code="bad-type")
         if col.value_required:
-            blank = (typed.isna() | (typed.astype(str) == "")).to_numpy() & ~bad
+            blank = values.isna().to_numpy() & ~bad
+            if is_text(col):
+                blank |= (values == "").to_numpy() & ~bad
             if blank.any():
                 chk.rows(raw, blank, col.name, f"{col.name} is empty; every {kind} row needs one.",
                          hint=f"Fill in {col.name} ({expected(col)}).", code="blank")
             bad = bad | blank
         ok &= ~bad
-        out[col.name] = typed
-    out["_ok"] = ok
-    return out
+        typed[col.name] = values
+    return pd.DataFrame({**dict(raw.items()), **typed, "_ok": ok}, index=raw.index, copy=False)
 
 
-def _pandera(kind: str, df: pd.DataFrame, checks: dict, chk: Checker, hints: dict) -> None:
-    """Run per-column value checks lazily through Pandera; map each failure to its cell."""
-    if not len(df) or not checks:
+def _value_rules(df: pd.DataFrame, rules: dict, chk: Checker) -> None:
+    """Per-column value rules, as Pandera checks, on the rows whose cells typed; each failure
+    reported at its cell.  ``rules`` maps a column to ``(checks, message, hint)``; a blank
+    cell passes.  Each check is first evaluated on its whole column (vectorised, through
+    Pandera's check itself); the schema then validates lazily the rows that failed one, and
+    its failure cases are mapped back to cells.  A clean million-line book never pays for
+    the schema machinery."""
+    if not len(df) or not rules:
         return
-    sub = df[df["_ok"]]
-    schema = pa.DataFrameSchema({c: pa.Column(None, checks=ch, nullable=True, unique=False)
-                                 for c, ch in checks.items() if c in sub}, strict=False)
+    ok = df["_ok"].to_numpy()
+    suspect = np.zeros(len(df), dtype=bool)
+    for col, (checks, _message, _hint) in rules.items():
+        values = df[col]
+        present = ok & values.notna().to_numpy()
+        for check in checks:
+            passed = check(values[present]).check_output.to_numpy(dtype=bool)
+            idx = np.flatnonzero(present)
+            suspect[idx[~passed]] = True
+    if not suspect.any():
+        return
+    sub = df[suspect]
+    schema = pa.DataFrameSchema({c: pa.Column(None, checks=checks, nullable=True, unique=False)
+                                 for c, (checks, _m, _h) in rules.items()}, strict=False)
     try:
         schema.validate(sub, lazy=True)
     except pa.errors.SchemaErrors as e:
         fc = e.failure_cases
         fc = fc[fc["index"].notna()]
-        for _, f in fc.iterrows():
-            r = sub.loc[int(f["index"])]
-            col = f["column"]
-            chk.add(Finding(ERROR, hints[col][0].format(value=f["failure_case"]), hint=hints[col][1],
-                            file=r["_file"], sheet=r["_sheet"], cell=chk.cell(r["_file"], r["_sheet"], r["_row"], col),
-                            column=col, value=str(f["failure_case"]), code="bad-value"))
+        for col, index, value in fc[["column", "index", "failure_case"]].itertuples(index=False):  # failures only
+            r = sub.loc[int(index)]
+            _checks, message, hint = rules[col]
+            chk.add(Finding(ERROR, message.format(value=value), hint=hint, file=r["_file"], sheet=r["_sheet"],
+                            cell=chk.cell(r["_file"], r["_sheet"], r["_row"], col), column=col, value=str(value),
+                            code="bad-value"))
         df.loc[fc["index"].astype(int).unique(), "_ok"] = False
 
 
@@ -143,8 +170,8 @@ def _duplicates(df: pd.DataFrame, key: list, chk: Checker, what: str) -> None:
                  code="duplicate")
 
 
-def _settings(raw: pd.DataFrame, chk: Checker) -> tuple[Settings, dict]:
-    df = _typed("Settings", raw, (), chk)
+def _settings(sheets: list, chk: Checker) -> tuple[Settings, dict]:
+    df = _typed("Settings", sheets, (), chk)
     df["key"] = df["key"].map(norm_header)
     _duplicates(df, ["key"], chk, "Setting")
     values, origin = {}, {}
@@ -219,12 +246,12 @@ def _dimensions(text: str, bad) -> tuple[str, ...]:
 
 
 def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> pd.DataFrame:
-    """TrialBalance or Journals rows (typed) -> a lines frame with minor units."""
+    """TrialBalance or Journals rows (typed, text as ``str``) -> a lines frame with minor units."""
     ent_ccy = book_ctx["entity_currency"]
-    acct_ccy = df["entity"].map(ent_ccy).fillna("").to_numpy(dtype=object)
-    ccy = df["currency"].to_numpy(dtype=object)
+    acct_ccy = _text_by_value(df["entity"], lambda e: ent_ccy.get(e, ""))
+    ccy = df["currency"]
     tx_scale = money.scales(ccy)
-    ac_scale = money.scales(np.where(acct_ccy == "", "USD", acct_ccy))
+    ac_scale = money.scales(acct_ccy.where(acct_ccy != "", "USD"))
     if kind == "TrialBalance":
         value = df["balance"].fillna(0).to_numpy(dtype="float64")
         given = df["balance_acct"].notna().to_numpy()
@@ -236,23 +263,24 @@ def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> p
         acct_value = df["amount_acct"].to_numpy(dtype="float64")
         amount_col, acct_col = ("debit", "amount_acct")
     big = money.too_large(value, tx_scale) | (given & money.too_large(np.nan_to_num(acct_value), ac_scale))
-    chk.rows(df, big & df["_ok"].to_numpy(), amount_col if kind == "TrialBalance" else "debit",
+    ok = df["_ok"].to_numpy()
+    chk.rows(df, big & ok, amount_col if kind == "TrialBalance" else "debit",
              lambda r: f"The amount of this line is too large: closebatch takes amounts below "
                        f"{money.fmt(money.MAX_MINOR, money.scale_of(r['currency']))} {r['currency']} (15 digits, the "
                        "most Excel keeps exactly).", hint="Check the cell for a typing or export error.",
              code="too-large")
-    df = df.assign(_ok=df["_ok"].to_numpy() & ~big)
+    ok = ok & ~big
     amount, prec = money.to_minor(value, tx_scale)
-    chk.rows(df, prec & df["_ok"].to_numpy(), amount_col,
+    chk.rows(df, prec & ok, amount_col,
              lambda r: f"{r[amount_col] if kind == 'TrialBalance' else value_of(r)} has more decimals than "
                        f"{r['currency']} allows ({money.scale_of(r['currency'])}).",
              hint="Round the amount to the currency's minor unit.", code="too-precise")
     acct_minor, prec2 = money.to_minor(np.nan_to_num(acct_value), ac_scale)
-    chk.rows(df, prec2 & given & df["_ok"].to_numpy(), acct_col,
+    chk.rows(df, prec2 & given & ok, acct_col,
              lambda r: f"{r[acct_col]} has more decimals than the accounting currency allows.",
              hint="Round the amount to the accounting currency's minor unit.", code="too-precise")
-    ok = df["_ok"].to_numpy() & ~prec & ~(prec2 & given)
-    foreign = (ccy != acct_ccy) & (acct_ccy != "")
+    ok &= ~prec & ~(prec2 & given)
+    foreign = ((ccy != acct_ccy) & (acct_ccy != "")).to_numpy()
     converted = np.zeros(len(df), dtype=bool)
     if kind == "TrialBalance":
         need = foreign & ~given & ok
@@ -271,7 +299,8 @@ def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> p
         amount_acct = np.where(given, acct_minor, np.where(foreign, 0, amount))
         conv = foreign & ~given & ok
         if conv.any():
-            lk = rates_mod.lookup(book_ctx["rates"], ccy[conv], acct_ccy[conv], df["date"].to_numpy()[conv], "spot")
+            lk = rates_mod.lookup(book_ctx["rates"], ccy[conv].to_numpy(dtype=object),
+                                  acct_ccy[conv].to_numpy(dtype=object), df["date"].to_numpy()[conv], "spot")
             found = lk["found"].to_numpy()
             idx = np.flatnonzero(conv)
             miss = np.zeros(len(df), dtype=bool)
@@ -285,34 +314,43 @@ def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> p
                                                     lk["inverse"].to_numpy()[found])
             converted[idx[found]] = True
             ok &= ~miss
-    g = lambda c, d="": df[c].fillna(d).to_numpy(dtype=object) if c in df else np.full(len(df), d, dtype=object)
     if kind == "Journals":
-        jtype = g("type", "daily")
-        jtype = np.where(jtype == "", "daily", jtype)
-        journal = g("journal")
-        line = df["line"].to_numpy(dtype="float64") if "line" in df else np.full(len(df), np.nan)
-        pos = pd.Series(np.arange(len(df))).groupby(journal).cumcount().to_numpy() + 1
-        line = np.where(np.isnan(line), pos, np.nan_to_num(line)).astype("int64")
+        jtype = df["type"].where(df["type"] != "", "daily")
+        journal = df["journal"]
+        line = df["line"].to_numpy(dtype="float64")
+        if np.isnan(line).any():  # unnumbered lines are numbered 1, 2, ... within their journal
+            line = np.where(np.isnan(line), df.groupby("journal").cumcount().to_numpy() + 1, line)
+        line = line.astype("int64")
         date = df["date"]
+        description = df["description"]
     else:
         jtype, journal, line = "opening", "OPENING", np.arange(1, len(df) + 1)
         date = book_ctx["first_start"]
-    lines = make_lines(dims, journal=journal, line=line, date=date, entity=g("entity"), account=g("account"),
-                       currency=ccy, amount=amount, amount_acct=amount_acct, counterparty=g("counterparty"),
-                       reference=g("reference"), journal_type=jtype, description=g("description"),
-                       source=df["source"].to_numpy(dtype=object), **{d: g(d) for d in dims})
-    for c in ("_file", "_sheet", "_row"):
-        lines[c] = df[c].to_numpy()
+        description = None
+    lines = make_lines(dims, journal=journal, line=line, date=date, entity=df["entity"], account=df["account"],
+                       currency=ccy, amount=amount, amount_acct=amount_acct, counterparty=df["counterparty"],
+                       reference=df["reference"], journal_type=jtype, description=description, source=df["source"],
+                       **{d: df[d] for d in dims})
+    for c in ("_file", "_sheet"):
+        lines[c] = _text_by_value(df[c]).array
+    lines["_row"] = df["_row"].to_numpy()
     lines["_ok"] = ok
     lines["given_acct"] = given | ~foreign
     lines["converted"] = converted
     if kind == "Journals":
         lines["posted"] = df["posted"].to_numpy(dtype=bool)
         lines["reverse_on"] = df["reverse_on"].to_numpy()
-        lines["prepared_by"] = g("prepared_by")
+        lines["prepared_by"] = df["prepared_by"].array
         lines["debit"] = df["debit"].to_numpy()
         lines["credit"] = df["credit"].to_numpy()
     return lines
+
+
+def _text_by_value(s: pd.Series, fn=None) -> pd.Series:
+    """``fn`` (default: the value itself) of every value of a text column of few distinct values,
+    as ``str``, computed and converted once per distinct value."""
+    codes, values = pd.factorize(s, use_na_sentinel=False)
+    return pd.Series(pd.array([fn(v) for v in values] if fn else values, dtype="str").take(codes), index=s.index)
 
 
 def value_of(r) -> str:
@@ -326,30 +364,27 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
     letters = {(s.file, s.sheet): s.letters for s in read.sheets}
     chk = Checker(letters)
     chk.findings.extend(read.findings)
-    raw = {k: concat(read.frames(k)) for k in ("Settings", "Entities", "Accounts", "Periods", "TrialBalance",
-                                               "Journals", "Rates", "Allocations", "Statistics", "Eliminations",
-                                               "HistoricalRates", "Subledgers", "Tasks", "Users", "Statements")}
     for kind in ("Entities", "Accounts", "Periods"):
         if not read.frames(kind):
             chk.add(Finding(ERROR, f"No {kind} sheet was found in the books folder.",
                             hint=f"Add a workbook with a sheet named {kind} (see templates/{kind}.xlsx, or run "
                                  "closebatch init).", sheet=kind, code="missing-sheet"))
-        elif not len(raw[kind]):
+        elif not any(len(s.frame) for s in read.frames(kind)):
             s = read.frames(kind)[0]
             chk.add(Finding(ERROR, f"The {kind} sheet has no rows.", hint=f"Fill in the {kind} sheet below its "
                             "header row.", file=s.file, sheet=s.sheet, cell="A2", code="empty-sheet"))
-    settings, origin = _settings(raw["Settings"], chk)
+    settings, origin = _settings(read.frames("Settings"), chk)
     dims = settings.dimensions
 
     # --- master data
-    ents = _typed("Entities", raw["Entities"], dims, chk)
+    ents = _typed("Entities", read.frames("Entities"), dims, chk)
     _duplicates(ents, ["entity"], chk, "Entity")
-    accs = _typed("Accounts", raw["Accounts"], dims, chk)
+    accs = _typed("Accounts", read.frames("Accounts"), dims, chk)
     _duplicates(accs, ["account"], chk, "Account")
     accs["translation"] = np.where(accs["translation"] == "", accs["type"].map(DEFAULT_TRANSLATION).fillna(""),
                                    accs["translation"])
     accs["statement_line"] = np.where(accs["statement_line"] == "", accs["name"], accs["statement_line"])
-    pers = _typed("Periods", raw["Periods"], dims, chk)
+    pers = _typed("Periods", read.frames("Periods"), dims, chk)
     _duplicates(pers, ["period"], chk, "Period")
     entity_set = set(ents.loc[ents["_ok"], "entity"])
     account_set = set(accs.loc[accs["_ok"], "account"])
@@ -408,9 +443,9 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
     period_set = set(pg["period"])
 
     # --- rates
-    rts = _typed("Rates", raw["Rates"], dims, chk)
-    _pandera("Rates", rts, {"rate": [pa.Check.gt(0)]}, chk,
-             {"rate": ("Rate {value} must be greater than zero.", "Enter 1 unit of `from` in `to`, e.g. 1.0842.")})
+    rts = _typed("Rates", read.frames("Rates"), dims, chk)
+    _value_rules(rts, {"rate": ([pa.Check.gt(0)], "Rate {value} must be greater than zero.",
+                                "Enter 1 unit of `from` in `to`, e.g. 1.0842.")}, chk)
     rg = rts[rts["_ok"]]
     clash = rg.duplicated(["from", "to", "date", "type"], keep=False) & \
         ~rg.duplicated(["from", "to", "date", "type", "rate"], keep=False)
@@ -420,48 +455,30 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
 
     # --- opening balances and journals
     ctx = {"entity_currency": ent_ccy, "rates": rates, "first_start": first_start}
-    tb = _typed("TrialBalance", raw["TrialBalance"], dims, chk)
-    jr = _typed("Journals", raw["Journals"], dims, chk)
-    _pandera("Journals", jr, {"debit": [pa.Check.ge(0)], "credit": [pa.Check.ge(0)]}, chk,
-             {"debit": ("Debit {value} is negative.", "Debits and credits are positive: put a negative debit in "
-                        "the credit column as a positive amount."),
-              "credit": ("Credit {value} is negative.", "Debits and credits are positive: put a negative credit in "
-                         "the debit column as a positive amount.")})
-    for df, kind in ((tb, "TrialBalance"), (jr, "Journals")):
-        _references(df, kind, chk, entity_set, account_set, dims)
-    if len(jr):
-        d, c = jr["debit"].fillna(0), jr["credit"].fillna(0)
-        ok = jr["_ok"].to_numpy()
-        both = ok & (d != 0).to_numpy() & (c != 0).to_numpy()
-        none = ok & (d == 0).to_numpy() & (c == 0).to_numpy()
-        chk.rows(jr, both, "debit", "The line has both a debit ({debit}) and a credit ({credit}).",
-                 hint="Put the amount in one column only; split it into two lines if both are meant.", code="debit-credit")
-        chk.rows(jr, none, "debit", "The line has neither a debit nor a credit.",
-                 hint="Enter the amount as a debit or a credit, or delete the line.", code="debit-credit")
-        jr.loc[both | none, "_ok"] = False
-        out = ok & ((jr["date"] < first_start) | (jr["date"] > last_end)).to_numpy()
-        chk.rows(jr, out, "date", lambda r: f"Date {r['date']:%Y-%m-%d} is outside the calendar "
-                 f"({first_start:%Y-%m-%d} to {last_end:%Y-%m-%d}).", hint="Correct the date, or add the period to "
-                 "the Periods sheet.", code="outside-calendar")
-        rv = jr["reverse_on"]
-        bad_rev = ok & rv.notna().to_numpy() & ((rv <= jr["date"]) | (rv > last_end)).to_numpy()
-        chk.rows(jr, bad_rev, "reverse_on", lambda r: f"reverse_on {r['reverse_on']:%Y-%m-%d} must be after the line's "
-                 f"date {r['date']:%Y-%m-%d} and inside the calendar.", hint="Enter the date the reversal should post, "
-                 "usually the first day of the next period.", code="bad-reverse-on")
-        jr.loc[out | bad_rev, "_ok"] = False
+    tb = _typed("TrialBalance", read.frames("TrialBalance"), dims, chk)
+    jr = _typed("Journals", read.frames("Journals"), dims, chk)
+    _value_rules(jr, {"debit": ([pa.Check.ge(0)], "Debit {value} is negative.", "Debits and credits are "
+                                "positive: put a negative debit in the credit column as a positive amount."),
+                      "credit": ([pa.Check.ge(0)], "Credit {value} is negative.", "Debits and credits are "
+                                 "positive: put a negative credit in the debit column as a positive amount.")}, chk)
+    _references(tb, "TrialBalance", chk, entity_set, account_set, dims)
+    _references(jr, "Journals", chk, entity_set, account_set, dims)
+    _journal_lines(jr, chk, first_start, last_end)
     opening = _lines("TrialBalance", tb, ctx, chk, dims) if len(tb) else make_lines(dims)
     journals = _lines("Journals", jr, ctx, chk, dims) if len(jr) else _empty_journals(dims)
-    _opening_sums(opening, tb, chk, ent_ccy)
+    del tb, jr  # the lines frames hold what is needed of them
+    _opening_sums(opening, chk, ent_ccy)
     _total_bound([opening, journals], chk)
-    journals = _balance_journals(journals, jr, chk, settings, ent_ccy, dims)
-    _journal_identity(journals, jr, chk, pg)
+    numbers = pd.factorize(journals["journal"])  # journal numbers as integer codes, for both checks below
+    journals = _balance_journals(journals, numbers[0], chk, settings, ent_ccy, dims)
+    _journal_identity(journals, numbers, chk, pg)
 
     # --- the other kinds: typed; their rules are checked by the steps that use them
     others = {}
     for kind, key in (("Allocations", None), ("Statistics", None), ("Eliminations", None),
                       ("HistoricalRates", ["entity", "account"]), ("Subledgers", None), ("Tasks", ["task"]),
                       ("Users", ["user", "group"]), ("Statements", ["statement", "row"])):
-        df = _typed(kind, raw[kind], dims, chk)
+        df = _typed(kind, read.frames(kind), dims, chk)
         if key:
             _duplicates(df, key, chk, kind[:-1] if kind.endswith("s") else kind)
         _references(df, kind, chk, entity_set, account_set, dims, period_set)
@@ -544,6 +561,32 @@ def _references(df, kind, chk, entity_set, account_set, dims, period_set=None) -
                  hint="Use a period code from the Periods sheet.", code="unknown-period")
 
 
+def _journal_lines(jr, chk, first_start, last_end) -> None:
+    """Each journal line has a debit or a credit (not both), a date inside the calendar and a
+    reversal date after it."""
+    if not len(jr):
+        return
+    d, c = jr["debit"].fillna(0), jr["credit"].fillna(0)
+    ok = jr["_ok"].to_numpy()
+    both = ok & (d != 0).to_numpy() & (c != 0).to_numpy()
+    none = ok & (d == 0).to_numpy() & (c == 0).to_numpy()
+    chk.rows(jr, both, "debit", "The line has both a debit ({debit}) and a credit ({credit}).",
+             hint="Put the amount in one column only; split it into two lines if both are meant.", code="debit-credit")
+    chk.rows(jr, none, "debit", "The line has neither a debit nor a credit.",
+             hint="Enter the amount as a debit or a credit, or delete the line.", code="debit-credit")
+    jr.loc[both | none, "_ok"] = False
+    out = ok & ((jr["date"] < first_start) | (jr["date"] > last_end)).to_numpy()
+    chk.rows(jr, out, "date", lambda r: f"Date {r['date']:%Y-%m-%d} is outside the calendar "
+             f"({first_start:%Y-%m-%d} to {last_end:%Y-%m-%d}).", hint="Correct the date, or add the period to "
+             "the Periods sheet.", code="outside-calendar")
+    rv = jr["reverse_on"]
+    bad_rev = ok & rv.notna().to_numpy() & ((rv <= jr["date"]) | (rv > last_end)).to_numpy()
+    chk.rows(jr, bad_rev, "reverse_on", lambda r: f"reverse_on {r['reverse_on']:%Y-%m-%d} must be after the line's "
+             f"date {r['date']:%Y-%m-%d} and inside the calendar.", hint="Enter the date the reversal should post, "
+             "usually the first day of the next period.", code="bad-reverse-on")
+    jr.loc[out | bad_rev, "_ok"] = False
+
+
 def _total_bound(frames, chk) -> None:
     """Sums of int64 minor units must not overflow: the books' amounts together stay below
     about 10^18 minor units (each is below 10^15 already)."""
@@ -555,7 +598,7 @@ def _total_bound(frames, chk) -> None:
                         "unit.", code="too-large"))
 
 
-def _opening_sums(opening, tb, chk, ent_ccy) -> None:
+def _opening_sums(opening, chk, ent_ccy) -> None:
     if not len(opening):
         return
     ok = opening[opening["_ok"]]
@@ -571,24 +614,31 @@ def _opening_sums(opening, tb, chk, ent_ccy) -> None:
                         value=ent, code="opening-unbalanced"))
 
 
-def _balance_journals(lines, jr, chk, settings, ent_ccy, dims) -> pd.DataFrame:
+def _balance_journals(lines, journal_codes, chk, settings, ent_ccy, dims) -> pd.DataFrame:
     """Every journal balances per entity in accounting currency.  A difference within the
     rounding tolerance that comes only from conversion goes to the rounding account (one
-    generated line per journal and entity); anything else is an error."""
+    generated line per journal and entity); anything else is an error.  Journals with a line
+    whose cells did not type are left out (their findings are already made)."""
     if not len(lines):
         return lines
-    grp_ok = lines.groupby(["journal", "entity"])["_ok"].transform("all").to_numpy()
-    sub = lines[grp_ok]
-    agg = sub.groupby(["journal", "entity"], sort=True).agg(diff=("amount_acct", "sum"), conv=("converted", "any"),
-                                                             last=("line", "max"))
-    agg = agg[agg["diff"] != 0].reset_index()
+    acct = lines["amount_acct"].to_numpy()
+    parts = pd.DataFrame({"ok": lines["_ok"].to_numpy(), "diff": acct, "debits": np.maximum(acct, 0),
+                          "credits": -np.minimum(acct, 0), "conv": lines["converted"].to_numpy(),
+                          "last": lines["line"].to_numpy(), "first": np.arange(len(lines))})
+    # grouped by journal and entity as integer codes (much faster than by text), sorted below
+    agg = parts.groupby([journal_codes, pd.factorize(lines["entity"])[0]], sort=False) \
+        .agg(ok=("ok", "all"), diff=("diff", "sum"), debits=("debits", "sum"), credits=("credits", "sum"),
+             conv=("conv", "any"), last=("last", "max"), first=("first", "min"))
+    agg = agg[agg["ok"].to_numpy() & (agg["diff"] != 0).to_numpy()]
     if not len(agg):
         return lines
+    first = lines.iloc[agg["first"].to_numpy()]
+    agg = agg.assign(journal=first["journal"].to_numpy(), entity=first["entity"].to_numpy()) \
+        .sort_values(["journal", "entity"]).reset_index(drop=True)
+    first = lines.iloc[agg["first"].to_numpy()].reset_index(drop=True)
     ccy = agg["entity"].map(ent_ccy).fillna("USD").to_numpy()
     tol_minor = np.array([int(settings.rounding_tolerance.scaleb(s)) for s in range(4)])[money.scales(ccy)]
     rounding = agg["conv"].to_numpy() & (np.abs(agg["diff"].to_numpy()) <= tol_minor)
-    firsts = sub.drop_duplicates(["journal", "entity"]).set_index(["journal", "entity"])
-    first = firsts.loc[list(zip(agg["journal"], agg["entity"]))].reset_index()
     for i in np.flatnonzero(~rounding | (rounding & (settings.rounding_account == ""))):  # errors only
         r, f = agg.iloc[i], first.iloc[i]
         scale = money.scale_of(ccy[i])
@@ -600,8 +650,7 @@ def _balance_journals(lines, jr, chk, settings, ent_ccy, dims) -> pd.DataFrame:
                             "conversion, and no rounding_account is set.", hint="Add rounding_account to Settings.",
                             code="no-rounding-account", **where))
             continue
-        sel = sub[(sub["journal"] == r["journal"]) & (sub["entity"] == r["entity"])]["amount_acct"]
-        dr, cr = money.fmt(sel.clip(lower=0).sum(), scale), money.fmt(-sel.clip(upper=0).sum(), scale)
+        dr, cr = money.fmt(r["debits"], scale), money.fmt(r["credits"], scale)
         why = " (more than the rounding tolerance)" if r["conv"] else ""
         chk.add(Finding(ERROR, f"Journal {r['journal']} does not balance for entity {r['entity']}: debits {dr}, "
                         f"credits {cr}, difference {amt} {ccy[i]}{why}.",
@@ -624,31 +673,54 @@ def _balance_journals(lines, jr, chk, settings, ent_ccy, dims) -> pd.DataFrame:
     return pd.concat([lines, add[lines.columns]], ignore_index=True)
 
 
-def _journal_identity(lines, jr, chk, periods) -> None:
-    """The same journal number in two workbooks, or in two periods, is an error."""
+def _journal_identity(lines, numbers, chk, periods) -> None:
+    """The same journal number in two workbooks, or in two periods, is an error; so is a line
+    number given twice within a journal and entity.  ``numbers`` is ``pd.factorize`` of the
+    journal numbers of the given lines (``lines`` may end with rounding lines)."""
     if not len(lines) or not len(periods):
         return
-    ok = lines[lines["_ok"]]
-    files = ok.groupby("journal")["_file"].nunique()
-    for j in files[files > 1].index:
-        rows = ok[ok["journal"] == j]
-        names = sorted(rows["_file"].unique())
-        f = rows.iloc[0]
-        chk.add(Finding(ERROR, f"Journal {j} appears in {len(names)} workbooks: {', '.join(names)}. The same "
+    codes, journals = numbers
+    if len(codes) < len(lines):
+        codes = np.concatenate([codes, journals.get_indexer(lines["journal"].iloc[len(codes):])])
+    ok_rows = lines["_ok"].to_numpy()
+    ok = lines.loc[ok_rows, ["journal", "entity", "line", "date", "_file", "_sheet", "_row"]]
+    journal = codes[ok_rows]
+    file, files = pd.factorize(ok["_file"])
+    period = np.searchsorted(periods["start"].to_numpy(), ok["date"].to_numpy(), side="right") - 1
+    # per journal (code): its first line, and the first and last workbook and period it names
+    span = pd.DataFrame({"file": file, "period": period, "pos": np.arange(len(ok))}).groupby(journal) \
+        .agg(["min", "max"])
+    first = span[("pos", "min")]
+    several = lambda c: span.index[(span[(c, "min")] != span[(c, "max")]).to_numpy()]  # noqa: E731
+    by_name = lambda js: sorted(js, key=lambda j: journals[j])  # noqa: E731 - findings in journal order
+    in_files = _values_per(journal, file, several("file"))
+    for j in by_name(in_files):
+        names = sorted(files[list(in_files[j])])
+        f = ok.iloc[first.at[j]]
+        chk.add(Finding(ERROR, f"Journal {journals[j]} appears in {len(names)} workbooks: {', '.join(names)}. The same "
                         "workbook may have been dropped in twice.", hint="Remove the duplicate workbook, or renumber "
                         "one of the journals.", file=f["_file"], sheet=f["_sheet"],
-                        cell=chk.cell(f["_file"], f["_sheet"], f["_row"], "journal"), column="journal", value=j,
-                        code="duplicate-journal"))
-    idx = np.searchsorted(periods["start"].to_numpy(), ok["date"].to_numpy(), side="right") - 1
-    per = pd.Series(idx, index=ok.index)
-    spans = per.groupby(ok["journal"]).nunique()
-    for j in spans[spans > 1].index:
-        f = ok[ok["journal"] == j].iloc[0]
-        chk.add(Finding(ERROR, f"Journal {j} has lines dated in {spans[j]} different periods.",
+                        cell=chk.cell(f["_file"], f["_sheet"], f["_row"], "journal"), column="journal",
+                        value=journals[j], code="duplicate-journal"))
+    in_periods = _values_per(journal, period, several("period"))
+    for j in by_name(in_periods):
+        f = ok.iloc[first.at[j]]
+        chk.add(Finding(ERROR, f"Journal {journals[j]} has lines dated in {len(in_periods[j])} different periods.",
                         hint="A journal belongs to one period: split it into one journal per period.",
                         file=f["_file"], sheet=f["_sheet"], cell=chk.cell(f["_file"], f["_sheet"], f["_row"], "date"),
-                        column="date", value=j, code="journal-periods"))
-    dup = ok.duplicated(["journal", "entity", "line"], keep="first") & ok["journal"].map(files).eq(1)
-    chk.rows(ok, dup.to_numpy(), "line" if "line" in jr else "journal",
-             lambda r: f"Journal {r['journal']} has line {r['line']} twice.", hint="Number the lines of a journal "
-             "uniquely, or leave the line column blank.", code="duplicate-line")
+                        column="date", value=journals[j], code="journal-periods"))
+    in_one_file = np.ones(len(journals), dtype=bool)
+    in_one_file[list(in_files)] = False
+    dup = pd.DataFrame({"journal": journal, "entity": pd.factorize(ok["entity"])[0], "line": ok["line"].to_numpy()}) \
+        .duplicated(keep="first").to_numpy() & in_one_file[journal]
+    chk.rows(ok, dup, "line", lambda r: f"Journal {r['journal']} has line {r['line']} twice.",
+             hint="Number the lines of a journal uniquely, or leave the line column blank.", code="duplicate-line")
+
+
+def _values_per(codes: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> dict:
+    """For each code in ``wanted``, the set of ``values`` its rows hold."""
+    if not len(wanted):
+        return {}
+    pairs = pd.DataFrame({"code": codes, "value": values}).drop_duplicates()
+    pairs = pairs[np.isin(pairs["code"].to_numpy(), wanted)]
+    return {code: set(v) for code, v in pairs.groupby("code")["value"]}
