@@ -67,7 +67,8 @@ def run_user(user: str | None) -> str:
 def load(books: Path, exclude=(), progress=None, jobs=None):
     """Read and validate a books folder.  ``progress(stage, done, total, name)``, if given,
     hears about long stages (see :func:`_stage_progress`)."""
-    read = read_books(Path(books), exclude=exclude, progress=_stage_progress(progress, "Reading workbooks"))
+    read = read_books(Path(books), exclude=exclude, progress=_stage_progress(progress, "Reading workbooks"),
+                      jobs=parallel.default_jobs() if jobs is None else jobs)
     book, findings = load_book(read)
     return read, book, findings
 

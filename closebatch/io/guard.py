@@ -20,8 +20,11 @@ in :mod:`closebatch.io.formulas`.  :func:`inspect` reads the file once, cheaply,
   a sheet whose cells span more than :data:`MAX_CELLS` positions: calamine would allocate
   the whole rectangle (one far cell at XFD20000 is 327 million cells, 10 GB).
 
-Only the sheets closebatch will read get the cell-extent scan (a regex pass over the XML, about
-a third of the time calamine then takes).  Limits are module constants so tests can lower them.
+Only the sheets closebatch will read get the cell-extent scan: a few regular-expression
+searches per chunk of XML prove the usual chunk (Excel's spelling, columns A to Z, rows below a
+million) within the limits, and only other chunks have their references collected (together
+about half the time calamine then takes, most of it inflating).  Limits are module constants
+so tests can lower them.
 """
 from __future__ import annotations
 
@@ -60,10 +63,17 @@ _DIM = re.compile(rb"<" + _NS + rb"""dimension\s+ref\s*=\s*["']([^"']*)["']""")
 _FORMULA = [re.compile(rb"<f[\s>/]"), re.compile(rb":f[\s>/]")]
 _CELL = re.compile(rb"<" + _NS + rb"c[\s>/]")
 _CELL_REF = re.compile(rb"<" + _NS + rb"""c\s[^>]*?(?<=\s)r\s*=\s*["'][A-Za-z]+\d""")  # a cell tag with its own r
-# An r attribute not spelt ` r="` (other white space, spaces around =, single quotes), or a
-# prefixed <x:c> tag: the chunk then takes the slow patterns.
-_NONCANON = re.compile(rb'r(?:\s+=|=(?!")|(?<![ ]r)=)')
+# An r attribute not spelt ` r="` (white space around =, a single quote, white space other
+# than a space before the r), or a prefixed <x:c> tag: the chunk then takes the slow patterns.
+_NONCANON = re.compile(rb'r(?:\s+=|=(?!")|(?<=[\t\n\r\f\v]r)=)')
 _PREFIXED_C = re.compile(rb":c[\s>/]")
+# The usual chunk (no _NONCANON, no _PREFIXED_C), proven with two more searches: every ` r="`
+# holds at most one capital letter and 1 to 6 digits (so every position is within A1:Z999999),
+# and every cell tag starts with such a reference.  Rows of a million and more, columns past
+# Z, odd spellings: the full patterns.
+_UNUSUAL_REF = re.compile(rb' r="(?![A-Z]?[1-9][0-9]{0,5}")')
+_CELL_WITHOUT_REF = re.compile(rb'<c(?! r="[A-Z][1-9])[\s>/]')
+USUAL_ROWS, USUAL_COLS = 999_999, 26
 
 
 def _patterns(prefix: bytes) -> dict:
@@ -97,8 +107,8 @@ class SheetScan:
     """What the scan learnt about a sheet closebatch will read."""
 
     part: str
-    rows: int = 0  # highest row number of a cell (1-based; an upper bound)
-    cols: int = 0  # highest column number of a cell (an upper bound)
+    rows: int = 0  # highest row number of a cell (1-based; an upper bound, USUAL_ROWS when that was proof enough)
+    cols: int = 0  # highest column number of a cell (an upper bound, USUAL_COLS likewise)
     formulas: bool = False  # the XML has <f> elements
 
 
@@ -280,11 +290,35 @@ def _dtd(part: str):
 
 def _scan_sheet(fh, info, scan: SheetScan, sheet: str) -> None:
     """Highest row and column of any cell, refusing a sheet beyond Excel's grid or too big
-    to hold as one rectangle.  A quick pass takes positions from the ``r`` attributes
-    wherever they are (an upper bound: it counts cells without a value too); only when that
-    bound is over the limit, or some cells have no ``r`` (their position follows the previous
-    cell's), does a precise pass walk the cells as calamine will."""
-    rows = cols = cells = refs = 0
+    to hold as one rectangle.  A quick pass bounds each usual chunk (see :func:`_usual`) and
+    takes positions from the ``r`` attributes of the others wherever they are (an upper
+    bound: it counts cells without a value too); only when that bound is over the limit, or
+    some cells have no ``r`` (their position follows the previous cell's), does a precise
+    pass walk the cells as calamine will."""
+    rows, cols, unreferenced, bounded = _extent(fh, info, scan, sheet, quick=True)
+    if bounded and rows * cols > MAX_CELLS:
+        # A usual chunk only proved rows <= USUAL_ROWS, too loose next to wide columns
+        # elsewhere in the sheet: take every chunk's exact maximum before going on.
+        rows, cols, unreferenced, _ = _extent(fh, info, scan, sheet, quick=False)
+    if rows > EXCEL_ROWS or cols > EXCEL_COLS:
+        raise Refused(f"has cells reaching row {rows:,} and column {cols:,}, beyond Excel's limits ({EXCEL_ROWS:,} "
+                      f"rows by {EXCEL_COLS:,} columns): the file is damaged or was not made by Excel.", RESAVE,
+                      sheet=sheet)
+    if unreferenced or rows * cols > MAX_CELLS:
+        if info.file_size > MAX_PRECISE:
+            _too_big(rows, cols, sheet)
+        rows, cols = _precise(fh, info, sheet)
+    if rows * cols > MAX_CELLS:
+        _too_big(rows, cols, sheet)
+    scan.rows, scan.cols = rows, cols
+
+
+def _extent(fh, info, scan: SheetScan, sheet: str, quick: bool) -> tuple[int, int, bool, bool]:
+    """One pass over a sheet part: ``(max row, max column, some cell has no reference,
+    some chunk was only bounded)``, checking entities, the dimension claim and every
+    reference on the way, and noting formulas in ``scan``."""
+    rows = cols = 0
+    unreferenced = bounded = False
     first = True
     for data in _tag_chunks(fh, info, sheet):
         if _DTD.search(data):
@@ -294,21 +328,23 @@ def _scan_sheet(fh, info, scan: SheetScan, sheet: str) -> None:
             dim = _DIM.search(data)
             if dim:
                 _check_dimension(dim.group(1).decode("ascii", "replace"), sheet)
-        r, c, n, k = _scan_chunk(data, sheet)
-        rows, cols, cells, refs = max(rows, r), max(cols, c), cells + n, refs + k
+        if quick and _usual(data):
+            if b' r="' in data:
+                rows, cols, bounded = max(rows, USUAL_ROWS), max(cols, USUAL_COLS), True
+        else:
+            r, c, u = _scan_chunk(data, sheet)
+            rows, cols, unreferenced = max(rows, r), max(cols, c), unreferenced or u
         if not scan.formulas and any(rx.search(data) for rx in _FORMULA):
             scan.formulas = True
-    if rows > EXCEL_ROWS or cols > EXCEL_COLS:
-        raise Refused(f"has cells reaching row {rows:,} and column {cols:,}, beyond Excel's limits ({EXCEL_ROWS:,} "
-                      f"rows by {EXCEL_COLS:,} columns): the file is damaged or was not made by Excel.", RESAVE,
-                      sheet=sheet)
-    if cells > refs or rows * cols > MAX_CELLS:
-        if info.file_size > MAX_PRECISE:
-            _too_big(rows, cols, sheet)
-        rows, cols = _precise(fh, info, sheet)
-    if rows * cols > MAX_CELLS:
-        _too_big(rows, cols, sheet)
-    scan.rows, scan.cols = rows, cols
+    return rows, cols, unreferenced, bounded
+
+
+def _usual(data: bytes) -> bool:
+    """True when every reference of the chunk is spelt ` r="` and within A1:Z999999, and
+    every cell tag starts with one (the chunks Excel and most writers produce), so that the
+    chunk is within the grid and its cells are at most USUAL_ROWS x USUAL_COLS."""
+    return (USUAL_ROWS * USUAL_COLS <= MAX_CELLS and not _NONCANON.search(data) and not _PREFIXED_C.search(data)
+            and not _UNUSUAL_REF.search(data) and not _CELL_WITHOUT_REF.search(data))
 
 
 def _tag_chunks(fh, info, sheet):
@@ -328,8 +364,9 @@ def _tag_chunks(fh, info, sheet):
         yield carry
 
 
-def _scan_chunk(data: bytes, sheet: str) -> tuple[int, int, int, int]:
-    """``(max row, max column, cells, cells with a reference)`` of a chunk (upper bounds)."""
+def _scan_chunk(data: bytes, sheet: str) -> tuple[int, int, bool]:
+    """``(max row, max column, some cell has no reference of its own)`` of a chunk (the
+    maxima are upper bounds)."""
     fast = not _NONCANON.search(data) and not _PREFIXED_C.search(data)
     pat = _FAST if fast else _SLOW
     if pat["odd"].search(data):
@@ -353,7 +390,7 @@ def _scan_chunk(data: bytes, sheet: str) -> tuple[int, int, int, int]:
     cells, refs = data.count(b"<c"), data.count(b'<c r="') if fast else -1
     if cells != refs:  # <col>, <cfRule> ... or cells without r: count exactly
         cells, refs = len(_CELL.findall(data)), len(_CELL_REF.findall(data))
-    return rows, cols, cells, refs
+    return rows, cols, cells > refs
 
 
 def _precise(fh, info, sheet: str) -> tuple[int, int]:

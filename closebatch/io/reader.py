@@ -7,16 +7,26 @@ column names and four lineage columns: ``_file`` (path relative to the books fol
 (``file!sheet!row``).  Typing and validation happen later (:mod:`closebatch.validate`).
 
 Reading uses python-calamine, which keeps text as text (``"00123"`` stays a string) and
-rejects XML entities.
+rejects XML entities.  Cells are Python values in object columns, blanks (empty and error
+cells) are None; a text or date column of few distinct values holds one object per value
+(cheaper in memory, equal in every other way), and ``_file``/``_sheet`` one string per
+sheet.  Every workbook is guarded (:mod:`closebatch.io.guard`) before calamine opens it.
+calamine parses without holding the interpreter's lock, so ``read_books(jobs=2)`` runs the
+guard, the parse and the building of frames of different workbooks at the same time.
 """
 from __future__ import annotations
 
+import gc
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from ..core import ERROR, WARNING, Finding
 
@@ -98,12 +108,16 @@ def discover(folder: Path, exclude: tuple = ()) -> tuple[list[Path], list[Findin
     return found, findings
 
 
-def check_zip(path: Path, rel: str) -> Finding | None:
-    """Refuse a workbook that is not a zip, is damaged, encrypted, or would inflate absurdly
-    (see :mod:`closebatch.io.guard`)."""
+def _wanted(sheet: str) -> bool:
+    """True for a sheet closebatch reads."""
+    return sheet.strip().lower() in _KIND_BY_NAME
+
+
+def _inspect(path: Path, rel: str) -> tuple[Finding | None, dict]:
+    """The guard's verdict on a workbook (see :mod:`closebatch.io.guard`)."""
     from . import guard
 
-    return guard.inspect(path, rel, lambda name: name.strip().lower() in _KIND_BY_NAME)[0]
+    return guard.inspect(path, rel, _wanted)
 
 
 def _parser_failure(e: BaseException) -> bool:
@@ -112,14 +126,50 @@ def _parser_failure(e: BaseException) -> bool:
     return not isinstance(e, (KeyboardInterrupt, SystemExit, GeneratorExit))
 
 
-def _sheet_frame(rows: list, rel: str, sheet: str, kind: str, findings: list) -> RawSheet | None:
-    if not rows or not any(v not in ("", None) for v in rows[0]):
-        if rows and any(any(v not in ("", None) for v in r) for r in rows):
+# Kinds of column (pandas' infer_dtype) that cannot hold NaN, and those whose equal values may
+# share one object: equality within them is identity of value (not so across kinds: True == 1.0,
+# and -0.0 == 0.0).
+_NEVER_NAN = frozenset({"string", "boolean", "date", "datetime", "time", "timedelta", "empty"})
+_SHAREABLE = frozenset({"string", "date", "datetime"})
+_SAMPLE, _FEW = 1000, 100  # a column is shared when its first _SAMPLE cells hold at most _FEW values
+
+
+def _grid(rows: list) -> np.ndarray:
+    """calamine's rows (equally long lists) as one 2-D object array; ragged rows are padded
+    with blanks."""
+    grid = np.array(rows, dtype=object)
+    if grid.ndim != 2:
+        width = max(map(len, rows), default=0)
+        grid = np.empty((len(rows), width), dtype=object)
+        grid[:] = ""
+        for i, r in enumerate(rows):
+            grid[i, :len(r)] = r
+    return grid
+
+
+def _shared(col: np.ndarray) -> np.ndarray:
+    """``col`` with equal values as one object each (None stays None)."""
+    codes, uniques = pd.factorize(col)
+    return np.append(np.asarray(uniques, dtype=object), None).take(codes)
+
+
+def _repeat(value: str, n: int) -> np.ndarray:
+    """``n`` references to the one object ``value`` (``np.full`` would make ``n`` copies)."""
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
+
+
+def _sheet_frame(grid: np.ndarray, rel: str, sheet: str, kind: str, findings: list) -> RawSheet | None:
+    """The sheet's frame from its cells (row 1 the header), or None for a sheet without one."""
+    head = list(grid[0]) if len(grid) else []
+    if not any(v not in ("", None) for v in head):
+        if grid.size and ((grid != "") & np.not_equal(grid, None)).any():
             findings.append(Finding(ERROR, f"Sheet {sheet} has no header on row 1.",
                                     hint="Put the column names on row 1, with the data below them.", file=rel,
                                     sheet=sheet, cell="A1", code="no-header"))
         return None
-    header = [norm_header(h) for h in rows[0]]
+    header = [norm_header(h) for h in head]
     width = max(i for i, h in enumerate(header) if h) + 1
     header = header[:width]
     letters, keep = {}, []
@@ -129,89 +179,213 @@ def _sheet_frame(rows: list, rel: str, sheet: str, kind: str, findings: list) ->
         if h in letters:
             findings.append(Finding(ERROR, f"Column {h!r} appears twice in the header of sheet {sheet} "
                                     f"({letters[h]}1 and {column_letter(i)}1).", hint="Rename or delete one of them.",
-                                    file=rel, sheet=sheet, cell=f"{column_letter(i)}1", column=h, value=str(rows[0][i]),
+                                    file=rel, sheet=sheet, cell=f"{column_letter(i)}1", column=h, value=str(head[i]),
                                     code="duplicate-column"))
             continue
         letters[h] = column_letter(i)
         keep.append(i)
-    body = [r[:width] + [""] * (width - len(r)) if len(r) < width else r[:width] for r in rows[1:]]
-    arr = np.array(body, dtype=object).reshape(len(body), width) if body else np.empty((0, width), dtype=object)
-    arr = arr[:, keep]
-    cols = [header[i] for i in keep]
-    df = pd.DataFrame(arr, columns=cols, dtype=object)
-    blank = (df == "") | df.isna()
-    df = df.mask(blank, None)
-    nonempty = ~blank.all(axis=1).to_numpy()
-    df["_row"] = np.arange(2, len(df) + 2, dtype="int64")
-    df = df[nonempty].reset_index(drop=True)
-    df["_file"] = rel
-    df["_sheet"] = sheet
-    df["source"] = rel + "!" + sheet + "!" + df["_row"].astype(str)
+    body = grid[1:] if keep == list(range(grid.shape[1])) else grid[1:, keep]  # the data rows' kept columns
+    blank = body == ""  # calamine reads empty and error cells as ""
+    kinds = []
+    for j in range(body.shape[1]):
+        kinds.append(infer_dtype(body[:, j], skipna=False))
+        if kinds[-1] not in _NEVER_NAN:
+            blank[:, j] |= pd.isna(body[:, j])
+    filled = ~blank.all(axis=1)
+    body[blank] = None
+    del blank
+    excel_rows = np.flatnonzero(filled) + 2
+    if len(excel_rows) < len(body):
+        body = body[filled]
+    for j, k in enumerate(kinds):
+        if k in _SHAREABLE and len(set(body[:_SAMPLE, j])) <= _FEW:
+            body[:, j] = _shared(body[:, j])
+    df = pd.DataFrame(body, columns=[header[i] for i in keep], dtype=object, copy=False)
+    # Lineage (replacing any same-named column of the sheet, as before).  Object columns, so
+    # that _file and _sheet are one shared string and concat() does not copy them per row.
+    df["_row"] = excel_rows.astype("int64")
+    prefix = f"{rel}!{sheet}!"
+    for name, values in (("_file", _repeat(rel, len(df))), ("_sheet", _repeat(sheet, len(df))),
+                         ("source", np.array([prefix + str(r) for r in excel_rows.tolist()], dtype=object))):
+        df[name] = pd.Series(values, dtype=object, copy=False)
     return RawSheet(kind=kind, file=rel, sheet=sheet, frame=df, letters=letters)
 
 
+_gc_lock = threading.Lock()
+_gc_state = {"readers": 0, "was_enabled": True}
+
+
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while millions of cell objects are made (it would
+    walk them again and again; none of them is in a cycle).  Safe across reader threads: the
+    collector comes back, as it was, when the last of them is done."""
+    with _gc_lock:
+        if _gc_state["readers"] == 0:
+            _gc_state["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_state["readers"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_state["readers"] -= 1
+            if _gc_state["readers"] == 0 and _gc_state["was_enabled"]:
+                gc.enable()
+
+
 def read_workbook(path: Path, rel: str, result: ReadResult) -> None:
+    """Guard one workbook, then parse it if the guard let it through; its sheets, findings
+    and ignored sheets go to ``result``."""
+    _take(_load(path, rel, lambda: _inspect(path, rel)), path, rel, result)
+
+
+def _load(path: Path, rel: str, inspection):
+    """Reading a workbook, up to calamine's parse of its sheets, as events for :func:`_take`
+    (which alone changes the result, so the order of findings never depends on threads):
+    ``("finding", Finding)``, ``("opened", sheets with formulas)``, ``("ignored", sheet)``
+    and ``("sheet", name, kind, [CalamineSheet])`` (:func:`_take` takes the sheet out of its
+    box, so calamine's copy of the cells goes as soon as it is read).  ``inspection()``
+    gives the guard's verdict (:func:`_inspect`, here or from another thread); nothing is
+    parsed unless it passed."""
     from python_calamine import CalamineWorkbook
 
-    from . import guard
-    from .formulas import uncached_formulas
-
     try:
-        bad, scans = guard.inspect(path, rel, lambda name: name.strip().lower() in _KIND_BY_NAME)
+        bad, scans = inspection()
     except OSError as e:
-        result.findings.append(Finding(ERROR, f"{rel} could not be opened: {e.strerror or e}.",
-                                       hint="Close it in Excel (or any program holding it), check that you may read "
-                                            "it, and run again.", file=rel, code="unreadable"))
+        yield "finding", Finding(ERROR, f"{rel} could not be opened: {e.strerror or e}.",
+                                 hint="Close it in Excel (or any program holding it), check that you may read it, "
+                                      "and run again.", file=rel, code="unreadable")
         return
     if bad:
-        result.findings.append(bad)
+        yield "finding", bad
         return
     try:
         wb = CalamineWorkbook.from_path(str(path))
     except BaseException as e:  # noqa: BLE001 - any reader failure becomes a finding
         if not _parser_failure(e):
             raise
-        result.findings.append(Finding(ERROR, f"{rel} could not be read: {_short(e)}.",
-                                       hint="Open it in Excel and save it again as an Excel Workbook (.xlsx).",
-                                       file=rel, code="unreadable"))
+        yield "finding", Finding(ERROR, f"{rel} could not be read: {_short(e)}.",
+                                 hint="Open it in Excel and save it again as an Excel Workbook (.xlsx).", file=rel,
+                                 code="unreadable")
         return
-    result.files.append(path)
     try:
-        wanted = [n for n in wb.sheet_names if n.strip().lower() in _KIND_BY_NAME]
-        formulas = uncached_formulas(path, {n for n in wanted if n in scans and scans[n].formulas})
+        yield "opened", {n for n in wb.sheet_names if _wanted(n) and n in scans and scans[n].formulas}
         for name in wb.sheet_names:
             kind = _KIND_BY_NAME.get(name.strip().lower())
             if kind is None:
-                result.ignored.append((rel, name))
-                continue
-            if name not in scans:  # never parse a sheet the guard did not check
-                result.findings.append(Finding(ERROR, f"Sheet {name} of {rel} could not be located in the workbook's "
-                                               "parts, so it was not read.", hint="Open the workbook in Excel and "
-                                               "save it again.", file=rel, sheet=name, code="unreadable"))
-                continue
+                yield "ignored", name
+            elif name not in scans:  # never parse a sheet the guard did not check
+                yield "finding", Finding(ERROR, f"Sheet {name} of {rel} could not be located in the workbook's "
+                                         "parts, so it was not read.", hint="Open the workbook in Excel and save it "
+                                         "again.", file=rel, sheet=name, code="unreadable")
+            else:
+                try:
+                    box = [wb.get_sheet_by_name(name)]  # the parse, without holding the interpreter's lock
+                except BaseException as e:  # noqa: BLE001
+                    if not _parser_failure(e):
+                        raise
+                    yield "finding", _unreadable_sheet(rel, name, e)
+                    continue
+                yield "sheet", name, kind, box
+    finally:
+        wb.close()
+
+
+def _unreadable_sheet(rel: str, name: str, e: BaseException) -> Finding:
+    return Finding(ERROR, f"Sheet {name} of {rel} could not be read: {_short(e)}.",
+                   hint="Open the workbook in Excel, check the sheet, and save it again.", file=rel, sheet=name,
+                   code="unreadable")
+
+
+def _take(events, path: Path, rel: str, result: ReadResult) -> None:
+    """Apply :func:`_load`'s events to ``result``: frames of the parsed sheets (formulas
+    without a cached value read as their text), findings, ignored sheets."""
+    from .formulas import uncached_formulas
+
+    formulas: dict = {}
+    for event, *args in events:
+        if event == "finding":
+            result.findings.append(args[0])
+        elif event == "opened":
+            result.files.append(path)
+            formulas = uncached_formulas(path, args[0])
+        elif event == "ignored":
+            result.ignored.append((rel, args[0]))
+        else:
+            name, kind, box = args
+            sheet = box.pop()
             try:
-                rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                with _gc_paused():
+                    grid = _grid(sheet.to_python(skip_empty_area=False))
             except BaseException as e:  # noqa: BLE001
                 if not _parser_failure(e):
                     raise
-                result.findings.append(Finding(ERROR, f"Sheet {name} of {rel} could not be read: {_short(e)}.",
-                                               hint="Open the workbook in Excel, check the sheet, and save it again.",
-                                               file=rel, sheet=name, code="unreadable"))
+                result.findings.append(_unreadable_sheet(rel, name, e))
                 continue
+            finally:
+                del sheet
             for r0, c0, text in formulas.get(name, []):
-                if r0 < len(rows) and c0 < len(rows[r0]) and rows[r0][c0] in ("", None):
-                    rows[r0][c0] = text
+                if r0 < grid.shape[0] and c0 < grid.shape[1] and grid[r0, c0] in ("", None):
+                    grid[r0, c0] = text
                     if r0 > 0:
                         result.findings.append(Finding(
                             WARNING, f"The formula {text} has no calculated value saved in the workbook, so it is "
                             "read as its text.", hint="Open the workbook in Excel and save it, so that the "
                             "formula's result is stored, or type the value.", file=rel, sheet=name,
                             cell=f"{column_letter(c0)}{r0 + 1}", value=text, code="uncached-formula"))
-            raw = _sheet_frame(rows, rel, name, kind, result.findings)
+            with _gc_paused():
+                raw = _sheet_frame(grid, rel, name, kind, result.findings)
+            del grid
             if raw is not None:
                 result.sheets.append(raw)
+
+
+def _read_in_threads(paths: list[Path], rels: list[str], jobs: int, progress, result: ReadResult) -> None:
+    """Read the workbooks as a pipeline: one thread guards them one after the other, ``jobs -
+    1`` threads parse those already guarded (calamine, without holding the interpreter's lock)
+    and this thread turns the parsed sheets into frames (which holds it), with at most ``jobs``
+    workbooks parsed ahead (their cells wait in calamine's memory).  calamine's parse is bound
+    by memory bandwidth: on two cores, two parses at once were no faster than one after the
+    other, while a parse beside the guard and the frames is.  The largest workbooks go first,
+    so that the last step is short; each workbook's sheets and findings are kept apart and
+    added in folder order, so the result is the one a single job gives."""
+    def size(p: Path) -> int:
+        try:
+            return p.stat().st_size
+        except OSError:
+            return 0
+
+    parts = [ReadResult() for _ in paths]
+    order = sorted(range(len(paths)), key=lambda i: -size(paths[i]))
+    guarding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closebatch-guard")
+    parsing = ThreadPoolExecutor(max_workers=max(1, jobs - 1), thread_name_prefix="closebatch-parse")
+    try:
+        inspected = {i: guarding.submit(_inspect, paths[i], rels[i]) for i in order}
+        parsed = {}
+
+        def parse(k: int) -> None:  # the k-th workbook in order, all of its sheets
+            if k < len(order):
+                i = order[k]
+                parsed[i] = parsing.submit(lambda: list(_load(paths[i], rels[i], inspected[i].result)))
+
+        ahead = jobs
+        for k in range(ahead):
+            parse(k)
+        for k, i in enumerate(order):
+            if progress:
+                progress(k, len(paths), rels[i])
+            events = parsed.pop(i).result()
+            parse(k + ahead)
+            _take(events, paths[i], rels[i], parts[i])
     finally:
-        wb.close()
+        parsing.shutdown(cancel_futures=True)
+        guarding.shutdown(cancel_futures=True)
+    for part in parts:
+        result.sheets += part.sheets
+        result.findings += part.findings
+        result.ignored += part.ignored
+        result.files += part.files
 
 
 def _short(e: BaseException) -> str:
@@ -219,8 +393,12 @@ def _short(e: BaseException) -> str:
     return text[:300]
 
 
-def read_books(folder: Path, exclude: tuple = (), progress=None) -> ReadResult:
-    """Read every workbook of a books folder.  ``progress(done, total, name)`` is called per file."""
+def read_books(folder: Path, exclude: tuple = (), progress=None, jobs: int | None = None) -> ReadResult:
+    """Read every workbook of a books folder.  ``progress(done, total, name)`` is called per file.
+
+    ``jobs`` > 1 reads workbooks in a pipeline of threads (see :func:`_read_in_threads`);
+    the result (sheets, findings, their order) is the same as with one job, only ``progress``
+    hears of the files in the order they are read, the largest first."""
     folder = Path(folder)
     result = ReadResult(root=folder)
     if not folder.is_dir():
@@ -229,11 +407,14 @@ def read_books(folder: Path, exclude: tuple = (), progress=None) -> ReadResult:
         return result
     paths, findings = discover(folder, exclude)
     result.findings.extend(findings)
-    for i, p in enumerate(paths):
-        rel = p.relative_to(folder).as_posix()
-        if progress:
-            progress(i, len(paths), rel)
-        read_workbook(p, rel, result)
+    rels = [p.relative_to(folder).as_posix() for p in paths]
+    if jobs is None or jobs <= 1 or len(paths) <= 1:
+        for i, (p, rel) in enumerate(zip(paths, rels)):
+            if progress:
+                progress(i, len(paths), rel)
+            read_workbook(p, rel, result)
+    else:
+        _read_in_threads(paths, rels, jobs, progress, result)
     if progress:
         progress(len(paths), len(paths), "")
     for kind in UNIQUE_KINDS:

@@ -1,0 +1,268 @@
+"""The reader's fast paths give exactly what the plain ones give.
+
+* ``read_books(jobs=2)`` (a pipeline: a guarding thread, a parsing thread, frames) returns
+  the same sheets, frames, findings, ignored sheets and order as ``jobs=1``.
+* The frames keep the contract validation relies on: cells as Python values in object
+  columns (text stays text, numbers stay numbers, even far down a column), blanks and error
+  cells as None, blank rows dropped with the Excel row numbers kept, lineage columns.
+* The guard's quick pass (a few searches proving a chunk usual) refuses exactly what the
+  full patterns refuse, wherever the odd reference sits in a large sheet.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+import xlsxwriter
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from books import D, J, OPENING, master, write_books
+from closebatch.io import guard, reader
+from closebatch.io.reader import read_books
+
+sys.path.insert(0, str(Path(__file__).parent / "hostile"))
+from craft import SHEET, rezip, with_sheet_xml  # noqa: E402
+
+
+def journal_rows(entity: str, n: int) -> list:
+    rows = []
+    for k in range(n):
+        amount = round(10 + k * 1.37, 2)
+        rows.append([f"{entity}{k // 2}", D(2026, 1, 1 + k % 28), entity, "1000" if k % 2 else "4000", "USD",
+                     None if k % 2 else amount, amount if k % 2 else None])
+    return rows
+
+
+def snapshot(read) -> dict:
+    return {"findings": read.findings, "ignored": read.ignored, "files": read.files,
+            "sheets": [(s.kind, s.file, s.sheet, s.letters) for s in read.sheets],
+            "frames": [s.frame for s in read.sheets]}
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert {k: v for k, v in a.items() if k != "frames"} == {k: v for k, v in b.items() if k != "frames"}
+    for x, y in zip(a["frames"], b["frames"]):
+        pd.testing.assert_frame_equal(x, y)
+        for c in x.columns:  # the same Python types cell by cell, not just equal values (True == 1.0)
+            assert [type(v) for v in x[c]] == [type(v) for v in y[c]], c
+
+
+# --------------------------------------------------------------------------- jobs=2 is jobs=1
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory) -> Path:
+    """Workbooks of several sizes, with every kind of finding the reader makes itself."""
+    folder = tmp_path_factory.mktemp("mixed") / "books"
+    big = journal_rows("E1", 3000)
+    write_books({
+        "master.xlsx": master(),
+        "opening.xlsx": OPENING,
+        "a big journal.xlsx": {"Journals": [J] + big, "Notes": [["anything"]]},
+        "b small journal.xlsx": {"Journals": [J] + journal_rows("E1", 40)[:20] + [[None] * 7]
+                                 + journal_rows("E1", 40)[20:]},
+        "c copy of the big one.xlsx": {"Journals": [J] + big},  # a repeated workbook
+        "d second settings.xlsx": {"Settings": [["key", "value"], ["rounding_account", "9990"]]},
+        "e duplicate column.xlsx": {"Rates": [["from", "to", "date", "rate", "rate"],
+                                              ["EUR", "USD", D(2026, 1, 31), 1.08, 1.09]]},
+        "f no header.xlsx": {"Statistics": [[None, None], ["x", 1]]},
+    }, folder)
+    wb = openpyxl.load_workbook(folder / "b small journal.xlsx")
+    wb["Journals"]["F3"] = "=1+1"  # a formula without a cached value
+    wb.save(folder / "b small journal.xlsx")
+    good = folder / "opening.xlsx"
+    with_sheet_xml(good, folder / "g far cell.xlsx",  # refused by the guard
+                   lambda x: x.replace(b"</sheetData>", b'<row r="20000"><c r="XFD20000"><v>1</v></c></row>'
+                                                        b"</sheetData>"))
+    (folder / "h broken.xlsx").write_bytes(good.read_bytes()[:500])
+    (folder / "i data.csv").write_text("journal,date\n")
+    return folder
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_parallel_read_equals_a_single_job(mixed_folder, jobs):
+    calls_1, calls_n = [], []
+    one = read_books(mixed_folder, jobs=1, progress=lambda *a: calls_1.append(a))
+    many = read_books(mixed_folder, jobs=jobs, progress=lambda *a: calls_n.append(a))
+    assert {f.code for f in one.findings} >= {"duplicate-kind", "duplicate-workbook", "duplicate-column", "no-header",
+                                               "hostile-file", "not-excel", "unsupported-file", "uncached-formula"}
+    assert ("a big journal.xlsx", "Notes") in one.ignored
+    assert_same(snapshot(one), snapshot(many))
+    # progress: one call per workbook (in the order they are finished) and a last one
+    assert [c[:2] for c in calls_n] == [c[:2] for c in calls_1] and calls_n[-1] == calls_1[-1]
+    assert sorted(c[2] for c in calls_n) == sorted(c[2] for c in calls_1)
+
+
+def test_parallel_read_guards_each_workbook_before_parsing_it(mixed_folder, monkeypatch):
+    import gc
+
+    import python_calamine
+
+    events = []
+    inspect, open_workbook = guard.inspect, python_calamine.CalamineWorkbook.from_path
+
+    def guarded(path, rel, wanted):
+        out = inspect(path, rel, wanted)
+        events.append(("guarded", Path(path).name, out[0] is None))
+        return out
+
+    class Workbook:
+        @staticmethod
+        def from_path(path):
+            events.append(("opened", Path(path).name))
+            return open_workbook(path)
+
+    monkeypatch.setattr(guard, "inspect", guarded)
+    monkeypatch.setattr(python_calamine, "CalamineWorkbook", Workbook)
+    read_books(mixed_folder, jobs=2)
+    assert gc.isenabled()
+    opened = [e[1] for e in events if e[0] == "opened"]
+    assert opened and len(opened) == len(set(opened))
+    for name in opened:
+        assert events.index(("guarded", name, True)) < events.index(("opened", name))
+    assert not {name for kind, name, *ok in events if kind == "guarded" and not ok[0]} & set(opened)
+
+
+# --------------------------------------------------------------------------- the frame contract
+
+def test_cells_keep_their_python_values(tmp_path):
+    f = tmp_path / "b" / "journals.xlsx"
+    f.parent.mkdir()
+    wb = xlsxwriter.Workbook(str(f), {"strings_to_numbers": False, "strings_to_formulas": False})
+    ws = wb.add_worksheet("Journals")
+    date = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws.write_row(0, 0, ["code", "amount", "when", "flag", "note"])
+    n = 3000
+    for i in range(1, n + 1):
+        ws.write_string(i, 0, ["00123", "NA", "N/A", "null", "None", "0"][i % 6])
+        ws.write_number(i, 1, [1.5, -0.0, 0.0, 1.0][i % 4])
+        ws.write_datetime(i, 2, dt.datetime(2026, 1, 1 + i % 28), date)
+        ws.write_boolean(i, 3, i % 2 == 0)
+        ws.write_string(i, 4, "same text")
+    ws.write_string(n + 1, 1, "abc")  # text far down a number column
+    ws.write_formula(n + 2, 1, "=1/0", None, "#DIV/0!")  # an error cell reads as blank
+    ws.write_formula(n + 2, 0, "=NA()", None, "#N/A")
+    ws.write_string(n + 2, 4, "")
+    ws.write_boolean(n + 2, 3, True)
+    ws.write_formula(n + 3, 0, "=NA()", None, "#N/A")  # a row of blanks and errors is dropped
+    ws.write_number(n + 4, 1, 7)
+    wb.close()
+    read = read_books(f.parent, jobs=1)
+    df = read.sheets[0].frame
+    assert list(df.columns) == ["code", "amount", "when", "flag", "note", "_row", "_file", "_sheet", "source"]
+    assert all(df[c].dtype == object for c in df.columns if c != "_row") and df["_row"].dtype == "int64"
+    assert df["code"].iloc[:6].tolist() == ["NA", "N/A", "null", "None", "0", "00123"]
+    amounts = df["amount"].tolist()
+    assert [type(v) for v in amounts[:n]] == [float] * n and amounts[n] == "abc"
+    assert [str(v) for v in amounts[:4]] == ["-0.0", "0.0", "1.0", "1.5"]  # -0.0 keeps its sign
+    assert df["when"].iloc[0] == dt.date(2026, 1, 2)
+    assert df["flag"].iloc[:2].tolist() == [False, True] and type(df["flag"].iloc[0]) is bool
+    assert df.iloc[n + 1][["code", "amount", "when", "flag", "note"]].tolist() == [None, None, None, True, None]
+    assert df["_row"].tolist() == list(range(2, n + 4)) + [n + 5]
+    assert df["source"].iloc[-1] == f"journals.xlsx!Journals!{n + 5}"
+    # a column of a few repeated texts holds one object per value; lineage too
+    assert len({id(v) for v in df["note"].iloc[:n]}) == 1
+    assert len({id(v) for v in df["_file"]}) == 1 and df["_file"].iloc[0] == "journals.xlsx"
+
+
+def test_sharing_never_merges_values_of_different_types():
+    values = [True, 1.0, 1, -0.0, 0.0, "1", dt.date(2026, 1, 1), dt.datetime(2026, 1, 1), ""]
+    grid = np.empty((1 + 50 * len(values), 2), dtype=object)
+    grid[0] = ["mixed", "text"]
+    grid[1:, 0] = values * 50
+    grid[1:, 1] = ["" if v is True else "a" for v in values] * 50  # never blank where "mixed" is
+    raw = reader._sheet_frame(grid, "x.xlsx", "Journals", "Journals", [])
+    got = raw.frame["mixed"].tolist()
+    assert [(type(v), str(v)) for v in got] == [(type(v), str(v)) if v != "" else (type(None), "None")
+                                                for v in values * 50]
+    assert raw.frame["text"].tolist() == [None if v is True else "a" for v in values] * 50
+
+
+# --------------------------------------------------------------------------- the guard's quick pass
+
+USUAL = b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>entry %d</t></is></c><c r="B%d"><v>%d.5</v></c></row>'
+# Odd rows, each put somewhere in a sheet of usual ones ("%d" is its row number).  Several are
+# caught by one check of the quick pass only, so that every check is needed.
+ODD = {
+    "row beyond the grid": b'<row r="2000000"><c r="A5"><v>1</v></c></row>',
+    "cell beyond the grid": b'<row r="%d"><c r="A2000000"><v>1</v></c></row>',
+    "column beyond the grid": b'<row r="%d"><c r="XFE7"><v>1</v></c></row>',
+    "far cell": b'<row r="%d"><c r="XFD20000"><v>1</v></c></row>',
+    "lower case": b'<row r="%d"><c r="xfd20000"><v>1</v></c></row>',
+    "leading zeros": b'<row r="%d"><c r="A0002000000"><v>1</v></c></row>',
+    "entity": b'<row r="%d"><c r="&#88;FD20000"><v>1</v></c></row>',
+    "tab before r": b'<row r="%d"><c\tr="XFD20000"><v>1</v></c></row>',
+    "tab before a row's r": b'<row\tr="2000000"><c r="A5"><v>1</v></c></row>',
+    "new line before a row's r": b'<row\nr="2000000"><c r="A5"><v>1</v></c></row>',
+    "single quotes": b"<row r=\"%d\"><c r='XFD20000'><v>1</v></c></row>",
+    "a row's single quotes": b"<row r='2000000'><c r=\"A5\"><v>1</v></c></row>",
+    "spaces around =": b'<row r="%d"><c r = "XFD20000"><v>1</v></c></row>',
+    "a row's space before =": b'<row r ="2000000"><c r="A5"><v>1</v></c></row>',
+    "prefixed cell": b'<row r="%d"><x:c r="XFD20000"><x:v>1</x:v></x:c></row>',
+    "cells without r": b'<row r="20000">' + b"<c><v>1</v></c>" * 2000 + b"</row>",
+    "prefixed cells without r": b'<row r="20000">' + b"<x:c><x:v>1</x:v></x:c>" * 2000 + b"</row>",
+    "r not first": b'<row r="%d"><c s="0" r="XFD20000"><v>1</v></c></row>',
+    "row number only": b'<row r="%d"><c r="20000"><v>1</v></c></row>',
+    "a wide column, within limits": b'<row r="%d"><c r="AZ5"><v>1</v></c></row>',
+    "seven digits, within the grid": b'<row r="%d"><c r="B1000000"><v>1</v></c></row>',
+    "a formula": b'<row r="%d"><c r="C5"><f>1+1</f></c></row>',
+    "a prefixed formula": b'<row r="%d"><c r="C5"><x:f>1+1</x:f></c></row>',
+    "style-only far cell": b'<row r="%d"><c r="XFD50000" s="0"/></row>',
+    "nothing odd": b"",
+}
+ACCEPTED = {"row number only", "a wide column, within limits", "seven digits, within the grid", "a formula",
+            "a prefixed formula", "style-only far cell", "nothing odd"}
+
+
+def sheet_xml(template: bytes, n: int, at: int) -> bytes:
+    rows = [USUAL % (i, i, i, i, i) for i in range(2, n + 2)]
+    rows.insert(at, template % (at + 2) if b"%d" in template else template)
+    return (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetData>'
+            + b"".join(rows) + b"</sheetData></worksheet>")
+
+
+@pytest.fixture(scope="module")
+def small_workbook(tmp_path_factory) -> Path:
+    return write_books({"rates.xlsx": {"Rates": [["from", "to"], ["EUR", "USD"]]}},
+                       tmp_path_factory.mktemp("g") / "b") / "rates.xlsx"
+
+
+def guard_outcome(path: Path) -> tuple:
+    bad, scans = guard.inspect(path, "x.xlsx", lambda name: True)
+    return (bad.message, bad.code) if bad else None, {k: v.formulas for k, v in scans.items()}
+
+
+@pytest.mark.parametrize("odd", sorted(ODD))
+@settings(max_examples=6, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(n=st.integers(1, 400), where=st.floats(0, 1), chunk=st.sampled_from([512, 4096, 1 << 22]))
+def test_quick_pass_refuses_what_the_full_patterns_refuse(small_workbook, tmp_path, monkeypatch, odd, n, where, chunk):
+    monkeypatch.setattr(guard, "CHUNK", chunk)  # small chunks: the odd row lands in a middle one
+    f = rezip(small_workbook, tmp_path / "odd.xlsx", {SHEET: sheet_xml(ODD[odd], n, int(where * n))})
+    quick = guard_outcome(f)
+    with monkeypatch.context() as m:
+        m.setattr(guard, "_usual", lambda data: False)
+        assert quick == guard_outcome(f)
+    assert (quick[0] is None) == (odd in ACCEPTED), quick
+
+
+def test_tall_sheet_with_one_wide_cell_takes_exact_rows(small_workbook, tmp_path, monkeypatch):
+    """Usual chunks only bound rows by 999,999; next to a column AZ that bound is over the
+    limit, so the sheet's exact extent is taken instead (and it is accepted, as before)."""
+    monkeypatch.setattr(guard, "CHUNK", 4096)
+    monkeypatch.setattr(guard, "MAX_PRECISE", 0)  # the precise pass would refuse outright
+    f = rezip(small_workbook, tmp_path / "wide.xlsx", {SHEET: sheet_xml(ODD["a wide column, within limits"], 300, 150)})
+    bad, scans = guard.inspect(f, "wide.xlsx", lambda name: True)
+    assert bad is None and (scans["Rates"].rows, scans["Rates"].cols) == (301, 52)
+
+
+def test_usual_chunks_are_bounded_within_the_limits():
+    assert guard.USUAL_ROWS * guard.USUAL_COLS <= guard.MAX_CELLS
+    assert guard._usual(sheet_xml(b"", 50, 0))
+    assert not guard._usual(sheet_xml(ODD["tab before r"], 50, 25))
