@@ -143,8 +143,9 @@ def fingerprint(lines: pd.DataFrame, dims) -> pd.Series:
     if not len(lines):
         return pd.Series([], dtype=object)
     parts = lines[cols].astype(str)
-    key = parts[cols[0]].str.cat([parts[c] for c in cols[1:]], sep="|")
-    return pd.Series([hashlib.sha256(k.encode()).hexdigest()[:16] for k in key], index=lines.index, dtype=object)
+    columns = [parts[c].tolist() for c in cols]
+    return pd.Series([hashlib.sha256("|".join(k).encode()).hexdigest()[:16] for k in zip(*columns)],
+                     index=lines.index, dtype=object)
 
 
 class Store:

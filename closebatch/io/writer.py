@@ -23,6 +23,7 @@ FIXED_DATE = dt.datetime(2000, 1, 1)
 OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
            "nan_inf_to_errors": True}
 MAX_ROWS = 1_048_575  # data rows below a header
+BLOCK = 50_000  # rows turned into cell values at a time
 MAX_TEXT = 32_767  # characters in a cell, as Excel counts them (UTF-16 code units)
 
 
@@ -82,6 +83,7 @@ class Book:
                                 "title": title if title is not None else self.path.stem})
         self.wb.set_calc_mode("auto")
         self._formats = {}
+        self._links: dict[str, int] = {}  # links written per worksheet
         self.header = self.fmt(bold=True, bg_color="#DDEBF7", border=1, text_wrap=True, valign="top")
         self.title = self.fmt(bold=True, font_size=13)
 
@@ -119,11 +121,16 @@ class Book:
             ws.write_string(0, 0, excel_text(sheet.title), self.title)
             top = 1
         n = len(df)
-        plans = [self._plan(ws, c, df, n) for c in cols]
-        for j, (c, plan) in enumerate(zip(cols, plans)):
-            ws.set_column(j, j, c.width or max(len(c.header or c.name) + 2, plan[3]))
-            ws.write_string(top, j, excel_text(str(c.header or c.name)), self.header)
-        write_cells(ws, top + 1, [(j, p[0], p[1], p[2]) for j, p in enumerate(plans)], n)
+        # a block of rows at a time: the cell values of a whole million-row sheet as Python
+        # objects would take gigabytes
+        for start in range(0, max(n, 1), BLOCK):
+            block = df.iloc[start:start + BLOCK]
+            plans = [self._plan(ws, c, block, len(block)) for c in cols]
+            if start == 0:  # widths from the first block
+                for j, (c, plan) in enumerate(zip(cols, plans)):
+                    ws.set_column(j, j, c.width or max(len(c.header or c.name) + 2, plan[3]))
+                    ws.write_string(top, j, excel_text(str(c.header or c.name)), self.header)
+            write_cells(ws, top + 1 + start, [(j, p[0], p[1], p[2]) for j, p in enumerate(plans)], len(block))
         self.next_row = top + 1 + n
         if sheet.totals and last and len(sheet.frame):
             r = self.next_row
@@ -167,12 +174,23 @@ class Book:
             return _blank_nan(np.asarray(excel_serials(s), dtype="float64")), ws.write_number, \
                 self.fmt(num_format="yyyy-mm-dd"), 11
         if c.kind == "link":  # values: (location in this workbook, text) pairs, or None
-            return s.tolist(), _link_writer(ws), self.fmt(font_color="blue", underline=1), 14
+            return s.tolist(), self._link_writer(ws), self.fmt(font_color="blue", underline=1), 14
         if c.kind == "bool":
             return np.where(s.fillna(False).to_numpy(dtype=bool), "Y", "N").tolist(), ws.write_string, None, 0
         vals = text_cells(s)
         longest = max((len(t) for t in vals[:500] if t is not None), default=0)
         return vals, ws.write_string, None, min(60, longest + 2)
+
+    def _link_writer(self, ws):
+        """Write ``(location, text)`` as a link within the workbook; past Excel's limit of
+        links on a sheet (counted across the blocks of a sheet), the text alone."""
+        def write(r, j, v, f):
+            count = self._links[ws.name] = self._links.get(ws.name, 0) + 1
+            if count <= MAX_LINKS:
+                ws.write_url(r, j, f"internal:{v[0]}", f, excel_text(v[1]))
+            else:
+                ws.write_string(r, j, excel_text(v[1]))
+        return write
 
     def close(self):
         self.wb.close()
@@ -213,20 +231,6 @@ def write_cells(ws, first_row: int, plans: list, n: int) -> None:
 
 
 MAX_LINKS = 65_530  # hyperlinks Excel keeps on one worksheet
-
-
-def _link_writer(ws):
-    """Write ``(location, text)`` as a link within the workbook; past Excel's limit of
-    links on a sheet, the text alone."""
-    count = [0]
-
-    def write(r, j, v, f):
-        count[0] += 1
-        if count[0] <= MAX_LINKS:
-            ws.write_url(r, j, f"internal:{v[0]}", f, excel_text(v[1]))
-        else:
-            ws.write_string(r, j, excel_text(v[1]))
-    return write
 
 
 def _blank_nan(vals: np.ndarray) -> list:
