@@ -64,9 +64,20 @@ def run_user(user: str | None) -> str:
         return os.environ.get("USER", "unknown")
 
 
+def _system_allocator() -> None:
+    """Have Arrow (pandas' text columns) allocate through the system's malloc rather than its
+    bundled mimalloc: validating a million lines is ~0.6 s (20 %) faster, the time mimalloc
+    spends faulting in pages it had given back (measured; see bench/results.md)."""
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def load(books: Path, exclude=(), progress=None, jobs=None):
     """Read and validate a books folder.  ``progress(stage, done, total, name)``, if given,
     hears about long stages (see :func:`_stage_progress`)."""
+    _system_allocator()
     read = read_books(Path(books), exclude=exclude, progress=_stage_progress(progress, "Reading workbooks"),
                       jobs=parallel.default_jobs() if jobs is None else jobs)
     book, findings = load_book(read)
