@@ -232,18 +232,16 @@ class Store:
         return ent, grp
 
     def save(self, period: str, frames: dict[str, pd.DataFrame]) -> Path:
-        staged = self.stage(period, frames)
-        try:
-            staged.write()
-            return staged.commit()
-        finally:
-            staged.discard()
+        """Write a closed period's workbook and rename it into place."""
+        return self._atomic(f"{period}.xlsx", self._sheets(frames))
 
     def stage(self, period: str, frames: dict[str, pd.DataFrame]) -> "Staged":
         """A closed period's workbook to write under a temporary name now (possibly in
         another process) and to rename into place later (:meth:`Staged.commit`)."""
-        sheets = [_to_sheet(name, df, self.ent_ccy, self.group_ccy) for name, df in frames.items()]
-        return self._stage(f"{period}.xlsx", sheets)
+        return self._stage(f"{period}.xlsx", self._sheets(frames))
+
+    def _sheets(self, frames: dict[str, pd.DataFrame]) -> list[Sheet]:
+        return [_to_sheet(name, df, self.ent_ccy, self.group_ccy) for name, df in frames.items()]
 
     def remove(self, period: str) -> None:
         p = self.dir / f"{period}.xlsx"
