@@ -521,8 +521,7 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
     tasks: list[parallel.Task] = []
 
     def table(name: str, sheets: list[Sheet]) -> None:
-        cells = sum(len(s.frame) * max(1, len(s.columns or s.frame.columns)) for s in sheets)
-        tasks.append(parallel.Task(name, cells, lambda: write_workbook(od.path(name), sheets)))
+        tasks.append(parallel.Task(name, sum(s.cells for s in sheets), lambda: write_workbook(od.path(name), sheets)))
 
     tb = outputs.trial_balance(book, result.balances, result.lines)
     sheets = [outputs.tb_sheet(book, tb)]

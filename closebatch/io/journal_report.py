@@ -114,7 +114,7 @@ def _grand_totals(xb: XBook, ws, row: int, totals: pd.DataFrame) -> None:
     for layer, ccy, dsum, csum, k in totals[["_layer", "accounting_currency", "debit_acct", "credit_acct",
                                              "lines"]].itertuples(index=False):  # one per currency
         sc = money.scale_of(ccy)
-        amount = xb.fmt(num_format=_fmt(sc), bold=True, top=1, bottom=6)
+        amount = xb.money_fmt(sc, bold=True, top=1, bottom=6)
         ws.write_string(row, col["journal_type"], "Total", grand)
         ws.write_number(row, col["lines"], int(k), xb.fmt(num_format="0", bold=True, top=1, bottom=6))
         for name, v in (("debit_acct", dsum), ("credit_acct", csum), ("difference", dsum - csum)):
@@ -124,7 +124,3 @@ def _grand_totals(xb: XBook, ws, row: int, totals: pd.DataFrame) -> None:
         ws.write_string(row, col["description"], f"{what}: {k} lines", grand)
         row += 1
 
-
-def _fmt(scale: int) -> str:
-    dec = "." + "0" * scale if scale > 0 else ""
-    return f"#,##0{dec};-#,##0{dec};0{dec}"

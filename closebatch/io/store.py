@@ -274,7 +274,7 @@ class Staged:
 
     @property
     def cells(self) -> int:
-        return sum(len(s.frame) * max(1, len(s.columns)) for s in self.sheets)
+        return sum(s.cells for s in self.sheets)
 
     def write(self) -> None:
         write_workbook(self.tmp, self.sheets, title=self.final.stem)

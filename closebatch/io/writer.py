@@ -62,6 +62,11 @@ class Sheet:
     totals: list = field(default_factory=list)  # money columns to total at the bottom
     freeze: bool = True
 
+    @property
+    def cells(self) -> int:
+        """Rows times columns: what writing the sheet costs."""
+        return len(self.frame) * max(1, len(self.columns or self.frame.columns))
+
 
 def _fmt_money(scale: int) -> str:
     dec = "." + "0" * scale if scale > 0 else ""
@@ -93,8 +98,9 @@ class Book:
             self._formats[key] = self.wb.add_format(props)
         return self._formats[key]
 
-    def money_fmt(self, scale: int, bold=False):
-        return self.fmt(num_format=_fmt_money(int(scale)), bold=bold)
+    def money_fmt(self, scale: int, bold=False, **props):
+        """The number format of amounts with ``scale`` decimals (plus other ``props``)."""
+        return self.fmt(num_format=_fmt_money(int(scale)), bold=bold, **props)
 
     def write(self, sheet: Sheet):
         """Write ``sheet`` on a new worksheet, row after row: each column is first turned
@@ -108,13 +114,12 @@ class Book:
         starts = list(range(0, len(df), room)) or [0]
         for k, start in enumerate(starts):
             name = sheet.name[:31] if k == 0 else continued(sheet.name, k + 1)
-            ws = self._write_part(ws_name=name, sheet=sheet, part=df.iloc[start:start + room],
+            ws = self._write_part(ws_name=name, sheet=sheet, df=df.iloc[start:start + room],
                                   last=k == len(starts) - 1)
         return ws
 
-    def _write_part(self, ws_name: str, sheet: Sheet, part: pd.DataFrame, last: bool):
+    def _write_part(self, ws_name: str, sheet: Sheet, df: pd.DataFrame, last: bool):
         ws = self.wb.add_worksheet(ws_name)
-        df = part
         cols = sheet.columns or [Column(c, _guess(df[c])) for c in df.columns]
         top = 0
         if sheet.title:
@@ -140,7 +145,7 @@ class Book:
                     scale = c.scale if isinstance(c.scale, int) else 2
                     total = int(sheet.frame[c.name].fillna(0).to_numpy(dtype="int64").sum())
                     ws.write_number(r, j, float(money.from_minor(np.array([total]), scale)[0]),
-                                    self.fmt(num_format=_fmt_money(scale), bold=True, top=1))
+                                    self.money_fmt(scale, bold=True, top=1))
             self.next_row += 1
         if sheet.freeze:
             ws.freeze_panes(top + 1, 0)
