@@ -26,6 +26,7 @@ from .io.reader import read_books
 from .io.status_writer import write_close_status
 from . import statements
 from .io.journal_report import write_ledger_journal
+from .io.consolidation_writer import write_consolidation
 from .io.statements_writer import write_statements
 from .io.store import Store, fingerprint
 from .io.writer import Sheet, write_workbook
@@ -549,6 +550,11 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
         reports = {k: v for k, v in r.reports.items() if not k.startswith("_")}
         if not reports:
             reports = {step.capitalize(): pd.DataFrame({"note": [f"Nothing to report for {step} in {period}."]})}
+        if step == "consolidation" and "Worksheet" in reports:
+            cells = sum(len(v) * max(1, len(v.columns)) for v in reports.values())
+            tasks.append(parallel.Task(fname, cells, lambda reports=reports, fname=fname: write_consolidation(
+                od.path(fname), book, reports, period)))
+            continue
         table(fname, [outputs.report_sheet(k, v, book) for k, v in reports.items()])
     if result.period.year_end and result.year_end is not None:
         ye = outputs.journal_lines(book, result.year_end)

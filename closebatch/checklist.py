@@ -42,6 +42,8 @@ STEP_TITLES = {"journals_posted": "Journals posted", "subledgers": "Subledgers t
 # figures of the steps that are money, in minor units: per entity (accounting currency) or group
 MONEY_BY_ENTITY = ("gains", "losses", "profit_for_year")
 MONEY_GROUP = ("consolidated_total",)
+# per entity, in group currency: the translation reserve, each figure labelled (consolidation)
+MONEY_GROUP_BY_ENTITY = ("cta_total", "cta_goodwill", "cta_nci_share", "cta_owners_share", "cta_movement")
 TASK_COLUMNS = ["task", "name", "area", "owner", "entity", "due", "due_date", "depends_on", "status", "done",
                 "blocked", "blocked_by", "overdue", "days_overdue", "required", "step", "outcome", "figures", "source"]
 PROGRESS_COLUMNS = ["tasks", "done", "remaining", "overdue", "blocked", "progress"]
@@ -238,17 +240,12 @@ def flatten_figures(step: str, figures: dict, ent_ccy: dict, group_ccy: str) -> 
     becomes a Decimal of its currency."""
     rows = []
     for k, v in figures.items():
-        if k.startswith("cta_"):
-            txt = str(v).replace(",", "")
-            try:
-                val = Decimal(txt)
-            except Exception:  # noqa: BLE001 - shown as given
-                val = str(v)
-            rows.append(("cta", k[len("cta_"):], val, group_ccy))
-        elif isinstance(v, dict):
+        if isinstance(v, dict):
             for e in sorted(v):
                 x = v[e]
-                if k in MONEY_BY_ENTITY and isinstance(x, (int, np.integer)):
+                if k in MONEY_GROUP_BY_ENTITY and isinstance(x, (int, np.integer)):
+                    rows.append((k, str(e), _money(int(x), group_ccy), group_ccy))
+                elif k in MONEY_BY_ENTITY and isinstance(x, (int, np.integer)):
                     ccy = ent_ccy.get(e, group_ccy)
                     rows.append((k, str(e), _money(int(x), ccy), ccy))
                 else:
@@ -406,9 +403,10 @@ def entity_progress(table: pd.DataFrame, entities: pd.DataFrame, closed: dict, b
                "closed": closed.get(code, "no"), "blockers": int(blockers_by_entity.get(code, 0))}
         for c in PROGRESS_COLUMNS:
             row[c] = (prog.loc[code, c] if prog is not None and code in prog.index else (0.0 if c == "progress" else 0))
-        for fig in ("gains", "losses", "cta", "profit_for_year"):
+        for fig, name in (("gains", "gains"), ("losses", "losses"), ("cta_total", "cta"),
+                          ("profit_for_year", "profit_for_year")):
             hit = figures[(figures["figure"] == fig) & (figures["entity"] == code)] if len(figures) else figures
-            row[fig] = hit["value"].iloc[0] if len(hit) else None
+            row[name] = hit["value"].iloc[0] if len(hit) else None
         rows.append(row)
     cols = ["entity", "name", "currency", "closed", "blockers", *PROGRESS_COLUMNS, "gains", "losses", "cta",
             "profit_for_year"]

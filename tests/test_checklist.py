@@ -160,8 +160,8 @@ def test_figures_of_steps_are_flattened_with_their_currencies():
                                      {"E1": "USD", "JP": "JPY"}, "USD")
     assert rows == (("balances_revalued", "", 3, ""), ("gains", "E1", Decimal("4.00"), "USD"),
                     ("gains", "JP", Decimal("1200"), "JPY"), ("losses", "E1", Decimal("0.00"), "USD"))
-    cons = checklist.flatten_figures("consolidation", {"eliminations": 2, "cta_S": "-1,234.56",
-                                                       "consolidated_total": 0}, {}, "EUR")
-    assert cons == (("eliminations", "", 2, ""), ("cta", "S", Decimal("-1234.56"), "EUR"),
+    cons = checklist.flatten_figures("consolidation", {"eliminations": 2, "cta_total": {"S": -123456},
+                                                       "consolidated_total": 0}, {"S": "GBP"}, "EUR")
+    assert cons == (("eliminations", "", 2, ""), ("cta_total", "S", Decimal("-1234.56"), "EUR"),
                     ("consolidated_total", "", Decimal("0.00"), "EUR"))
     assert checklist.figures_text(rows) == "balances revalued: 3; gains: E1 4.00 USD, JP 1,200 JPY; losses: E1 0.00 USD"

@@ -102,8 +102,9 @@ def test_public_case_wholly_owned_eur_subsidiary():
     assert elim.groupby("journal")["amount"].sum().eq(0).all()
     assert set(elim["journal"]) == {"ELIM-IC-2026-01", "ELIM-INV-2026-01"}
     assert set(elim["source"]) == {"test.xlsx!eliminations!2", "test.xlsx!eliminations!3"}
-    cta_line = row(res.lines, journal="CTA-2026-01")
-    assert (cta_line["entity"], cta_line["account"], units(cta_line["amount"])) == ("S", "3900", -1602)
+    # translation differences are not a journal: every consolidation journal balances
+    assert not res.lines["journal"].str.startswith("CTA-").any()
+    assert res.lines.groupby("journal")["amount"].sum().eq(0).all()
 
     tr = res.reports["Translation"]
     r = row(tr, entity="S", account="3000")
@@ -120,8 +121,14 @@ def test_public_case_wholly_owned_eur_subsidiary():
     assert units(a["cta_net_assets"]) == -1500
     assert units(a["profit_ytd_acct"]) == 2040 and a["average_rate"] == pytest.approx(1.20)
     assert units(a["cta_profit"]) == -102
-    assert a["cta_unexplained"] == 0 and units(a["cta"]) == -1602
-    assert res.figures["cta_S"] == "-1602.00"
+    assert a["cta_unexplained"] == 0 and units(a["cta_translation"]) == -1602
+    assert units(a["cta_total"]) == -1602 and a["cta_total_is"] == "gain"
+    assert a["closing_rate_source"] == "test.xlsx!Rates!3" and a["average_rate_source"] == "test.xlsx!Rates!4"
+    # the first close starts from an opening reserve of zero (none given): all of it arose now
+    assert a["cta_at_start"] == 0 and units(a["cta_movement"]) == -1602
+    assert res.figures["cta_total"] == {"S": -160200}
+    ws = res.reports["Worksheet"]
+    assert row(ws, account="3900")["entity:S"] == -160200 and row(ws, kind="check")["consolidated"] == 0
     assert res.figures["eliminations"] == 4
 
     carry = res.carry["group_ytd"]
@@ -200,15 +207,15 @@ def test_partly_owned_subsidiary_january():
     assert units(row(e, role="nci_at_acquisition")["amount_group"]) == -2420
     a = row(jan.reports["CTA"], entity="S")
     # net assets 11000 EUR at 1.10 (12100) now at 1.25: −1650; profit 1500 EUR × (1.25 − 1.20): −75
-    assert [units(a[k]) for k in ("cta_net_assets", "cta_profit", "cta_unexplained", "cta", "cta_goodwill",
-                                  "cta_to_nci", "cta_group")] == [-1650, -75, 0, -1725, -45, 345, -1425]
+    assert [units(a[k]) for k in ("cta_net_assets", "cta_profit", "cta_unexplained", "cta_translation",
+                                  "cta_goodwill", "cta_total", "cta_nci_share", "cta_owners_share")] == \
+        [-1650, -75, 0, -1725, -45, -1770, -345, -1425]
     n = row(jan.reports["NCI"], entity="S")
     assert n["effective_ownership"] == pytest.approx(0.8)
-    assert [units(n[k]) for k in ("profit_ytd_group", "nci_profit", "cta_group", "nci_cta", "nci_equity")] == \
-        [1800, 360, -1725, -345, 0]
+    assert [units(n[k]) for k in ("profit_ytd_group", "nci_profit", "cta_translation", "cta_nci_share",
+                                  "nci_equity")] == [1800, 360, -1725, -345, 0]
     for j, g in jan.lines.groupby("journal"):
-        if not j.startswith("CTA-"):
-            assert g["amount"].sum() == 0, j
+        assert g["amount"].sum() == 0, j
 
 
 def test_partly_owned_subsidiary_february_from_the_carry():
@@ -235,10 +242,13 @@ def test_partly_owned_subsidiary_february_from_the_carry():
     # average 2824/2300: 2300 × 1.30 − 2824 = 166 → −166.
     a = row(feb.reports["CTA"], entity="S")
     assert [units(a[k]) for k in ("cta_net_assets", "profit_ytd_acct", "profit_ytd_group", "cta_profit",
-                                  "cta_unexplained", "cta", "cta_goodwill", "cta_to_nci")] == \
-        [-2200, 2300, 2824, -166, 0, -2366, -60, Decimal("473.20")]
+                                  "cta_unexplained", "cta_translation", "cta_goodwill", "cta_nci_share")] == \
+        [-2200, 2300, 2824, -166, 0, -2366, -60, Decimal("-473.20")]
     assert a["average_rate"] == pytest.approx(2824 / 2300)
-    assert feb.figures["cta_S"] == "-2426.00"  # −2366 on S's balances, −60 on goodwill
+    assert feb.figures["cta_total"] == {"S": -242600}  # −2366 on S's balances, −60 on goodwill
+    # the period's translation difference: from January's total −1770 to −2426
+    assert [units(a[k]) for k in ("cta_at_start", "cta_movement", "cta_nci_at_start", "cta_nci_movement")] == \
+        [-1770, -656, -345, Decimal("-128.20")]
 
     # Without January's carry, all of February's year to date would be at February's average.
     alone = consolidate(*state_for(book, "2026-02"))
@@ -281,7 +291,7 @@ def test_three_level_group_uses_effective_ownership():
     nci = res.reports["NCI"].set_index("entity")
     assert nci.loc["T", "effective_ownership"] == pytest.approx(0.6)
     assert nci.loc["T", "nci_share"] == pytest.approx(0.4)
-    assert [units(nci.loc["T", k]) for k in ("nci_profit", "nci_cta")] == [480, -220]
+    assert [units(nci.loc["T", k]) for k in ("nci_profit", "cta_nci_share")] == [480, -220]
     assert units(nci.loc["S", "nci_profit"]) == 100
 
 

@@ -201,10 +201,21 @@ def check_invariants(book, result) -> None:
     # consolidation: the group's trial balance sums to zero, and so does each elimination journal
     cons = result.steps["consolidation"].reports["Consolidated"]
     assert int(cons["balance_group"].sum()) == 0, cons
-    elim = result.eliminations  # (a CTA line stands alone: its other side is the translation itself)
+    # every consolidation journal balances too: translation differences are not a journal
+    elim = result.eliminations
     if elim is not None and len(elim):
-        elim = elim[elim["journal"].str.startswith("ELIM-")]
         assert (elim.groupby("journal")["amount_acct"].sum() == 0).all()
+    # the worksheet adds across to the consolidated balances, and every column sums to zero
+    ws = result.steps["consolidation"].reports.get("Worksheet")
+    if ws is not None and len(ws):
+        money_cols = [c for c in ws.columns if c not in ("kind", "type", "statement_line", "account", "account_name")]
+        check = ws[ws["kind"] == "check"].iloc[0]
+        assert all(int(check[c]) == 0 for c in money_cols), check
+        acc = ws[ws["kind"] == "account"].set_index("account")
+        parts = [c for c in money_cols if c.startswith("rule:")] + ["entities_total", "nci"]
+        assert (acc[parts].sum(axis=1) == acc["consolidated"]).all()
+        assert dict(acc["consolidated"][acc["consolidated"] != 0]) == \
+            {a: b for a, b in zip(cons["account"], cons["balance_group"]) if b}
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None,

@@ -10,8 +10,9 @@
   reviewer filters the register, e.g. on a non-zero difference, and clicks through to the
   lines).  A journal is one journal number of one entity; the consolidation layer's journals
   (type ``elimination``, in the group currency) are one journal per number.  At the bottom
-  a total per accounting currency (the consolidation layer's apart: its CTA journals balance
-  the translated trial balance, not themselves).  Each line is written once (in ``Lines``),
+  a total per accounting currency (the consolidation layer's apart, in group currency; every
+  journal balances: translation differences are not a journal but the translated trial
+  balance's own, shown in ``consolidation.xlsx``).  Each line is written once (in ``Lines``),
   which keeps a million-line journal to one sheet of cells rather than two.
 """
 from __future__ import annotations

@@ -88,9 +88,13 @@ ONE = Decimal(1)
 def consolidate(ctx: CloseContext, state: LedgerState) -> StepResult:
     """Translate, eliminate and attribute to non-controlling interests (spec section 3, step 8).
 
-    Returns the consolidation-layer lines (CTA, eliminations, NCI; group currency), findings,
-    the reports ``Consolidated``, ``Translation``, ``Eliminations``, ``CTA`` and ``NCI``,
-    figures, and ``carry["group_ytd"]`` (the translated balances, for the next close).
+    Returns the consolidation-layer lines (eliminations and NCI, group currency; every
+    journal balances), findings, the reports ``Worksheet``, ``Consolidated``,
+    ``Translation``, ``Eliminations``, ``Goodwill``, ``CTA`` and ``NCI``, figures, and the
+    carries the next close starts from: ``group_ytd`` (the translated balances),
+    ``goodwill`` (each investment's measurement), ``consolidation_profit`` (consolidation
+    income and expense measured since inception, with the part of earlier fiscal years) and
+    ``cta`` (each entity's translation reserve).
     """
     book, per = ctx.book, ctx.period
     dims = list(book.dims)
@@ -118,46 +122,56 @@ def consolidate(ctx: CloseContext, state: LedgerState) -> StepResult:
 
     rates = _Rates(book, per, gcur, foreign)
     carry = _read_carry(state.carried, dims, per, chart, cfg, out.findings)
+    reserve = cfg.get("translation_reserve_account")
+    opening_reserve = _opening_reserve(book, hist, reserve, out.findings)
     tr = _translate(book, st, ents, inc, chart, carry, hist, rates, gcur, per, dims, out.findings)
     rates.report_missing(tr, out.findings)
 
     g_scale = scale_of(gcur)
     cta = (-tr.groupby("entity")["amount_group"].sum()).reindex(inc, fill_value=0).astype("int64")
-    reserve = cfg.get("translation_reserve_account")
     for e in inc:
         if cta[e] and ents[e].currency == gcur:
             out.findings.append(Finding(WARNING, f"The trial balance of {e} ({gcur}) does not balance: "
                                         f"{fmt(-cta[e], g_scale)} {gcur}; the difference is shown on the "
                                         "translation reserve.", hint=f"Correct the books of {e}.",
                                         code="consolidation-unbalanced", **_where(book, ents[e].row, "entity")))
-        if cta[e] and reserve:
-            out.add(f"CTA-{per.name}", e, reserve, int(cta[e]), description=f"Translation reserve of {e}",
-                    source=ents[e].source, rule="CTA", kind="translation", role="translation_reserve")
 
     acq: dict[str, pd.DataFrame] = {}
-    goodwill_cta: dict[str, int] = {}
+    measured_before = _read_measured(state.carried)
+    measured: list[_Measured] = []
     tol = int(Decimal(book.settings.rounding_tolerance).scaleb(g_scale).to_integral_value(ROUND_HALF_UP))
     for rule in rules:
         if rule.kind == "intercompany":
             _intercompany(rule, tr, set(inc), per, dims, gcur, tol, out, book)
         else:
-            _investment(rule, tr, book, ents, set(inc), hist, rates, cfg, chart, per, dims, gcur, acq,
-                        goodwill_cta, out)
+            m = _investment(rule, tr, book, ents, set(inc), hist, rates, cfg, chart, per, dims, gcur, acq,
+                            measured_before, out)
+            if m is not None:
+                measured.append(m)
 
-    nci_report = _nci(tr, ents, inc, cta, acq, chart, cfg, per, dims, out)
+    reserve_figs = _reserve_figures(tr, cta, out, inc, reserve)
+    nci_report = _nci(tr, ents, inc, reserve_figs, acq, chart, cfg, per, dims, out)
+    profit_carry = _earlier_years(out, state.carried, rules, chart, cfg, per, dims)
 
     lines = out.lines(per, gcur)
-    cta_report = _cta_report(tr, ents, inc, cta, goodwill_cta, nci_report, rates, gcur)
-    consolidated = _consolidated(tr, lines, book)
+    cta_report, cta_carry = _cta_report(tr, ents, inc, reserve_figs, nci_report, state.carried, opening_reserve,
+                                        rates, gcur, per)
+    translated = _translated(tr, cta, reserve, dims)
+    consolidated = _consolidated(translated, lines, book)
+    worksheet = _worksheet(translated, out.rows, inc, rules, chart)
     figures = {"consolidated_entities": len(inc),
                "eliminations": int(lines["journal"].str.startswith("ELIM-").sum()) if len(lines) else 0,
                "consolidated_total": int(consolidated["balance_group"].sum()) if len(consolidated) else 0}
-    for e in inc:
-        if ents[e].currency != gcur:
-            figures[f"cta_{e}"] = fmt(int(cta[e]) + goodwill_cta.get(e, 0), g_scale)
-    reports = {"Consolidated": consolidated, "Translation": _translation_report(tr, dims),
-               "Eliminations": out.report(), "CTA": cta_report, "NCI": nci_report}
-    return StepResult(lines, out.findings, reports, figures, {CARRY: _carry_out(tr, dims, per)})
+    foreign_inc = [e for e in inc if ents[e].currency != gcur or cta_report.set_index("entity").loc[e, "cta_total"]]
+    for label in CTA_FIGURES:
+        vals = dict(zip(cta_report["entity"], cta_report[label]))
+        figures[label] = {e: int(vals[e]) for e in foreign_inc if e in vals}
+    reports = {"Worksheet": worksheet, "Consolidated": consolidated, "Translation": _translation_report(tr, dims),
+               "Eliminations": out.report(), "Goodwill": _goodwill_report(measured, rates, gcur),
+               "CTA": cta_report, "NCI": nci_report}
+    carries = {CARRY: _carry_out(tr, dims, per), GOODWILL: _measured_frame(measured, gcur),
+               PROFIT_CARRY: profit_carry, CTA_CARRY: cta_carry}
+    return StepResult(lines, out.findings, reports, figures, carries)
 
 
 # --------------------------------------------------------------------------- the group
@@ -711,18 +725,26 @@ class _Out:
         self.findings: list[Finding] = []
 
     def add(self, journal, entity, account, amount, *, counterparty="", dimv=None, description="", source="",
-            rule="", kind="", role="", balance=None):
+            rule="", kind="", role="", balance=None, cumulative=0):
+        """One consolidation-layer line.  ``cumulative``: the part of ``amount`` measured
+        from balances kept since inception (balance-sheet accounts) rather than from the
+        fiscal year's income and expenses; on a Revenue/Expense account that part is income
+        or expense of the year it arose in (see :func:`_earlier_years`)."""
         amount = int(amount)
-        if amount == 0:
+        if amount == 0 and not cumulative:
             return
         self.rows.append(dict(journal=journal, entity=entity, account=account, counterparty=counterparty,
                               amount=amount, description=description, source=source, rule=rule, kind=kind,
-                              role=role, balance_group=balance, **{d: (dimv or {}).get(d, "") for d in self.dims}))
+                              role=role, balance_group=balance, cumulative=int(cumulative),
+                              **{d: (dimv or {}).get(d, "") for d in self.dims}))
 
     def lines(self, per, gcur) -> pd.DataFrame:
         if not self.rows:
             return empty_lines(self.dims)
         df = pd.DataFrame(self.rows)
+        df = df[df["amount"] != 0]
+        if not len(df):
+            return empty_lines(self.dims)
         line = df.groupby("journal", sort=False).cumcount().to_numpy() + 1
         return make_lines(self.dims, journal=df["journal"].to_numpy(), line=line, date=per.end,
                           entity=df["entity"].to_numpy(), account=df["account"].to_numpy(), currency=gcur,
@@ -734,7 +756,7 @@ class _Out:
     def report(self) -> pd.DataFrame:
         cols = ["rule", "type", "journal", "role", "entity", "account", *self.dims, "counterparty", "balance_group",
                 "amount_group", "description", "source"]
-        rows = [r for r in self.rows if r["journal"].startswith("ELIM-")]
+        rows = [r for r in self.rows if r["journal"].startswith("ELIM-") and r["amount"]]
         if not rows:
             return pd.DataFrame({c: [] for c in cols})
         df = pd.DataFrame(rows).rename(columns={"kind": "type", "amount": "amount_group"})
@@ -773,13 +795,15 @@ def _intercompany(rule, tr, inc, per, dims, gcur, tol, out, book):
                     dimv=_dimv(r, dims), description=f"Eliminate {r['entity']} {r['account']} with {r['counterparty']}",
                     source=rule.source, rule=rule.name, kind=rule.kind, role=r["role"], balance=int(r["amount_group"]))
         diff = int(g["amount_group"].sum())
-        if not diff:
+        # the part measured on balance-sheet balances (kept since inception), not on the year's P&L
+        since_inception = int(g.loc[~g["type"].isin(PROFIT_TYPES), "amount_group"].sum())
+        if not diff and not since_inception:
             continue
         owner = rule.entity if rule.entity in (x, y) else x
         other = y if owner == x else x
         out.add(journal, owner, rule.difference, diff, counterparty=other,
                 description=f"Intercompany difference {x}/{y}", source=rule.source, rule=rule.name, kind=rule.kind,
-                role="difference")
+                role="difference", cumulative=since_inception)
         if abs(diff) > tol:
             sides = g.groupby(["entity", "account", "counterparty"], sort=True)["amount_group"].sum()
             named = "; ".join(f"{e} {acc} with {c}: {fmt(v, g_scale)} {gcur}" for (e, acc, c), v in sides.items())
@@ -795,10 +819,115 @@ def _share(amount: int, factor: Decimal) -> int:
     return int((Decimal(int(amount)) * factor).to_integral_value(ROUND_HALF_UP))
 
 
-def _investment(rule, tr, book, ents, inc, hist, rates, cfg, chart, per, dims, gcur, acq, goodwill_cta, out):
+@dataclass(frozen=True)
+class _Measured:
+    """An investment's goodwill as measured once, at the first close that consolidated it
+    (spec section 3, step 8): amounts in minor units; equity taken as a positive amount."""
+
+    rule: str
+    parent: str
+    sub: str
+    period: str
+    fiscal_year: int
+    parent_currency: str
+    sub_currency: str
+    investment_acct: int  # the investment in the parent's currency
+    investment_group: int  # ... in group currency, at its HistoricalRates rate or that close's closing rate
+    equity_acct: int  # the subsidiary's equity at acquisition, in its currency
+    equity_group: int  # ... at its historical rates
+    nci_group: int  # the non-controlling share of that equity
+    goodwill_group: int  # investment − equity + NCI (negative: a bargain purchase)
+    goodwill_sub: int  # the same in the subsidiary's currency: what later closes translate
+
+
+GOODWILL = "goodwill"
+
+
+def _read_measured(carried) -> dict[str, _Measured]:
+    """The goodwill measurements of earlier closes (``carry["goodwill"]``), by rule."""
+    c = (carried or {}).get(GOODWILL)
+    if c is None or not len(c):
+        return {}
+    out = {}
+    num = lambda v: int(pd.to_numeric(v, errors="coerce") or 0)  # noqa: E731
+    for rule, g in c.groupby(c["rule"].map(_code), sort=True):
+        f = {str(r["figure"]): r for r in g.to_dict("records")}
+        if not {"goodwill", "investment", "equity_at_acquisition", "nci_at_acquisition"} <= set(f):
+            continue
+        gw, inv, eq, nci = f["goodwill"], f["investment"], f["equity_at_acquisition"], f["nci_at_acquisition"]
+        out[rule] = _Measured(rule, _code(inv["entity"]), _code(gw["entity"]), str(gw.get("period", "")),
+                              num(gw.get("fiscal_year", 0)), str(inv["currency"]), str(gw["currency"]),
+                              num(inv["amount"]), num(inv["amount_group"]), num(eq["amount"]),
+                              num(eq["amount_group"]), num(nci["amount_group"]), num(gw["amount_group"]),
+                              num(gw["amount"]))
+    return out
+
+
+def _measured_frame(measured: list[_Measured], gcur: str) -> pd.DataFrame:
+    """``carry["goodwill"]``: one row per figure of each measurement, with its currency."""
+    cols = ["rule", "figure", "entity", "counterparty", "currency", "amount", "amount_group", "period",
+            "fiscal_year"]
+    rows = []
+    for m in sorted(measured, key=lambda m: m.rule):
+        rows += [[m.rule, "goodwill", m.sub, m.parent, m.sub_currency, m.goodwill_sub, m.goodwill_group],
+                 [m.rule, "investment", m.parent, m.sub, m.parent_currency, m.investment_acct, m.investment_group],
+                 [m.rule, "equity_at_acquisition", m.sub, m.parent, m.sub_currency, m.equity_acct, m.equity_group],
+                 [m.rule, "nci_at_acquisition", m.sub, m.parent, gcur, m.nci_group, m.nci_group]]
+        rows[-4:] = [r + [m.period, m.fiscal_year] for r in rows[-4:]]
+    df = pd.DataFrame(rows, columns=cols)
+    for c in ("amount", "amount_group", "fiscal_year"):
+        df[c] = df[c].astype("int64")
+    return df
+
+
+def _measure(rule, inv, investment_now, eq, equity, equity_acct, ents, hist, rates, gcur, per) -> _Measured:
+    """Goodwill of ``rule``'s investment, measured now (the first close that consolidates it):
+    the investment in group currency at its HistoricalRates rate (a row for the parent and the
+    investment account) if one is given, else at this close's closing rate; the
+    non-controlling share of the equity at acquisition; goodwill = investment − equity + NCI,
+    held in the subsidiary's currency at the rate its equity at acquisition stands at (its
+    historical rate), or at the closing rate when there is none."""
+    parent, sub = rule.entity, rule.counterparty
+    pcur, scur = ents[parent].currency, ents[sub].currency
+    g_scale, s_scale = scale_of(gcur), scale_of(scur)
+    inv_acct = int(inv["balance_acct"].sum())
+    investment = investment_now
+    if pcur != gcur and len(hist):
+        h = hist[(hist["entity"] == parent) & hist["account"].isin(list(inv["account"]))]
+        if len(h) and not h["rate"].isna().all():
+            investment = int(convert([inv_acct], float(h["rate"].dropna().iloc[0]), scale_of(pcur), g_scale)[0])
+        elif len(h) and not h["amount_group"].isna().all():
+            investment = int(h["amount_group"].dropna().sum())
+    nci = _share(equity, ONE - ents[sub].direct)
+    goodwill = investment - equity + nci
+    if scur == gcur:
+        held = goodwill
+    else:
+        rates_used = eq["rate"].to_numpy(dtype="float64") if len(eq) else np.array([])
+        if equity_acct and len(rates_used) and np.all(rates_used == rates_used[0]) and not np.isnan(rates_used[0]):
+            held = int(convert([goodwill], rates_used[0], g_scale, s_scale, inverse=True)[0])
+        elif equity_acct and equity:  # amount_group rows: the rate the equity as a whole stands at
+            held = int((Decimal(goodwill) * Decimal(equity_acct) / Decimal(equity)).to_integral_value(ROUND_HALF_UP))
+        else:
+            cl = rates.get(scur, "closing")
+            held = int(convert([goodwill], cl["rate"], g_scale, s_scale, not cl["inverse"])[0]) if cl["found"] else 0
+    return _Measured(rule.name, parent, sub, per.name, per.fiscal_year, pcur, scur, inv_acct, investment,
+                     equity_acct, equity, nci, goodwill, held)
+
+
+def _investment(rule, tr, book, ents, inc, hist, rates, cfg, chart, per, dims, gcur, acq, measured, out):
+    """Eliminate ``rule``'s investment against the subsidiary's equity at acquisition, with
+    NCI and goodwill as measured once (:func:`_measure`); returns the measurement (None when
+    an entity of the rule is left out of the group).
+
+    Later closes eliminate the investment at its current translated amount and keep the
+    measured equity, NCI and goodwill: the difference a foreign parent's moving rate makes
+    on its investment goes back to the translation reserve (it was in that parent's CTA),
+    and goodwill held in the subsidiary's currency is translated at the closing rate, its
+    difference to the translation reserve too."""
     parent, sub = rule.entity, rule.counterparty
     if parent not in inc or sub not in inc:
-        return  # a left-out entity: nothing of it is in the group
+        return None  # a left-out entity: nothing of it is in the group
     key = ["entity", "account", *dims, "counterparty"]
     journal = f"ELIM-{rule.name}-{per.name}"
     g_scale = scale_of(gcur)
@@ -811,14 +940,14 @@ def _investment(rule, tr, book, ents, inc, hist, rates, cfg, chart, per, dims, g
     inv = held[held["counterparty"] == sub]
     if not len(inv):
         inv = held[held["counterparty"] == ""]
-    investment = int(inv["amount_group"].sum())
+    investment_now = int(inv["amount_group"].sum())
 
     op = book.opening
     eq = op[(op["entity"] == sub) & op["account"].isin(rule.counters)] if len(op) else op
     if len(eq):
         eq = eq.groupby(key, as_index=False, sort=True)["amount_acct"].sum().rename(columns={"amount_acct": "acct"})
         eq = eq[eq["acct"] != 0].reset_index(drop=True)
-    scur = ents[sub].currency
+    scur, pcur = ents[sub].currency, ents[parent].currency
     if len(eq):
         eq["currency"] = scur
         if scur == gcur:
@@ -832,8 +961,17 @@ def _investment(rule, tr, book, ents, inc, hist, rates, cfg, chart, per, dims, g
     acq[sub] = eq[key + ["group"]].rename(columns={"group": "acq_group"})
     equity = -int(eq["group"].sum())  # a positive amount
     equity_acct = -int(eq["acct"].sum())
-    nci = _share(equity, ONE - ents[sub].direct)
-    goodwill = investment - equity + nci
+
+    m = measured.get(rule.name)
+    if m is not None and (m.parent, m.sub) != (parent, sub):
+        out.findings.append(Finding(WARNING, f"Investment rule {rule.name} now names {parent}'s investment in {sub}; "
+                                    f"its goodwill was measured in {m.period} for {m.parent}'s investment in {m.sub}, "
+                                    "and is measured again now.", code="goodwill-remeasured",
+                                    **_where(book, rule.row, "rule")))
+        m = None
+    if m is None:
+        m = _measure(rule, inv, investment_now, eq, equity, equity_acct, ents, hist, rates, gcur, per)
+    pl_difference = chart.loc[rule.difference, "type"] in PROFIT_TYPES
 
     for _, r in inv.iterrows():
         out.add(journal, parent, r["account"], -r["amount_group"], counterparty=r["counterparty"], dimv=_dimv(r, dims),
@@ -843,50 +981,85 @@ def _investment(rule, tr, book, ents, inc, hist, rates, cfg, chart, per, dims, g
         out.add(journal, sub, r["account"], -int(r["group"]), counterparty=r["counterparty"], dimv=_dimv(r, dims),
                 description=f"Eliminate {sub}'s equity at acquisition", source=rule.source, rule=rule.name,
                 kind=rule.kind, role="equity_at_acquisition", balance=int(r["group"]))
-    if nci:
+    if m.nci_group:
         nci_acct = cfg.need("nci_account", f"{sub} is owned {ents[sub].direct:%}")
-        out.add(journal, sub, nci_acct or "", -nci, description=f"Non-controlling interests in {sub}'s equity at "
-                f"acquisition ({ONE - ents[sub].direct:%})", source=rule.source, rule=rule.name, kind=rule.kind,
-                role="nci_at_acquisition")
-    if goodwill < 0 and chart.loc[rule.difference, "type"] != "Revenue":
+        out.add(journal, sub, nci_acct or "", -m.nci_group, description=f"Non-controlling interests in {sub}'s "
+                f"equity at acquisition ({ONE - ents[sub].direct:%})", source=rule.source, rule=rule.name,
+                kind=rule.kind, role="nci_at_acquisition")
+    if m.goodwill_group < 0 and chart.loc[rule.difference, "type"] != "Revenue":
         out.findings.append(Finding(ERROR, f"Investment rule {rule.name}: {parent}'s investment in {sub} "
-                                    f"({fmt(investment, g_scale)} {gcur}) is below its share of {sub}'s equity at "
-                                    f"acquisition ({fmt(equity - nci, g_scale)} {gcur}): negative goodwill of "
-                                    f"{fmt(-goodwill, g_scale)} {gcur}.", hint="Check the investment and the equity "
-                                    "at acquisition; a bargain purchase is recognised only when difference_account "
-                                    "is a Revenue account.", code="negative-goodwill", value=fmt(goodwill, g_scale),
+                                    f"({fmt(m.investment_group, g_scale)} {gcur}) is below its share of {sub}'s equity "
+                                    f"at acquisition ({fmt(m.equity_group - m.nci_group, g_scale)} {gcur}): negative "
+                                    f"goodwill of {fmt(-m.goodwill_group, g_scale)} {gcur}.", hint="Check the "
+                                    "investment and the equity at acquisition; a bargain purchase is recognised only "
+                                    "when difference_account is a Revenue account.", code="negative-goodwill",
+                                    value=fmt(m.goodwill_group, g_scale),
                                     **_where(book, rule.row, "difference_account")))
-    out.add(journal, sub, rule.difference, goodwill, counterparty=parent,
-            description=("Goodwill" if goodwill > 0 else "Bargain purchase") + f" on {sub} at acquisition",
-            source=rule.source, rule=rule.name, kind=rule.kind, role="goodwill")
+    what = "Goodwill" if m.goodwill_group > 0 else "Bargain purchase"
+    out.add(journal, sub, rule.difference, m.goodwill_group, counterparty=parent,
+            description=f"{what} on {sub}, measured in {m.period}", source=rule.source, rule=rule.name,
+            kind=rule.kind, role="goodwill", cumulative=m.goodwill_group if pl_difference else 0)
 
-    if goodwill > 0 and scur != gcur and equity_acct:
-        rates_used = eq["rate"].to_numpy(dtype="float64")
+    # what the measured figures no longer cover: a foreign parent's rate moved (translation),
+    # or the investment or the equity at acquisition changed since goodwill was measured
+    booked = -investment_now + equity - m.nci_group + m.goodwill_group
+    translated = 0
+    if booked and pcur != gcur:
+        cl = rates.get(pcur, "closing")
+        if cl["found"]:
+            translated = int(convert([m.investment_acct], cl["rate"], scale_of(pcur), g_scale, cl["inverse"])[0]) \
+                - m.investment_group
+    reserve = ""
+    if translated:
+        reserve = cfg.need("translation_reserve_account", f"{parent}'s investment in {sub} is held in {pcur}")
+        if reserve:
+            out.add(journal, parent, reserve, translated, counterparty=sub, description=f"Translation difference on "
+                    f"{parent}'s investment in {sub} since goodwill was measured ({m.period})", source=rule.source,
+                    rule=rule.name, kind=rule.kind, role="investment_translation")
+        else:
+            translated = 0
+    rest = -booked - translated
+    if rest:
+        out.add(journal, sub, rule.difference, rest, counterparty=parent,
+                description=f"Change in {parent}'s investment in {sub} or in its equity at acquisition since goodwill "
+                f"was measured ({m.period})", source=rule.source, rule=rule.name, kind=rule.kind,
+                role="investment_change", cumulative=rest if pl_difference else 0)
+        out.findings.append(Finding(WARNING, f"Investment rule {rule.name}: {parent}'s investment in {sub} or {sub}'s "
+                                    f"equity at acquisition is not what it was when goodwill was measured in "
+                                    f"{m.period} (investment {fmt(m.investment_acct, scale_of(pcur))} {pcur}, equity "
+                                    f"{fmt(m.equity_acct, scale_of(scur))} {scur}); goodwill is not measured again, and "
+                                    f"the difference {fmt(rest, g_scale)} {gcur} is posted to {rule.difference}.",
+                                    hint="A change of ownership (a further purchase or a disposal) is not handled by "
+                                    "the consolidation; account for it by hand, or correct the investment or the "
+                                    "opening balances if they were wrong.", code="investment-changed",
+                                    value=fmt(rest, g_scale), **_where(book, rule.row, "account")))
+
+    if m.goodwill_group > 0 and scur != gcur and m.goodwill_sub:
         cl = rates.get(scur, "closing")
         rates.needed.add((scur, "closing"))
-        if len(rates_used) and np.all(rates_used == rates_used[0]) and not np.isnan(rates_used[0]):
-            held_sub = int(convert([goodwill], rates_used[0], g_scale, scale_of(scur), inverse=True)[0])
-        else:  # amount_group rows: the rate the equity as a whole was translated at
-            held_sub = int((Decimal(goodwill) * equity_acct / equity).to_integral_value(ROUND_HALF_UP))
         if not cl["found"]:
-            return
-        now = int(convert([held_sub], cl["rate"], scale_of(scur), g_scale, cl["inverse"])[0])
-        diff = now - goodwill
+            return m
+        now = int(convert([m.goodwill_sub], cl["rate"], scale_of(scur), g_scale, cl["inverse"])[0])
+        diff = now - m.goodwill_group
         reserve = cfg.need("translation_reserve_account", f"goodwill on {sub} is held in {scur}")
         if diff and reserve:
             out.add(journal, sub, rule.difference, diff, counterparty=parent,
-                    description=f"Goodwill on {sub} ({fmt(held_sub, scale_of(scur))} {scur}) at the closing rate",
-                    source=rule.source, rule=rule.name, kind=rule.kind, role="goodwill_translation")
+                    description=f"Goodwill on {sub} ({fmt(m.goodwill_sub, scale_of(scur))} {scur}) at the closing "
+                    "rate", source=rule.source, rule=rule.name, kind=rule.kind, role="goodwill_translation")
             out.add(journal, sub, reserve, -diff, counterparty=parent,
                     description=f"Translation difference on goodwill on {sub}", source=rule.source, rule=rule.name,
-                    kind=rule.kind, role="translation_reserve")
-            goodwill_cta[sub] = goodwill_cta.get(sub, 0) - diff
+                    kind=rule.kind, role="goodwill_reserve")
+    return m
 
 
-def _nci(tr, ents, inc, cta, acq, chart, cfg, per, dims, out) -> pd.DataFrame:
+def _nci(tr, ents, inc, figs, acq, chart, cfg, per, dims, out) -> pd.DataFrame:
+    """Non-controlling interests (proportionate method, journal ``NCI-<period>``) of every
+    entity owned below 100%: their share of its profit for the year to date, of its
+    translation reserve (``figs["translation"]``, see :func:`_reserve_figures`; goodwill's is
+    the parent's alone) and of its post-acquisition equity movements."""
     key = ["entity", "account", *dims, "counterparty"]
     cols = ["entity", "parent", "ownership", "effective_ownership", "nci_share", "profit_ytd_group", "nci_profit",
-            "cta_group", "nci_cta", "post_acquisition_equity", "nci_equity", "source"]
+            "cta_translation", "cta_nci_share", "post_acquisition_equity", "nci_equity", "source"]
     rows = []
     nci_acct, profit_acct = cfg.get("nci_account"), cfg.get("nci_profit_account")
     reserve = cfg.get("translation_reserve_account")
@@ -903,7 +1076,8 @@ def _nci(tr, ents, inc, cta, acq, chart, cfg, per, dims, out) -> pd.DataFrame:
                 f"interests ({factor:%})", source=ent.source, rule="NCI", kind="nci", role="nci_profit")
         out.add(journal, e, nci_acct, -nci_profit, description=f"Non-controlling interests' share of {e}'s profit",
                 source=ent.source, rule="NCI", kind="nci", role="nci_profit")
-        nci_cta = _share(int(cta[e]), factor) if reserve else 0
+        translation = int(figs.loc[e, "translation"])
+        nci_cta = _share(translation, factor) if reserve else 0
         out.add(journal, e, reserve, -nci_cta, description=f"Non-controlling interests' share of {e}'s translation "
                 "reserve", source=ent.source, rule="NCI", kind="nci", role="nci_cta")
         out.add(journal, e, nci_acct, nci_cta, description=f"Non-controlling interests' share of {e}'s translation "
@@ -926,18 +1100,162 @@ def _nci(tr, ents, inc, cta, acq, chart, cfg, per, dims, out) -> pd.DataFrame:
         out.add(journal, e, nci_acct, moved, description=f"Non-controlling interests' share of {e}'s "
                 "post-acquisition equity", source=ent.source, rule="NCI", kind="nci", role="nci_equity")
         rows.append([e, ent.parent, float(ent.direct), float(ent.effective), float(factor), profit, nci_profit,
-                     int(cta[e]), nci_cta, int(post.sum()), moved, ent.source])
+                     translation, nci_cta, int(post.sum()), moved, ent.source])
     df = pd.DataFrame(rows, columns=cols)
-    for c in ("profit_ytd_group", "nci_profit", "cta_group", "nci_cta", "post_acquisition_equity", "nci_equity"):
+    for c in ("profit_ytd_group", "nci_profit", "cta_translation", "cta_nci_share", "post_acquisition_equity",
+              "nci_equity"):
         df[c] = df[c].astype("int64")
     return df
 
 
 # --------------------------------------------------------------------------- reports and carry
 
-def _cta_report(tr, ents, inc, cta, goodwill_cta, nci, rates, gcur) -> pd.DataFrame:
-    nci_cta = dict(zip(nci["entity"], nci["nci_cta"])) if len(nci) else {}
-    rows = []
+def _opening_reserve(book, hist, reserve: str, findings) -> dict[str, int]:
+    """The translation reserve of each entity at the start of the calendar: a HistoricalRates
+    row of ``translation_reserve_account`` with ``amount_group`` (default zero)."""
+    if not reserve or not len(hist):
+        return {}
+    rows = hist[hist["account"] == reserve]
+    out = {}
+    for r in rows.to_dict("records"):
+        if np.isnan(r["amount_group"]):
+            findings.append(Finding(WARNING, f"HistoricalRates gives a rate for {r['entity']}'s translation reserve "
+                                    f"({reserve}); the opening translation reserve is an amount, so the row is used "
+                                    "only to translate a balance the entity's own books hold on that account.",
+                                    hint=f"Give the reserve of {r['entity']} at the start of the calendar as "
+                                    "amount_group (in group currency) instead of a rate.",
+                                    code="opening-reserve-rate", **_where(book, r, "rate")))
+            continue
+        out[r["entity"]] = int(r["amount_group"])
+    return out
+
+
+def _reserve_figures(tr, cta, out, inc, reserve) -> pd.DataFrame:
+    """Each entity's part of the group's translation reserve, in group currency, ledger sign
+    (a credit, negative, is a translation gain):
+
+    * ``translation``: the translation of the entity's trial balance (the balancing figure,
+      plus what its own books hold on the reserve account), less the translation difference on
+      its investments in subsidiaries that the eliminations take back (an eliminated
+      investment has no translation difference in the group);
+    * ``goodwill``: the translation difference on goodwill on the entity (held in its currency);
+    * ``total``: the two together, before the non-controlling interests' share."""
+    own = tr.loc[tr["account"] == reserve].groupby("entity")["amount_group"].sum() if reserve else pd.Series(dtype="int64")
+    rows = pd.DataFrame(out.rows) if out.rows else pd.DataFrame(columns=["entity", "account", "role", "amount"])
+    on_reserve = rows[(rows["account"] == reserve)] if reserve else rows.iloc[0:0]
+
+    def role_sum(role):
+        return on_reserve[on_reserve["role"] == role].groupby("entity")["amount"].sum()
+
+    inv, gw = role_sum("investment_translation"), role_sum("goodwill_reserve")
+    df = pd.DataFrame(index=pd.Index(inc, name="entity"))
+    df["translation"] = (cta.reindex(inc, fill_value=0) + own.reindex(inc, fill_value=0)
+                         + inv.reindex(inc, fill_value=0)).astype("int64")
+    df["goodwill"] = gw.reindex(inc, fill_value=0).astype("int64")
+    df["total"] = df["translation"] + df["goodwill"]
+    df["investment_eliminated"] = inv.reindex(inc, fill_value=0).astype("int64")
+    return df
+
+
+PROFIT_CARRY = "consolidation_profit"
+
+
+def _earlier_years(out, carried, rules, chart, cfg, per, dims) -> pd.DataFrame:
+    """Consolidation income and expense measured on balances kept since inception (an
+    intercompany difference on balance-sheet accounts, a bargain purchase gain) is income or
+    expense of the fiscal year in which it arose: what of it arose in earlier fiscal years is
+    moved from its Revenue/Expense account to ``retained_earnings_account`` (journal of its
+    rule).  Such a difference is the group's own, so it is the owners' part: the
+    non-controlling interests' share of profit is measured on each entity's own translated
+    profit, and their share of earlier years' on its retained earnings (:func:`_nci`).
+
+    The part of earlier years is what the last close of the previous fiscal year measured,
+    carried in ``carry["consolidation_profit"]`` (``cumulative``: measured to date;
+    ``earlier_years``: of it, before this fiscal year).  Returns this close's carry."""
+    key = ["rule", "entity", "account", *dims, "counterparty"]
+    cols = key + ["figure", "amount_group", "period", "fiscal_year"]
+    pl = set(chart.index[chart["type"].isin(PROFIT_TYPES)])
+    now = pd.DataFrame([r for r in out.rows if r["cumulative"] and r["account"] in pl])
+    if len(now):
+        now = now.groupby(key, as_index=False, sort=True)["cumulative"].sum()
+    else:
+        now = pd.DataFrame({**{k: pd.Series([], dtype=object) for k in key}, "cumulative": pd.Series([], dtype="int64")})
+    c = (carried or {}).get(PROFIT_CARRY)
+    if c is not None and len(c) and set(cols) <= set(c.columns):
+        c = c.copy()
+        for k in key + ["figure", "period"]:
+            c[k] = c[k].map(_code)
+        c["amount_group"] = pd.to_numeric(c["amount_group"], errors="coerce").fillna(0).astype("int64")
+        c["fiscal_year"] = pd.to_numeric(c["fiscal_year"], errors="coerce").fillna(per.fiscal_year).astype("int64")
+        c = c[c["period"] != per.name]
+        take = np.where(c["fiscal_year"] < per.fiscal_year, c["figure"] == "cumulative", c["figure"] == "earlier_years")
+        prior = c[take].groupby(key, as_index=False, sort=True)["amount_group"].sum() \
+            .rename(columns={"amount_group": "earlier"})
+    else:
+        prior = pd.DataFrame({**{k: pd.Series([], dtype=object) for k in key}, "earlier": pd.Series([], dtype="int64")})
+    m = now.merge(prior, on=key, how="outer")
+    m["cumulative"] = m["cumulative"].fillna(0).astype("int64")
+    m["earlier"] = m["earlier"].fillna(0).astype("int64")
+    m = m.sort_values(key, kind="stable").reset_index(drop=True)
+    moving = m[m["earlier"] != 0]
+    if len(moving):
+        re_acct = cfg.need("retained_earnings_account", "consolidation income and expense of earlier fiscal years "
+                           "goes to retained earnings")
+        by_name = {r.name: r for r in rules}
+        for _, r in moving.iterrows():  # one per rule, entity and account: a handful
+            rule = by_name.get(r["rule"])
+            src, kind = (rule.source, rule.kind) if rule else ("", "")
+            journal = f"ELIM-{r['rule']}-{per.name}"
+            amt = int(r["earlier"])
+            out.add(journal, r["entity"], r["account"], -amt, counterparty=r["counterparty"], dimv=_dimv(r, dims),
+                    description=f"{r['rule']}: the part of {r['account']} that arose before fiscal year "
+                    f"{per.fiscal_year}", source=src, rule=r["rule"], kind=kind, role="earlier_years")
+            if re_acct:
+                out.add(journal, r["entity"], re_acct, amt, description=f"{r['rule']}: {r['account']} of earlier "
+                        "fiscal years, in retained earnings", source=src, rule=r["rule"], kind=kind,
+                        role="earlier_years")
+    parts = []
+    for fig, col in (("cumulative", "cumulative"), ("earlier_years", "earlier")):
+        part = m.loc[m[col] != 0, key + [col]].rename(columns={col: "amount_group"})
+        parts.append(part.assign(figure=fig))
+    df = pd.concat(parts, ignore_index=True) if any(len(p) for p in parts) else \
+        pd.DataFrame({**{k: pd.Series([], dtype=object) for k in key + ["figure"]},
+                      "amount_group": pd.Series([], dtype="int64")})
+    df = df.assign(period=per.name, fiscal_year=per.fiscal_year)
+    df["amount_group"] = df["amount_group"].astype("int64")
+    df["fiscal_year"] = df["fiscal_year"].astype("int64")
+    return df.sort_values(["rule", "figure", *key[1:]], kind="stable")[cols].reset_index(drop=True)
+
+
+CTA_CARRY = "cta"
+CTA_FIGURES = ("cta_total", "cta_goodwill", "cta_nci_share", "cta_owners_share", "cta_movement")
+
+
+def _cta_report(tr, ents, inc, figs, nci, carried, opening_reserve, rates, gcur, per):
+    """The translation reserve per entity (report ``CTA``) and its carry.
+
+    Each figure says what it is (group currency, ledger sign: a credit, negative, is a
+    gain): ``cta_translation`` (the entity's trial balance, see :func:`_reserve_figures`),
+    ``cta_goodwill`` (of which on goodwill), ``cta_total``, ``cta_nci_share`` and
+    ``cta_owners_share`` (what stands in the consolidated reserve); ``cta_at_start`` (the
+    previous close's total, or at the first close the opening reserve given in
+    HistoricalRates) and ``cta_movement``, the period's translation difference (other
+    comprehensive income), with the non-controlling interests' part.
+
+    The analysis explains ``cta_translation`` as it stands: the historical-rate accounts
+    (opening net assets, sign reversed) at the closing rate against the rates they stand at
+    in the group, the profit for the year to date at the closing rate against its accumulated
+    average rates, the investments eliminated, and what is left (rounding, unusual rate
+    types)."""
+    nci_cta = dict(zip(nci["entity"], nci["cta_nci_share"])) if len(nci) else {}
+    c = (carried or {}).get(CTA_CARRY)
+    before: dict = {}
+    if c is not None and len(c):
+        c = c[c["period"].map(_code) != per.name]
+        for r in c.to_dict("records"):
+            before[(_code(r["entity"]), _code(r["figure"]))] = int(pd.to_numeric(r["amount_group"], errors="coerce")
+                                                                  or 0)
+    rows, carry = [], []
     for e in inc:
         cur = ents[e].currency
         t = tr[tr["entity"] == e]
@@ -945,24 +1263,74 @@ def _cta_report(tr, ents, inc, cta, goodwill_cta, nci, rates, gcur) -> pd.DataFr
         p = t[t["translation"] == "average"]
         h_acct, h_group = int(h["balance_acct"].sum()), int(h["amount_group"].sum())
         p_acct, p_group = int(p["balance_acct"].sum()), int(p["amount_group"].sum())
-        closing = rates.effective(cur, "closing")
-        cl = rates.get(cur, "closing")
+        cl, av = rates.get(cur, "closing"), rates.get(cur, "average")
         rate = cl["rate"] if cl["found"] else 0.0
-        to_group = lambda x: int(convert([x], rate, scale_of(cur), scale_of(gcur), cl["inverse"])[0])
+        to_group = lambda x: int(convert([x], rate, scale_of(cur), scale_of(gcur), cl["inverse"])[0])  # noqa: E731
         na_effect = to_group(h_acct) - h_group
         pl_effect = to_group(p_acct) - p_group
-        ratio = lambda g, a: (g / 10 ** scale_of(gcur)) / (a / 10 ** scale_of(cur)) if a else np.nan
-        c = int(cta[e])
-        rows.append([e, cur, -h_acct, -h_group, ratio(h_group, h_acct), closing, na_effect, -p_acct, -p_group,
-                     ratio(p_group, p_acct), pl_effect, c - na_effect - pl_effect, c, goodwill_cta.get(e, 0),
-                     -int(nci_cta.get(e, 0)), c + goodwill_cta.get(e, 0) - int(nci_cta.get(e, 0))])
+        ratio = lambda g, a: (g / 10 ** scale_of(gcur)) / (a / 10 ** scale_of(cur)) if a else np.nan  # noqa: E731
+        f = figs.loc[e]
+        translation, goodwill, total = int(f["translation"]), int(f["goodwill"]), int(f["total"])
+        nci_share = int(nci_cta.get(e, 0))
+        factor = ONE - ents[e].effective
+        if (e, "total") in before:
+            at_start, nci_start = before[(e, "total")], before.get((e, "nci_share"), 0)
+        else:
+            at_start = opening_reserve.get(e, 0)
+            nci_start = _share(at_start, factor) if factor > 0 else 0
+        inv_elim = int(f["investment_eliminated"])
+        rows.append([e, cur, -h_acct, -h_group, ratio(h_group, h_acct), rates.effective(cur, "closing"),
+                     _rate_source(cl), na_effect, -p_acct, -p_group, ratio(p_group, p_acct), _rate_source(av),
+                     pl_effect, inv_elim, translation - na_effect - pl_effect - inv_elim, translation, goodwill, total,
+                     "gain" if total < 0 else ("loss" if total > 0 else ""), nci_share, total - nci_share, at_start,
+                     total - at_start, nci_start, nci_share - nci_start])
+        carry += [[e, fig, v, per.name, per.fiscal_year] for fig, v in
+                  (("translation", translation), ("goodwill", goodwill), ("total", total), ("nci_share", nci_share))]
     cols = ["entity", "currency", "opening_net_assets_acct", "opening_net_assets_group", "opening_rate",
-            "closing_rate", "cta_net_assets", "profit_ytd_acct", "profit_ytd_group", "average_rate", "cta_profit",
-            "cta_unexplained", "cta", "cta_goodwill", "cta_to_nci", "cta_group"]
+            "closing_rate", "closing_rate_source", "cta_net_assets", "profit_ytd_acct", "profit_ytd_group",
+            "average_rate", "average_rate_source", "cta_profit", "cta_investment_eliminated", "cta_unexplained",
+            "cta_translation", "cta_goodwill", "cta_total", "cta_total_is", "cta_nci_share", "cta_owners_share",
+            "cta_at_start", "cta_movement", "cta_nci_at_start", "cta_nci_movement"]
     df = pd.DataFrame(rows, columns=cols)
-    for c in cols[2:]:
-        if c not in ("opening_rate", "closing_rate", "average_rate"):
-            df[c] = df[c].astype("int64")
+    for k in cols[2:]:
+        if k not in ("opening_rate", "closing_rate", "average_rate", "closing_rate_source", "average_rate_source",
+                     "cta_total_is"):
+            df[k] = df[k].astype("int64")
+    cf = pd.DataFrame(carry, columns=["entity", "figure", "amount_group", "period", "fiscal_year"])
+    cf["amount_group"] = cf["amount_group"].astype("int64")
+    cf["fiscal_year"] = cf["fiscal_year"].astype("int64")
+    return df, cf
+
+
+def _rate_source(r: dict) -> str:
+    if not r.get("found"):
+        return ""
+    if r.get("used_type") == "same currency":
+        return "same currency"
+    src = str(r.get("source") or "")
+    return src + (" (inverse)" if r.get("inverse") else "")
+
+
+def _goodwill_report(measured: list[_Measured], rates, gcur) -> pd.DataFrame:
+    """Each investment's goodwill: as measured once, and translated at this close."""
+    cols = ["rule", "parent", "entity", "measured_in", "investment_group", "equity_at_acquisition_group",
+            "nci_at_acquisition_group", "goodwill_at_measurement_group", "currency", "goodwill", "closing_rate",
+            "goodwill_group", "translation_difference_group"]
+    rows = []
+    for m in measured:
+        if m.sub_currency == gcur or m.goodwill_group <= 0:
+            now, rate = m.goodwill_group, 1.0 if m.sub_currency == gcur else np.nan
+        else:
+            cl = rates.get(m.sub_currency, "closing")
+            now = int(convert([m.goodwill_sub], cl["rate"], scale_of(m.sub_currency), scale_of(gcur),
+                              cl["inverse"])[0]) if cl["found"] else m.goodwill_group
+            rate = rates.effective(m.sub_currency, "closing")
+        rows.append([m.rule, m.parent, m.sub, m.period, m.investment_group, m.equity_group, m.nci_group,
+                     m.goodwill_group, m.sub_currency, m.goodwill_sub, rate, now, now - m.goodwill_group])
+    df = pd.DataFrame(rows, columns=cols)
+    for k in ("investment_group", "equity_at_acquisition_group", "nci_at_acquisition_group",
+              "goodwill_at_measurement_group", "goodwill", "goodwill_group", "translation_difference_group"):
+        df[k] = df[k].astype("int64")
     return df
 
 
@@ -973,8 +1341,22 @@ def _translation_report(tr, dims) -> pd.DataFrame:
     return tr[cols].reset_index(drop=True)
 
 
-def _consolidated(tr, lines, book) -> pd.DataFrame:
-    parts = [tr[["account", "amount_group"]]]
+def _translated(tr, cta, reserve, dims) -> pd.DataFrame:
+    """Every entity's trial balance in group currency (entity, account, amount_group): the
+    translated balances, and the balancing translation difference on the reserve account.
+    The translation difference is not a journal: it is the translated trial balance's own."""
+    t = tr.groupby(["entity", "account"], as_index=False, sort=True)["amount_group"].sum()
+    if reserve:
+        c = cta[cta != 0]
+        t = pd.concat([t, pd.DataFrame({"entity": c.index.to_numpy(dtype=object), "account": reserve,
+                                        "amount_group": c.to_numpy(dtype="int64")})], ignore_index=True)
+        t = t.groupby(["entity", "account"], as_index=False, sort=True)["amount_group"].sum()
+    t["amount_group"] = t["amount_group"].astype("int64")
+    return t
+
+
+def _consolidated(translated, lines, book) -> pd.DataFrame:
+    parts = [translated[["account", "amount_group"]]]
     if len(lines):
         parts.append(lines[["account", "amount"]].rename(columns={"amount": "amount_group"}))
     s = pd.concat(parts, ignore_index=True).groupby("account", sort=True)["amount_group"].sum().astype("int64")
@@ -984,6 +1366,82 @@ def _consolidated(tr, lines, book) -> pd.DataFrame:
                          "account_name": s.index.map(acc["name"]).fillna("").to_numpy(dtype=object),
                          "type": s.index.map(acc["type"]).fillna("").to_numpy(dtype=object),
                          "balance_group": s.to_numpy(dtype="int64")})
+
+
+TYPE_LABELS = {"Asset": "Assets", "Liability": "Liabilities", "Equity": "Equity", "Revenue": "Revenue",
+               "Expense": "Expenses"}
+
+
+def _worksheet(translated, rows: list[dict], inc, rules, chart) -> pd.DataFrame:
+    """The consolidation worksheet (spec section 5, ``consolidation.xlsx`` ``Worksheet``):
+    accounts as rows, grouped by type and statement line with subtotals; columns: each entity
+    translated into group currency (its translation difference included, so it sums to zero),
+    their sum, one column per elimination rule, NCI, and the consolidated total.  Every row adds
+    across and every column sums to zero (the last row).
+
+    Columns: ``kind`` (account, subtotal, total, check), ``type``, ``statement_line``,
+    ``account``, ``account_name``, then the money columns (int64 minor units of the group
+    currency) whose headers are in ``df.attrs["headers"]``."""
+    ent_cols = [f"entity:{e}" for e in inc]
+    rule_names = list(dict.fromkeys(r.name for r in rules))
+    rule_cols = [f"rule:{n}" for n in rule_names]
+    money_cols = ent_cols + ["entities_total"] + rule_cols + ["nci", "consolidated"]
+    headers = {**{f"entity:{e}": e for e in inc}, "entities_total": "Sum of entities",
+               **{f"rule:{n}": f"Elimination {n}" for n in rule_names}, "nci": "Non-controlling interests",
+               "consolidated": "Consolidated"}
+    t = translated.assign(col="entity:" + translated["entity"].astype(str))
+    parts = [t[["account", "col", "amount_group"]]]
+    if rows:
+        r = pd.DataFrame(rows)
+        r = r[r["amount"] != 0]
+        col = np.where(r["journal"].str.startswith("NCI-"), "nci", "rule:" + r["rule"].astype(str))
+        parts.append(pd.DataFrame({"account": r["account"].to_numpy(dtype=object), "col": col,
+                                   "amount_group": r["amount"].to_numpy(dtype="int64")}))
+    long = pd.concat(parts, ignore_index=True)
+    extra = sorted(set(long["col"]) - set(money_cols))  # a rule column of a rule no longer given
+    for c in extra:
+        headers[c] = "Elimination " + c.split(":", 1)[-1]
+    rule_cols += extra
+    money_cols = ent_cols + ["entities_total"] + rule_cols + ["nci", "consolidated"]
+    wide = long.pivot_table(index="account", columns="col", values="amount_group", aggfunc="sum", fill_value=0)
+    wide = wide.reindex(columns=money_cols, fill_value=0).astype("int64")
+    wide["entities_total"] = wide[ent_cols].sum(axis=1) if ent_cols else 0
+    wide["consolidated"] = wide[["entities_total", *rule_cols, "nci"]].sum(axis=1)
+    wide = wide[(wide != 0).any(axis=1)]
+
+    ch = chart.copy()
+    ch["order"] = np.arange(len(ch))
+    line = ch["statement_line"].fillna("").astype(str).str.strip() if "statement_line" in ch else \
+        pd.Series("", index=ch.index)
+    ch["line"] = np.where(line == "", ch["name"].fillna("").astype(str), line)
+    known = [a for a in ch.index if a in wide.index]
+    unknown = sorted(set(wide.index) - set(known))
+    out_rows = []
+
+    def emit(kind, typ, stline, account, name, values):
+        out_rows.append({"kind": kind, "type": typ, "statement_line": stline, "account": account,
+                         "account_name": name, **{c: int(v) for c, v in zip(money_cols, values)}})
+
+    for typ in ("Asset", "Liability", "Equity", "Revenue", "Expense"):
+        accts = [a for a in known if ch.loc[a, "type"] == typ]
+        if not accts:
+            continue
+        lines_order = list(dict.fromkeys(ch.loc[accts, "line"]))
+        for ln in lines_order:
+            members = [a for a in accts if ch.loc[a, "line"] == ln]
+            for a in members:
+                emit("account", typ, ln, a, ch.loc[a, "name"], wide.loc[a, money_cols].to_numpy())
+            if len(members) > 1:
+                emit("subtotal", typ, ln, "", f"Total {ln}", wide.loc[members, money_cols].sum().to_numpy())
+        emit("total", typ, "", "", f"Total {TYPE_LABELS[typ].lower()}", wide.loc[accts, money_cols].sum().to_numpy())
+    for a in unknown:  # not in the chart (reported elsewhere): shown, never dropped
+        emit("account", "", "", a, "(not in the chart of accounts)", wide.loc[a, money_cols].to_numpy())
+    emit("check", "", "", "", "Total (every column sums to zero)", wide[money_cols].sum().to_numpy())
+    df = pd.DataFrame(out_rows, columns=["kind", "type", "statement_line", "account", "account_name", *money_cols])
+    for c in money_cols:
+        df[c] = df[c].astype("int64")
+    df.attrs["headers"] = headers
+    return df
 
 
 def _carry_out(tr, dims, per) -> pd.DataFrame:
