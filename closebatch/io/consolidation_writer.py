@@ -53,8 +53,9 @@ def _worksheet(book: Book, df: pd.DataFrame, period: str, gcur: str, books: Book
     f_head = f(bold=True, text_wrap=True, valign="bottom", align="right", bottom=1, bg_color="#DDEBF7")
     f_head_left = f(bold=True, text_wrap=True, valign="bottom", bottom=1, bg_color="#DDEBF7")
     f_section = f(bold=True, font_size=11)
+    f_line = f(italic=True)
     styles = {
-        "account": (f(), f(indent=1), f(num_format=num)),
+        "account": (f(), f(indent=2), f(num_format=num)),
         "subtotal": (f(bold=True), f(bold=True, indent=1), f(num_format=num, bold=True, top=1)),
         "total": (f(bold=True), f(bold=True), f(num_format=num, bold=True, top=1, bottom=1)),
         "check": (f(bold=True, italic=True), f(bold=True, italic=True), f(num_format=num, bold=True, top=1, bottom=6)),
@@ -89,7 +90,9 @@ def _worksheet(book: Book, df: pd.DataFrame, period: str, gcur: str, books: Book
     section = None
     values = df[money_cols].to_numpy(dtype="int64")
     amounts = money.from_minor(values.reshape(-1), scale).reshape(values.shape) if values.size else values
-    for i, d in enumerate(df[["kind", "type", "account", "account_name"]].to_dict("records")):
+    grouped = set(df.loc[df["kind"] == "subtotal", "statement_line"])  # lines of several accounts
+    line = None
+    for i, d in enumerate(df[["kind", "type", "statement_line", "account", "account_name"]].to_dict("records")):
         kind = d["kind"]  # one row per account and subtotal: the chart, not the lines
         if kind == "account" and d["type"] != section:
             section = d["type"]
@@ -97,6 +100,10 @@ def _worksheet(book: Book, df: pd.DataFrame, period: str, gcur: str, books: Book
                      "Expense": "Expenses"}.get(section, section or "Other")
             ws.write_string(r, 0, excel_text(label), f_section)
             r += 1
+        if kind == "account" and d["statement_line"] in grouped and d["statement_line"] != line:
+            ws.write_string(r, 1, excel_text(str(d["statement_line"])), f_line)
+            r += 1
+        line = d["statement_line"] if kind == "account" else None
         f_acc, f_name, f_num = styles.get(kind, styles["account"])
         if d["account"]:
             ws.write_string(r, 0, excel_text(str(d["account"])), f_acc)
