@@ -75,6 +75,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 
+from .. import accounts
 from ..context import CloseContext, LedgerState
 from ..core import ERROR, WARNING, Finding, StepResult, empty_lines, make_lines
 from ..money import convert, fmt, scale_of, scales, to_minor
@@ -412,24 +413,10 @@ class _Rule:
 
 
 def _account_set(spec: str, chart) -> tuple[frozenset, list[str]]:
-    """Accounts named by a code, a range ``3000-3999`` or a comma-separated list of either."""
-    found, bad = set(), []
-    codes = list(chart.index)
-    for item in [p.strip() for p in str(spec).split(",") if p.strip()]:
-        if item in chart.index:
-            found.add(item)
-            continue
-        if "-" in item:
-            lo, hi = [x.strip() for x in item.split("-", 1)]
-            if lo.isdigit() and hi.isdigit():
-                hit = [c for c in codes if c.isdigit() and int(lo) <= int(c) <= int(hi)]
-            else:
-                hit = [c for c in codes if lo <= c <= hi]
-            if hit:
-                found.update(hit)
-                continue
-        bad.append(item)
-    return frozenset(found), bad
+    """Accounts named by a code, a range ``3000-3999`` or a list of either
+    (:func:`closebatch.accounts.select`)."""
+    sel = accounts.select(spec, chart.index)
+    return frozenset(sel.accounts), list(sel.bad)
 
 
 def _rules(book, ents, chart, findings) -> list[_Rule]:
