@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from closebatch import accounts
 from closebatch.statements import _account_set as statements_set
 from closebatch.steps.allocation import parse_accounts
-from closebatch.steps.consolidation import _account_set as consolidation_set
+from closebatch.steps.consolidation.group import account_set as consolidation_set
 
 CHART = ["1000", "1100", "3000", "3100", "3900", "4000", "6100", "6200", "10000", "A-1", "A10", "A11", "A2", "B1"]
 
