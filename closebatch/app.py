@@ -488,7 +488,7 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     if result is None:
         return chk
     chk.result = result
-    steps = [f for f in result.findings if not (had_errors and f.code in CONSEQUENTIAL)]
+    steps = [_locate_kind(f, read) for f in result.findings if not (had_errors and f.code in CONSEQUENTIAL)]
     chk.findings += steps
     chk.reported += [f for f in steps if f.is_error]
     if chk.stopped:
@@ -502,6 +502,22 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     chk.blockers = list(result.blockers) + _task_blockers(book, result, today,
                                                           None if chk.completing else chk.run_entities)
     return chk
+
+
+def _locate_kind(f: Finding, read) -> Finding:
+    """A finding about a kind of sheet as a whole (``Rates``: a rate is missing) names the
+    workbook that holds that sheet, when the books hold exactly one."""
+    if f.file or not f.sheet:
+        return f
+    from dataclasses import replace
+
+    from .io.reader import kind_of
+
+    kind = kind_of(f.sheet)
+    sheets = read.frames(kind) if kind else []
+    if len(sheets) != 1:
+        return f
+    return replace(f, file=sheets[0].file, sheet=sheets[0].sheet)
 
 
 def _close(books, period, out, entities, no_lock, dry_run, user, progress, today=None, jobs=None) -> Outcome:

@@ -195,6 +195,11 @@ def _owner_file(folder: Path, here: Path, name: str, rel: str, read: set) -> Fin
                    "in Excel, then run again.", file=target, code="open-in-excel")
 
 
+def kind_of(sheet: str) -> str | None:
+    """The kind a sheet of this name holds (case and surrounding spaces ignored), or None."""
+    return _KIND_BY_NAME.get(str(sheet).strip().lower())
+
+
 def _wanted(sheet: str) -> bool:
     """True for a sheet closebatch reads."""
     return sheet.strip().lower() in _KIND_BY_NAME
