@@ -106,12 +106,16 @@ def validate_books(books: Path, out: Path | None = None, progress=None, jobs=Non
     ``validation.xlsx`` into ``out`` (default ``BOOKS/out``, where a close without ``--out``
     also leaves its report) and nothing else.  Exit 0 or 1."""
     books = Path(books)
-    missing = _missing_books(books)
+    missing = _missing_books(books) or _out_refusal(books, out)
     if missing:
         return missing
     out = Path(out) if out else books / "out"
-    chk = _check(books, period, out if Path(out).resolve() != (books / "out").resolve() else None, (),
-                 run_user(user), progress, today or dt.date.today(), jobs, closing=False)
+    try:
+        chk = _check(books, period, out if Path(out).resolve() != (books / "out").resolve() else None, (),
+                     run_user(user), progress, today or dt.date.today(), jobs, closing=False)
+    except BaseException as e:
+        e.closebatch_persisted = "Nothing was written."
+        raise
     if chk.refusal is not None:
         return chk.refusal
     findings = chk.reported
@@ -523,7 +527,11 @@ def _locate_kind(f: Finding, read) -> Finding:
 def _close(books, period, out, entities, no_lock, dry_run, user, progress, today=None, jobs=None) -> Outcome:
     today = today or dt.date.today()
     out_root = Path(out) if out else None
-    chk = _check(books, period, out_root, entities, user, progress, today, jobs, closing=True)
+    try:
+        chk = _check(books, period, out_root, entities, user, progress, today, jobs, closing=True)
+    except BaseException as e:
+        e.closebatch_persisted = "Nothing was written: the close had not begun to write."
+        raise
     if chk.refusal is not None:
         return chk.refusal
     latest = books / "out"  # the books' latest validation report, unless the outputs go elsewhere

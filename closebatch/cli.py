@@ -346,10 +346,18 @@ def period(books, period, action, user, yes):
     put it on hold, or close it permanently. A Permanently closed period can never be reopened,
     so close-permanently asks for confirmation on a terminal and needs --yes elsewhere."""
     if action == "close-permanently" and not yes:
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        if not _interactive():
             raise click.UsageError(f"closing {period} permanently cannot be undone; confirm it with --yes.")
         click.confirm(f"Close {period} permanently? It can never be reopened.", abort=True, err=True)
     _run("change_period", books, period, action, user=user)
+
+
+def _interactive() -> bool:
+    """Someone at a terminal who can answer a question."""
+    try:
+        return sys.stdin.isatty() and sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 @main.command(short_help="Create a new books folder from the blank templates.",
