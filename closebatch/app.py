@@ -576,6 +576,7 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     try:
         od = outputs.OutputDir(out_dir)
         saved.outputs = od
+        _stage(progress, "Preparing the ledger record")
         staged = _stage_ledger(store, book, result) if not dry_run and completing else None
         try:
             _write_outputs(od, book, result, findings, chk.read, period, blockers, staged, jobs, progress,
@@ -788,6 +789,7 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
     """Write every output workbook into ``od`` (and ``staged``, the period's ledger workbook,
     under its temporary name), then the manifest.  What each workbook holds is decided here,
     in this process; the writing itself is shared out over ``jobs`` processes."""
+    _stage(progress, "Writing")
     dims = book.dims
     tasks: list[parallel.Task] = []
 

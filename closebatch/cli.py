@@ -142,13 +142,13 @@ def _report(outcome, limit: int = 20) -> None:
     errs, warns = outcome.errors, outcome.warnings
     for f in (errs + warns)[:limit]:
         where = _safe(f.where())
-        label = _paint("error:  ", fg="red", bold=True) if f.is_error else _paint("warning:", fg="yellow")
+        label = _paint("ERROR  ", fg="red", bold=True) if f.is_error else _paint("WARNING", fg="yellow")
         click.echo(f"{label} {where + ': ' if where else ''}{_safe(f.message)}"
-                   + (f"\n         fix: {_safe(f.hint)}" if f.hint and f.is_error else ""), err=True)
+                   + (f"\n        fix: {_safe(f.hint)}" if f.hint and f.is_error else ""), err=True)
     if len(errs) + len(warns) > limit:
         click.echo(f"... and {len(errs) + len(warns) - limit} more in validation.xlsx", err=True)
     for b in outcome.blockers:
-        click.echo(f"{_paint('blocker:', fg='magenta')} {_safe(b.where()) + ': ' if b.where() else ''}"
+        click.echo(f"{_paint('BLOCKER', fg='magenta')} {_safe(b.where()) + ': ' if b.where() else ''}"
                    f"{_safe(b.message)}", err=True)
     result = outcome.exit_code in (0, 3)  # done (or done, left Open): a result; else an error or a refusal
     if outcome.message:

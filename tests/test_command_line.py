@@ -54,7 +54,7 @@ def test_findings_carry_no_escape_codes_when_not_on_a_terminal(tmp_path):
     books = clean_books(tmp_path / "b")
     write_books({"bad.xlsx": {"Journals": [J, ["J1", D(2026, 1, 5), "E1", "1000", "USD", "ten", None]]}}, books)
     r = run("validate", books)
-    assert "\x1b[" not in r.output and "error:" in r.stderr
+    assert "\x1b[" not in r.output and "ERROR" in r.stderr
 
 
 def test_help_is_whole_with_examples_and_exit_codes():

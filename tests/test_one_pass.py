@@ -213,4 +213,14 @@ def test_every_stage_is_announced_to_the_progress_display(tmp_path):
     assert res.exit_code == 0
     stages = list(dict.fromkeys(seen))
     assert stages == ["Reading workbooks", "Validating", "Checking closed periods", "Settlement", "Revaluation",
-                      "Subledgers", "Allocation", "Consolidation", "Statements", "Year-end", "Writing", "Saving"]
+                      "Subledgers", "Allocation", "Consolidation", "Statements", "Year-end",
+                      "Preparing the ledger record", "Writing", "Saving"]
+
+
+def test_sheet_names_count_utf16_units_and_never_change_a_legal_name():
+    from closebatch.io.writer import sheet_name, units
+
+    assert sheet_name("Lines") == "Lines" and sheet_name("History") == "History"
+    assert sheet_name("😀" * 20) == "😀" * 15 and units(sheet_name("a" + "😀" * 20)) == 31
+    assert sheet_name("a[b]:c*d?e/f\\g") == "a_b__c_d_e_f_g" and sheet_name("'x'") == "_x_"
+    assert sheet_name("Data", ["data", "Data (2)"]) == "Data (3)" and sheet_name("") == "Sheet"

@@ -237,9 +237,9 @@ def fit(text: str, limit: int) -> str:
 
 def sheet_name(text: str, taken=()) -> str:
     """A legal worksheet name made from ``text`` (an entity code, a report's name): at most 31
-    UTF-16 units, none of ``[ ] : * ? /`` nor a backslash or control characters, no apostrophe at either
-    end, not Excel's reserved ``History``, and not one of ``taken`` (compared without case;
-    ``Name (2)``, ``Name (3)``… then).  A legal, free name is kept as it is."""
+    UTF-16 units, none of ``[ ] : * ? /`` nor a backslash or control characters, no apostrophe
+    at either end, and not one of ``taken`` (compared without case; ``Name (2)``, ``Name (3)``…
+    then).  A legal, free name is kept as it is."""
     name = _ILLEGAL_IN_SHEET_NAME.sub("_", str(text))
     name = fit(name, 31)
     if name.startswith("'"):
@@ -248,8 +248,6 @@ def sheet_name(text: str, taken=()) -> str:
         name = name[:-1] + "_"
     if not name.strip():
         name = "Sheet"
-    if name.lower() == "history":
-        name += "_"
     seen = {str(t).lower() for t in taken}
     base, k = name, 2
     while name.lower() in seen:
