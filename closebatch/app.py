@@ -118,7 +118,7 @@ def validate_books(books: Path, out: Path | None = None, progress=None, jobs=Non
         raise
     if chk.refusal is not None:
         return chk.refusal
-    findings = chk.reported
+    findings = chk.reported + chk.late  # the close names these in its report too (and leaves the period Open)
     written = _write_validation([out], findings, chk.read, progress)
     errs = [f for f in findings if f.is_error]
     what = f" for the close of {chk.period}" if chk.period else ""
