@@ -411,8 +411,9 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     dated in closed periods, and the close's steps run (pure: nothing is written) so that their
     own checks (rates, historical rates, allocation and elimination rules, statements) are
     found in the same pass.  While the books have errors the steps run on the part that passed
-    (:func:`closebatch.validate.usable`) and only their errors count, less the checks of the
-    whole that the parts set aside would upset (:data:`CONSEQUENTIAL`)."""
+    (:func:`closebatch.validate.usable`).  One problem gives one finding: a step's finding at a
+    cell validation already named is dropped, and so are the checks of the whole
+    (:data:`CONSEQUENTIAL`: the statements do not balance) while another error stands."""
     from .money import AmountOverflow
     from .validate import usable
 
@@ -492,7 +493,11 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     if result is None:
         return chk
     chk.result = result
-    steps = [_locate_kind(f, read) for f in result.findings if not (had_errors and f.code in CONSEQUENTIAL)]
+    known = {_problem(f) for f in findings if f.is_error and f.cell}
+    steps = [_locate(f, read, book) for f in result.findings]
+    steps = [f for f in steps if not (f.is_error and f.cell and _problem(f) in known)]  # one problem, one finding
+    if had_errors or any(f.is_error and f.code not in CONSEQUENTIAL for f in steps):
+        steps = [f for f in steps if f.code not in CONSEQUENTIAL]  # the whole is off because a part is
     chk.findings += steps
     chk.reported += [f for f in steps if f.is_error]
     if chk.stopped:
@@ -508,15 +513,29 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     return chk
 
 
-def _locate_kind(f: Finding, read) -> Finding:
-    """A finding about a kind of sheet as a whole (``Rates``: a rate is missing) names the
-    workbook that holds that sheet, when the books hold exactly one."""
-    if f.file or not f.sheet:
-        return f
+def _problem(f: Finding) -> tuple:
+    """What a finding is about: the cell's row, column and value (a step that finds again what
+    validation found at the same cell says nothing new)."""
+    import re
+
+    m = re.search(r"(\d+)$", f.cell or "")
+    return f.file, f.sheet, int(m.group(1)) if m else f.cell, f.column, f.value
+
+
+def _locate(f: Finding, read, book: Book) -> Finding:
+    """A step's finding as precisely located as the books allow: ``row 12`` becomes the cell
+    (``B12``) when its column is known; a finding about a kind of sheet as a whole (``Rates``:
+    a rate is missing) names the workbook that holds that sheet, when the books hold one."""
     from dataclasses import replace
 
     from .io.reader import kind_of
 
+    if f.file and f.cell.startswith("row ") and f.column:
+        letter = book.columns.get((f.file, f.sheet), {}).get(f.column, "")
+        if letter:
+            return replace(f, cell=letter + f.cell[4:])
+    if f.file or not f.sheet:
+        return f
     kind = kind_of(f.sheet)
     sheets = read.frames(kind) if kind else []
     if len(sheets) != 1:

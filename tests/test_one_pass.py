@@ -224,3 +224,18 @@ def test_sheet_names_count_utf16_units_and_never_change_a_legal_name():
     assert sheet_name("😀" * 20) == "😀" * 15 and units(sheet_name("a" + "😀" * 20)) == 31
     assert sheet_name("a[b]:c*d?e/f\\g") == "a_b__c_d_e_f_g" and sheet_name("'x'") == "_x_"
     assert sheet_name("Data", ["data", "Data (2)"]) == "Data (3)" and sheet_name("") == "Sheet"
+
+
+def test_one_problem_gives_one_finding(tmp_path):
+    """A setting naming no account is found by validation (at its cell) and by the consolidation
+    that needs it; a missing setting stops the consolidation, whose unbalanced statements are
+    then no news."""
+    m = master(entities=(("P", "Parent Inc", "USD", None, None), ("S", "Sub GmbH", "EUR", "P", "80%")),
+               settings_extra=[["group_currency", "USD"]])
+    settings = [r for r in m["Settings"] if r[0] != "nci_account"]
+    books = partly_owned_group(tmp_path / "b", {"master.xlsx": dict(m, Settings=settings + [["nci_account", "3999"]])})
+    v = app.validate_books(books)
+    assert [(f.code, f.cell) for f in v.errors] == [("unknown-account", "B11")]
+    write_books({"master.xlsx": dict(m, Settings=settings)}, books)
+    v = app.validate_books(books)
+    assert [f.code for f in v.errors] == ["setting-missing"]
