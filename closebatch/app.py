@@ -413,7 +413,9 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     found in the same pass.  While the books have errors the steps run on the part that passed
     (:func:`closebatch.validate.usable`).  One problem gives one finding: a step's finding at a
     cell validation already named is dropped, and so are the checks of the whole
-    (:data:`CONSEQUENTIAL`: the statements do not balance) while another error stands."""
+    (:data:`CONSEQUENTIAL`: the statements do not balance) while an error of the books or of
+    another step stands (beside an error in the statements' own definitions they say by how
+    much)."""
     from .money import AmountOverflow
     from .validate import usable
 
@@ -496,7 +498,7 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     known = {_problem(f) for f in findings if f.is_error and f.cell}
     steps = [_locate(f, read, book) for f in result.findings]
     steps = [f for f in steps if not (f.is_error and f.cell and _problem(f) in known)]  # one problem, one finding
-    if had_errors or any(f.is_error and f.code not in CONSEQUENTIAL for f in steps):
+    if had_errors or any(f.is_error and not f.code.startswith("statement") for f in steps):
         steps = [f for f in steps if f.code not in CONSEQUENTIAL]  # the whole is off because a part is
     chk.findings += steps
     chk.reported += [f for f in steps if f.is_error]
