@@ -162,6 +162,13 @@ def period(books, period, action, user):
 
 
 @main.command()
+@books_arg
+def verify(books):
+    """Check the sealed ledger's chain and each output folder against its manifest."""
+    _run(app.verify, books)
+
+
+@main.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 def init(folder):
     """Create a new books folder from the blank templates."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ACCEPTANCE = Path(__file__).resolve().parents[2] / "shared" / "acceptance"
-FINISHED = ["bad_books", "revaluation", "allocation", "consolidation"]
+FINISHED = ["bad_books", "revaluation", "allocation", "consolidation", "reopen_cascade"]
 
 
 def _command() -> str:
