@@ -147,7 +147,6 @@ def ledger_state(store: Store, book: Book, writable: bool = False, now: dt.datet
         store.recover()
         led = store.ledger(refresh=True)
     if writable and led.version == 1:
-        cal = periods.calendar_findings(book, pd.DataFrame(columns=seal.SEAL_COLUMNS))
         missing = [p for p in led.status if p not in set(book.periods["period"])]
         if missing:
             cal = [Finding("error", f"ledger/periods.xlsx has period {missing[0]}, which is not in the Periods sheet.",
@@ -188,7 +187,7 @@ def _migrate(store: Store, book: Book, now: dt.datetime) -> None:
         path = store.dir / f"{p}.xlsx"
         if not path.exists():
             continue
-        mine = _seal_existing(store, p, path)
+        mine = store.seal_file(p, path.name)
         start, end = [f"{pd.Timestamp(v):%Y-%m-%d}" for v in
                       book.periods.loc[book.periods["period"] == p, ["start", "end"]].iloc[0]]
         cs = seal.close_seal(p, start, end, previous, mine)
@@ -197,20 +196,12 @@ def _migrate(store: Store, book: Book, now: dt.datetime) -> None:
         tables += mine
     ents = store.dir / "closed_entities.xlsx"
     if ents.exists():
-        tables += _seal_existing(store, "", ents)
+        tables += store.seal_file("", ents.name)
     rows = periods.record_rows(book.periods, statuses, led.history, pd.DataFrame(columns=seal.SEAL_COLUMNS), closes,
                                touched=[p for p, s in led.status.items() if p in statuses])
     sheets = seal.build(rows, periods.add_history(led.history, []), tables,
                         {"sealed_from_earlier_version": f"{now:%Y-%m-%d %H:%M:%S}"})
     store.commit(sheets)
-
-
-def _seal_existing(store: Store, period: str, path: Path) -> list:
-    from .io.store import _read_raw, file_sha256
-
-    sha = file_sha256(path)
-    return [seal.table_seal(raw.canonical(), period, name, path.name, name, sha)
-            for name, raw in _read_raw(path).items()]
 
 
 def _seal_refusal(state: LedgerState, blocking: list, period: str | None = None) -> Outcome:
@@ -227,14 +218,14 @@ def _seal_refusal(state: LedgerState, blocking: list, period: str | None = None)
 
 
 def _commit(state: LedgerState, book: Book, statuses: dict, history: pd.DataFrame, closes=None, staged=(),
-            drop_tables=(), touched=(), entities: bool = False) -> None:
+            touched=(), entities: bool = False) -> None:
     """Seal and persist: the new statuses and History, the records of every period (``closes``:
     period -> (started_from, close_seal) of a close made now), the tables of ``staged`` (sealed
-    already) in place of the period's earlier ones (and of ``drop_tables``' periods; with
-    ``entities`` the entity closes' tables too, by those staged, if any)."""
+    already) in place of the period's earlier ones (with ``entities``, the entity closes'
+    tables too, by those staged, if any)."""
     closes = closes or {}
     old = state.store.ledger().tables if state.version == 2 else []
-    replaced = set(closes) | set(drop_tables)
+    replaced = set(closes)
     keep = [t for t in old if t.period not in replaced and not (t.period == "" and entities)]
     new = [t for s in staged if s is not None for t in s.seals]
     rows = periods.record_rows(book.periods, statuses, history, state.seals, closes, touched)
@@ -325,19 +316,13 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     closed_before = _entities_closed(store, period)
     completing = not entities or set(all_entities) <= set(closed_before) | set(entities)
     run_entities = () if completing else tuple(entities)
-    findings = findings + _closed_period_lines(book, state)
+    hist, started_from, posted = ledger_inputs(state, book, per)
+    findings = findings + _closed_period_lines(book, state, posted=posted)
     findings += periods.preclosed_lines(book, statuses, state.closed_here())
     findings += _prepared_by(book, per, statuses)
     if any(f.is_error for f in findings):
         return _validation_only(out_dir, findings, read, period)
 
-    prev = book.periods["period"].iloc[per.index - 1] if per.index > 0 else None
-    hist = History()
-    started_from = ""
-    if prev is not None and store.has(prev):
-        hist.previous = store.load(prev)
-        started_from = state.close_seal(prev)
-    hist.scheduled = _scheduled(book, store, per)
     result = run_close(book, per, hist, user=user, entities=run_entities)
     findings = findings + result.findings
     if any(f.is_error for f in findings):
@@ -439,13 +424,40 @@ def _persist_close(state: LedgerState, book: Book, period: str, user: str, now: 
             entities=bool(completing and closed_before) or record_entities, touched=[period])
 
 
-def _closed_period_lines(book: Book, state: LedgerState, pretend=(), only: str | None = None) -> list[Finding]:
+def ledger_inputs(state: LedgerState, book: Book, per) -> tuple[History, str, dict]:
+    """What a close of ``per`` takes from the (checked) ledger: the previous period's tables and
+    the lines earlier closes scheduled into ``per`` (:class:`closebatch.close.History`), the
+    close seal it starts from, and the ``Posted`` table of each closed period (its lines are
+    frozen)."""
+    store = state.store
+    prev = book.periods["period"].iloc[per.index - 1] if per.index > 0 else None
+    hist = History()
+    started_from = ""
+    if prev is not None and store.has(prev):
+        # what the close starts from: the closing balances, the year-end entries, the carried frames
+        hist.previous = store.load(prev, lambda t: t in ("Balances", "YearEnd") or t.startswith("carry_"))
+        started_from = state.close_seal(prev)
+    hist.scheduled = _scheduled(book, store, per)
+    return hist, started_from, _closed_posted(state, book)
+
+
+def _closed_posted(state: LedgerState, book: Book, pretend=()) -> dict:
+    """The ``Posted`` table of each period closebatch closed that is not Open (or in ``pretend``)."""
+    statuses = state.statuses
+    closed = state.closed_here()
+    cols = ["journal", "line", "date", "entity", "account", *book.dims, "currency", "amount", "amount_acct", "source",
+            "fingerprint"]
+    return {p: state.store.posted(p, cols) for p in book.periods["period"]
+            if p in closed and (statuses.get(p, "Open") != "Open" or p in pretend)}
+
+
+def _closed_period_lines(book: Book, state: LedgerState, pretend=(), only: str | None = None,
+                         posted: dict | None = None) -> list[Finding]:
     """The lines of closed scopes that are new or changed (see
     :func:`closebatch.periods.closed_period_lines`), the ledger's records loaded for it."""
     statuses = state.statuses
-    closed = state.closed_here()
-    posted = {p: state.store.posted(p) for p in book.periods["period"]
-              if p in closed and (statuses.get(p, "Open") != "Open" or p in pretend)}
+    if posted is None:
+        posted = _closed_posted(state, book, pretend)
     ent_closed, ent_posted = state.store.entity_closes()
     scopes = periods.closed_scopes(book, statuses, posted, ent_closed, ent_posted, pretend)
     return periods.closed_period_lines(book, statuses, scopes, only)

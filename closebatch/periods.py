@@ -184,7 +184,7 @@ def calendar_findings(book, seals: pd.DataFrame) -> list[Finding]:
 
 # --------------------------------------------------------------------------- stale closes
 
-def previous_with_data(seals: pd.DataFrame, period: str) -> dict | None:
+def previous_record(seals: pd.DataFrame, period: str) -> dict | None:
     """The sealed record of the period just before ``period``, or None."""
     recs = seals.to_dict("records")
     idx = [i for i, r in enumerate(recs) if r["period"] == period]
@@ -200,7 +200,7 @@ def stale(seals: pd.DataFrame, period: str) -> str | None:
     if not len(mine) or not mine["close_seal"].iloc[0]:
         return None
     started = mine["started_from"].iloc[0]
-    prev = previous_with_data(seals, period)
+    prev = previous_record(seals, period)
     now = prev["close_seal"] if prev is not None else ""
     if started == now:
         return None

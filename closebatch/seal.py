@@ -95,7 +95,7 @@ class Column:
 
     lengths: np.ndarray  # uint32, one per row
     offsets: np.ndarray  # int64, rows + 1, from 0
-    data: bytes
+    data: object  # bytes-like: the cells' UTF-8 bytes, back to back
 
 
 @dataclass(frozen=True)
@@ -104,28 +104,35 @@ class Canonical:
 
     names: tuple
     columns: tuple  # Column
-    where: tuple = ()  # per row: (sheet, row number) as a person finds it
+    where: object = ()  # per row: (sheet, row number) as a person finds it; or a callable of the row index
 
     @property
     def rows(self) -> int:
-        return len(self.columns[0].lengths) if self.columns else len(self.where)
+        if self.columns:
+            return len(self.columns[0].lengths)
+        return 0 if callable(self.where) else len(self.where)
+
+    def place(self, i: int) -> tuple:
+        return self.where(i) if callable(self.where) else self.where[i]
 
 
 def _column(texts) -> Column:
-    """A canonical column from its cells' texts (a list of str or an Arrow string array)."""
+    """A canonical column from its cells' texts (a list of str, or an Arrow string array
+    without nulls)."""
     arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, type=pa.large_string())
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], type=pa.large_string())
-    if arr.type != pa.large_string():
-        arr = arr.cast(pa.large_string())
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     if arr.null_count:
         arr = arr.fill_null("")
     n = len(arr)
+    if not n:
+        return Column(np.zeros(0, dtype="<u4"), np.zeros(1, dtype="<i8"), b"")
     bufs = arr.buffers()
-    offs = np.frombuffer(bufs[1], dtype="<i8")[arr.offset:arr.offset + n + 1] if n else np.zeros(1, dtype="<i8")
-    data = bytes(memoryview(bufs[2])[int(offs[0]):int(offs[-1])]) if n and bufs[2] is not None else b""
+    width = "<i8" if pa.types.is_large_string(arr.type) else "<i4"
+    offs = np.frombuffer(bufs[1], dtype=width)[arr.offset:arr.offset + n + 1].astype("<i8")
+    data = memoryview(bufs[2])[int(offs[0]):int(offs[-1])] if bufs[2] is not None else b""
     offs = offs - offs[0]
-    return Column(np.diff(offs).astype("<u4"), offs.astype("<i8"), data)
+    return Column(np.diff(offs).astype("<u4"), offs, data)
 
 
 def from_cells(names, rows, where=None) -> Canonical:
@@ -153,7 +160,7 @@ def from_arrow(table: pa.Table, sheet: str = "") -> Canonical:
         if pa.types.is_string(typ) or pa.types.is_large_string(typ):
             txt = c
         elif pa.types.is_integer(typ) or pa.types.is_date32(typ):
-            txt = pc.cast(c, pa.large_string())
+            txt = pc.cast(c, pa.string())
         elif pa.types.is_boolean(typ):
             txt = pc.if_else(c, "TRUE", "FALSE")
         elif pa.types.is_null(typ):
@@ -161,8 +168,7 @@ def from_arrow(table: pa.Table, sheet: str = "") -> Canonical:
         else:
             txt = pa.array([cell_text(v) for v in c.to_pylist()], type=pa.large_string())
         cols.append(_column(txt))
-    n = table.num_rows
-    return Canonical(tuple(table.column_names), tuple(cols), tuple((sheet, i + 2) for i in range(n)))
+    return Canonical(tuple(table.column_names), tuple(cols), lambda i: (sheet, i + 1 if not sheet else i + 2))
 
 
 def from_frame(df) -> Canonical:
@@ -223,16 +229,24 @@ def block_size(rows: int) -> int:
 
 
 def block_digests(canon: Canonical) -> list[str]:
-    """A short digest of each block of rows (:func:`block_size` rows each)."""
+    """A short digest of each block of rows (:func:`block_size` rows each): SHA-256 over, column
+    after column, the block's cell lengths and bytes."""
     n = canon.rows
     size = block_size(n)
+    starts = list(range(0, n, size)) + [n]
+    parts = []
+    for col in canon.columns:  # each column's block boundaries once, as Python ints
+        lengths = memoryview(col.lengths.tobytes())
+        data = memoryview(col.data)
+        offs = col.offsets[starts].tolist()
+        parts.append([(lengths[4 * a:4 * b], data[oa:ob]) for a, b, oa, ob in
+                      zip(starts[:-1], starts[1:], offs[:-1], offs[1:])])
     out = []
-    for r0 in range(0, n, size):
-        r1 = min(n, r0 + size)
+    for k in range(len(starts) - 1):
         h = hashlib.sha256()
-        for col in canon.columns:
-            h.update(col.lengths[r0:r1].tobytes())
-            h.update(col.data[int(col.offsets[r0]):int(col.offsets[r1])])
+        for p in parts:
+            h.update(p[k][0])
+            h.update(p[k][1])
         out.append(h.hexdigest()[:SHORT])
     return out
 
@@ -333,7 +347,7 @@ def where_changed(sealed: TableSeal, now: Canonical) -> tuple[str, str]:
         cols = f" (column {', '.join(changed_cols)})" if changed_cols and len(changed_cols) <= 3 else ""
         parts.append(f"{first}{'; '.join(places)}{more} changed{cols}")
         if len(bad) == 1 and size == 1 and len(changed_cols) == 1 and now.rows == sealed.rows:
-            cell = f"{column_letter(list(now.names).index(changed_cols[0]))}{now.where[bad[0] * size][1]}"
+            cell = f"{column_letter(list(now.names).index(changed_cols[0]))}{now.place(bad[0] * size)[1]}"
     elif changed_cols:
         parts.append(f"column {', '.join(changed_cols)} changed")
     return "; ".join(parts) or "its values changed", cell
@@ -350,7 +364,7 @@ def column_letter(j: int) -> str:
 
 
 def _place(canon: Canonical, i: int) -> str:
-    sheet, row = canon.where[i] if i < len(canon.where) else ("", i + 2)
+    sheet, row = canon.place(i)
     return f"row {row}" + (f" of sheet {sheet}" if sheet else "")
 
 
@@ -396,15 +410,15 @@ class Record:
     @property
     def chain(self) -> dict:
         df = self.sheets.get("Chain")
-        if df is None or "key" not in df:
+        if df is None or "key" not in df or "value" not in df:
             return {}
         return dict(zip(df["key"].astype(str), df["value"].astype(str)))
 
     def head_sheets(self) -> dict:
         """The canonical sheets the head seals: every sheet, ``Chain`` without its ``head`` row."""
         out = dict(self.canon)
-        if "Chain" in self.sheets:
-            df = self.sheets["Chain"]
+        df = self.sheets.get("Chain")
+        if df is not None and "key" in df:
             out["Chain"] = from_frame(df[df["key"].astype(str) != "head"])
         return out
 

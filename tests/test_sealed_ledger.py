@@ -375,7 +375,7 @@ def test_large_tables_go_to_parquet_and_are_sealed_too(sealed, tmp_path, monkeyp
                    posted)
     v = app.verify(books)
     assert v.exit_code == 1
-    assert any("Posted table of period 2026-03" in f.message and "row 2" in f.message and "amount" in f.message
+    assert any("Posted table of period 2026-03" in f.message and "row 1 changed (column amount)" in f.message
                for f in v.findings)
 
 

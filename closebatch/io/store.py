@@ -53,7 +53,7 @@ LEDGER = "ledger"
 STATUS_FILE = seal.PERIODS_FILE
 ENTITIES_FILE = "closed_entities.xlsx"
 CLOSED_COLUMNS = ["period", "entity", "user", "when"]
-LARGE_ROWS = 20_000  # a table longer than this is kept as Parquet
+LARGE_ROWS = 10_000  # a table longer than this is kept as Parquet
 HISTORY_COLUMNS = ["period", "from", "to", "user", "when", "note", "event", "blockers", "entities"]
 MONEY = ("amount", "balance", "amount_acct", "balance_acct", "amount_group", "balance_group")
 PARQUET_NOTE = ("closebatch ledger table. Amount columns (amount, balance, amount_acct, balance_acct, amount_group, "
@@ -205,7 +205,7 @@ def _to_arrow(df: pd.DataFrame):
             else:
                 arr = pa.array(d.to_numpy(), type=pa.timestamp("ns"), mask=d.isna().to_numpy())
         elif pd.api.types.is_bool_dtype(s):
-            arr = pa.array(np.where(s.to_numpy(dtype=bool), "Y", "N"), type=pa.string())
+            arr = pa.array(np.where(s.to_numpy(dtype=bool), "Y", "N"), type=pa.large_string())
         elif pd.api.types.is_float_dtype(s):
             arr = pa.array(s.to_numpy(dtype="float64"), type=pa.float64())
         else:
@@ -221,15 +221,15 @@ def _arrow_text(s: pd.Series):
 
     s = s.fillna("") if s.isna().any() else s
     try:
-        return pa.array(s, type=pa.string(), from_pandas=True)
+        return pa.array(s, type=pa.large_string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: each value as its text
-        return pa.array(s.map(_text_value), type=pa.string())
+        return pa.array(s.map(_text_value), type=pa.large_string())
 
 
 def _write_parquet(path: Path, table) -> None:
     import pyarrow.parquet as pq
 
-    pq.write_table(table, str(path), compression="zstd", row_group_size=1 << 20)
+    pq.write_table(table, str(path), compression="zstd", use_dictionary=False, row_group_size=1 << 20)
 
 
 def _read_parquet(path: Path, columns=None):
@@ -242,28 +242,37 @@ def _read_parquet(path: Path, columns=None):
 
 
 def _from_arrow(table) -> pd.DataFrame:
-    """An Arrow table of the ledger typed as :func:`_from_sheet` types a workbook's."""
+    """An Arrow table of the ledger typed as :func:`_from_sheet` types a workbook's, column by
+    column without a Python object per cell: amounts, ``line`` and ``fiscal_year`` int64,
+    dates datetime64[ns], text ``str`` (blanks "")."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    out = {}
+    cols, names = [], []
     for c in table.column_names:
         col = table.column(c)
         typ = col.type
-        if c in MONEY:
-            out[c] = col.to_numpy().astype("int64") if col.null_count == 0 else \
-                pc.fill_null(col, 0).to_numpy().astype("int64")
+        if c in MONEY or (c in ("line", "fiscal_year") and pa.types.is_integer(typ)):
+            col = pc.fill_null(col, 0) if col.null_count else col
         elif pa.types.is_date32(typ) or pa.types.is_timestamp(typ):
-            out[c] = pd.Series(col.to_pandas(), dtype="datetime64[ns]").to_numpy() if len(col) else \
-                np.array([], dtype="datetime64[ns]")
+            col = pc.cast(col, pa.timestamp("ns"))
         elif c in ("line", "fiscal_year"):
-            out[c] = col.to_numpy().astype("int64") if pa.types.is_integer(typ) else \
-                pd.to_numeric(pd.Series(col.to_pylist()), errors="coerce").fillna(0).astype("int64").to_numpy()
+            col = pa.chunked_array([pd.to_numeric(pd.Series(col.to_pylist()), errors="coerce").fillna(0)
+                                    .astype("int64").to_numpy()])
         elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
-            out[c] = pd.array((pc.fill_null(col, "") if col.null_count else col).to_pandas(), dtype="str")
+            col = pc.fill_null(col, "") if col.null_count else col
         else:
-            out[c] = pd.array([_text_value(v) for v in col.to_pylist()], dtype="str")
-    return pd.DataFrame(out, columns=table.column_names)
+            col = pa.chunked_array([pa.array([_text_value(v) for v in col.to_pylist()], type=pa.large_string())])
+        cols.append(col)
+        names.append(c)
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    df = pa.Table.from_arrays(cols, names=names).to_pandas(
+        split_blocks=True, self_destruct=True,
+        types_mapper=lambda t: text if pa.types.is_string(t) or pa.types.is_large_string(t) else None)
+    for c in df.columns:
+        if df[c].dtype.kind == "M" and str(df[c].dtype) != "datetime64[ns]":
+            df[c] = df[c].astype("datetime64[ns]")
+    return df
 
 
 # --------------------------------------------------------------------------- files
@@ -345,7 +354,9 @@ class Staged:
         for f in self.files:
             sha = file_sha256(f.tmp)
             probe = [seal.TableSeal(self.period, table, f.final, sheet, 0, "", "") for table, sheet in f.tables.items()]
-            canon = _canonical_all(f.tmp, probe)
+            # a Parquet file holds its Arrow table exactly (its types round-trip): no need to read it back
+            canon = {t.table: seal.from_arrow(f.table) for t in probe} if f.table is not None else \
+                _canonical_all(f.tmp, probe)
             for t in probe:
                 if isinstance(canon[t.table], str):
                     raise LedgerUnreadable(f.tmp, f"{t.table}: {canon[t.table]}")
@@ -604,18 +615,23 @@ class Store:
     def has(self, period: str) -> bool:
         return bool(self._layout(period))
 
-    def load(self, period: str) -> dict[str, pd.DataFrame]:
+    def load(self, period: str, tables=None) -> dict[str, pd.DataFrame]:
+        """A closed period's tables (``tables``: a predicate of the table name, to load only some)."""
         layout = self._layout(period)
-        return self._load(layout, list(layout))
+        if "*" in layout:
+            got = self._load(layout, ["*"])
+            return {k: v for k, v in got.items() if tables is None or tables(k)}
+        return self._load(layout, [n for n in layout if tables is None or tables(n)])
 
-    def sheet(self, period: str, name: str) -> pd.DataFrame | None:
-        """One table of a closed period, read alone, or None."""
+    def sheet(self, period: str, name: str, columns=None) -> pd.DataFrame | None:
+        """One table of a closed period, read alone, or None (``columns``: the columns wanted,
+        where the table has them; a hint, the other columns may come too)."""
         layout = self._layout(period)
         if name not in layout and "*" not in layout:
             return None
-        return self._load(layout, [name]).get(name)
+        return self._load(layout, [name], columns).get(name)
 
-    def _load(self, layout: dict, names: list) -> dict[str, pd.DataFrame]:
+    def _load(self, layout: dict, names: list, columns=None) -> dict[str, pd.DataFrame]:
         out = {}
         if "*" in layout:  # an unsealed ledger of an earlier version: the workbook's sheets
             f, _ = layout["*"]
@@ -628,7 +644,13 @@ class Store:
             if sheet:
                 wb.setdefault(f, []).append((name, sheet))
             else:
-                out[name] = _from_arrow(_read_parquet(self.dir / f))
+                path = self.dir / f
+                if columns is not None:
+                    import pyarrow.parquet as pq
+
+                    have = pq.read_schema(str(path)).names
+                    columns = [c for c in have if c in set(columns)]
+                out[name] = _from_arrow(_read_parquet(path, columns))
         for f, pairs in wb.items():
             got = _read_sheets(self.dir / f, only=tuple(s for _, s in pairs))
             for name, sheet in pairs:
@@ -636,10 +658,10 @@ class Store:
                     out[name] = _from_sheet(got[sheet], self.ent_ccy, self.group_ccy)
         return {n: out[n] for n in names if n in out}
 
-    def posted(self, period: str) -> pd.DataFrame | None:
+    def posted(self, period: str, columns=None) -> pd.DataFrame | None:
         """The ``Posted`` table of a closed period (the input lines its close consumed, with
         their fingerprints), or None."""
-        return self.sheet(period, "Posted")
+        return self.sheet(period, "Posted", columns)
 
     def period_balances(self, period: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         """A closed period's closing balances for comparatives: ``Balances`` summed per
@@ -713,6 +735,13 @@ class Store:
                                       tables={final[len(period) + 1:-len(".parquet")]: ""}))
         return Staged(self.dir, period, out)
 
+    def seal_file(self, period: str, name: str) -> list:
+        """Seal the tables of a data file already in place (a ledger of an earlier version)."""
+        path = self.dir / name
+        sha = file_sha256(path)
+        return [seal.table_seal(raw.canonical(), period, table, name, table, sha)
+                for table, raw in _read_raw(path).items()]
+
     def save(self, period: str, frames: dict[str, pd.DataFrame]) -> Path:
         """Write a period's data files straight into place, unsealed (a ledger of an earlier
         version, as tests build one)."""
@@ -729,4 +758,5 @@ class Store:
 
 def _split(col: seal.Column) -> list[bytes]:
     offs = col.offsets.tolist()
-    return [col.data[offs[i]:offs[i + 1]] for i in range(len(offs) - 1)]
+    data = bytes(col.data)
+    return [data[offs[i]:offs[i + 1]] for i in range(len(offs) - 1)]
