@@ -17,10 +17,10 @@ and the process's peak resident memory when it returns (``ru_maxrss``, a high-wa
 * ``write``: ``closebatch.app._write_outputs``: every output workbook and the period's ledger
   data files, shared out over ``--jobs`` processes (default: one per CPU core)
 * ``other``: the rest of ``close_books`` (ledger statuses, period checks, commit)
-* ``ledger: persist``: persisting the period's ledger: writing its data files (in a writing
-  process, beside the outputs: ``ledger: write``), reading them back and sealing them
-  (``ledger: seal``), committing the seal and moving the files into place
-  (``ledger: commit``); their sum
+* ``ledger: persist``: persisting the period's ledger: its tables and the fingerprints of the
+  posted lines (``ledger: stage``), writing its data files (in a writing process, beside the
+  outputs: ``ledger: write``), reading them back and sealing them (``ledger: seal``),
+  committing the seal and moving the files into place (``ledger: commit``); their sum
 * ``ledger: load (next close)``: in a fresh process, after the close, what the next period's
   close takes from ``ledger/`` (:func:`closebatch.app.ledger_state`, checking the chain, and
   :func:`closebatch.app.ledger_inputs`, loading the previous period and the posted lines of
@@ -167,6 +167,7 @@ def worker_close(books: Path, result: Path, profile: Path | None, jobs: int | No
         setattr(mod, fn, rec.wrap(f"close: {name}", getattr(mod, fn)))
     from closebatch.io import store as store_mod
 
+    app._stage_ledger = rec.wrap("ledger: stage", app._stage_ledger)
     store_mod.Staged.seal = rec.wrap("ledger: seal", store_mod.Staged.seal)
     store_mod.Store.commit = rec.wrap("ledger: commit", store_mod.Store.commit)
     ledger_write = store_mod.Staged.write
@@ -228,8 +229,8 @@ def worker_close(books: Path, result: Path, profile: Path | None, jobs: int | No
     files = [tuple(json.loads(x)) for x in files_log.read_text().splitlines()] if files_log.exists() else []
     rec.times["ledger: write"] = sum(f[2] for f in files if f[0] == "ledger-write")
     files = [f for f in files if f[0] != "ledger-write"]
-    rec.times["ledger: persist"] = sum(rec.times.get(k, 0.0) for k in ("ledger: write", "ledger: seal",
-                                                                        "ledger: commit"))
+    rec.times["ledger: persist"] = sum(rec.times.get(k, 0.0) for k in ("ledger: stage", "ledger: write",
+                                                                        "ledger: seal", "ledger: commit"))
     result.write_text(json.dumps({"times": rec.times, "peaks": rec.peaks, "shapes": shapes, "files": files,
                                   "child_peak": children, "jobs": jobs or os.cpu_count(), "pss_peak": mem.peak,
                                   "exit_code": outcome.exit_code, "message": outcome.message,
@@ -400,7 +401,8 @@ def machine() -> dict:
 
 ORDER = ["import closebatch", "read", "validate", "close", "close: settlement", "close: revaluation",
          "close: allocation", "close: consolidation", "close: year_end", "close: other", "write",
-         "other", "total (close_books)", "ledger: write", "ledger: seal", "ledger: commit", "ledger: persist",
+         "other", "total (close_books)", "ledger: stage", "ledger: write", "ledger: seal", "ledger: commit",
+         "ledger: persist",
          "ledger: load: check chain", "ledger: load (next close)"]
 
 

@@ -13,7 +13,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import checklist, money, periods, seal
@@ -319,7 +318,7 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     hist, started_from, posted = ledger_inputs(state, book, per)
     findings = findings + _closed_period_lines(book, state, posted=posted)
     findings += periods.preclosed_lines(book, statuses, state.closed_here())
-    findings += _prepared_by(book, per, statuses)
+    findings += periods.prepared_by(book, per)
     if any(f.is_error for f in findings):
         return _validation_only(out_dir, findings, read, period)
 
@@ -505,24 +504,6 @@ def _entity_closes_after(store: Store, book: Book, period: str, entities, user: 
         staged.discard()
         raise
     return staged
-
-
-def _prepared_by(book: Book, per, statuses) -> list[Finding]:
-    """Lines posted into a period with an access group must be prepared by its members; a
-    line with no ``prepared_by`` counts as prepared by the run's user, whom the close has
-    already checked."""
-    group = str(book.periods.iloc[per.index].get("access_group", "") or "").strip()
-    j = book.journals
-    if not group or not len(j) or "prepared_by" not in j:
-        return []
-    members = periods.members(book.users, group)
-    inside = ((j["date"] >= per.start) & (j["date"] <= per.end)).to_numpy()
-    who = j["prepared_by"].fillna("").astype(str).str.strip()
-    bad = inside & (who != "").to_numpy() & ~who.str.casefold().isin(members).to_numpy()
-    return [book.finding(r, "prepared_by", f"Journal {r['journal']} line {r['line']} was prepared by "
-                         f"{r['prepared_by']}, who is not a member of {group!r}, the only group that may post into "
-                         f"{per.name}.", hint="Have a member of the group prepare the line, or add the user to the "
-                         "group in the Users sheet.", code="access-group") for _, r in j[bad].iterrows()]
 
 
 def _task_blockers(book: Book, result: CloseResult, today=None, entities=None) -> list[Finding]:

@@ -140,6 +140,24 @@ def access(users: pd.DataFrame, period_row, user: str) -> str | None:
     return None
 
 
+def prepared_by(book, per) -> list[Finding]:
+    """Lines posted into a period with an access group must be prepared by its members; a
+    line with no ``prepared_by`` counts as prepared by the run's user, whom the close has
+    already checked."""
+    group = str(book.periods.iloc[per.index].get("access_group", "") or "").strip()
+    j = book.journals
+    if not group or not len(j) or "prepared_by" not in j:
+        return []
+    allowed = members(book.users, group)
+    inside = ((j["date"] >= per.start) & (j["date"] <= per.end)).to_numpy()
+    who = j["prepared_by"].fillna("").astype(str).str.strip()
+    bad = inside & (who != "").to_numpy() & ~who.str.casefold().isin(allowed).to_numpy()
+    return [book.finding(r, "prepared_by", f"Journal {r['journal']} line {r['line']} was prepared by "
+                         f"{r['prepared_by']}, who is not a member of {group!r}, the only group that may post into "
+                         f"{per.name}.", hint="Have a member of the group prepare the line, or add the user to the "
+                         "group in the Users sheet.", code="access-group") for _, r in j[bad].iterrows()]
+
+
 # --------------------------------------------------------------------------- the calendar
 
 def _iso(v) -> str:

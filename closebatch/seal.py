@@ -532,7 +532,9 @@ def check(record: Record, now: dict, stray=()) -> list:
     for f in stray:
         out.append(broken("", f"ledger/{f} holds the data of a close, but no seal in ledger/periods.xlsx "
                               "accounts for it (was periods.xlsx replaced by an older copy, or the file copied in?).",
-                          f"ledger/{f}"))
+                          f"ledger/{f}", hint="If the file does not belong to this books folder, move it out of "
+                                             "ledger/; if periods.xlsx was replaced by an older copy, restore the "
+                                             "newer one from a backup."))
     if chain.get("format") != FORMAT or str(len(seals)) != chain.get("periods", ""):
         out.append(broken("", "The Chain sheet of ledger/periods.xlsx changed (its format or number of sealed "
                               "periods).", "ledger/periods.xlsx", "Chain"))

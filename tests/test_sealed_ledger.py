@@ -119,6 +119,8 @@ def test_a_balanced_edit_of_a_closed_periods_balances_is_named_by_table_row_and_
     assert (f.file, f.sheet) == ("ledger/2026-01.xlsx", "Balances")
     assert "period 2026-01" in f.message and f"row {min(cash, recv)}" in f.message and "column amount" in f.message
     assert "Restore" in f.hint and "reopen" in f.hint
+    r = CliRunner().invoke(main, ["verify", str(books)])
+    assert r.exit_code == 1 and "ledger/2026-01.xlsx!Balances" in r.output and "BROKEN" in r.output
 
 
 def test_one_changed_cell_is_named(books):
@@ -225,6 +227,23 @@ def test_a_workbook_saved_again_unchanged_still_verifies(books):
     v = app.verify(books)
     assert v.exit_code == 0, [f.message for f in v.findings]
     assert close(books, "2026-03").exit_code == 0
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_workbooks_saved_again_by_libreoffice_still_verify(books, tmp_path):
+    import subprocess
+
+    ledger = books / "ledger"
+    names = ["2026-01.xlsx", "2026-02.xlsx", "periods.xlsx"]
+    r = subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless", "--calc",
+                        "--convert-to", "xlsx", "--outdir", str(tmp_path / "saved"), *[str(ledger / n) for n in names]],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for n in names:
+        assert (tmp_path / "saved" / n).read_bytes() != (ledger / n).read_bytes()
+        shutil.copy(tmp_path / "saved" / n, ledger / n)
+    v = app.verify(books)
+    assert v.exit_code == 0, [f.message for f in v.findings]
 
 
 def test_a_break_is_resolved_by_reopening_and_closing_again(books):

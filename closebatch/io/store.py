@@ -453,10 +453,9 @@ class Store:
         for name, t in raw.items():
             c = t.canonical()
             canon[name] = c
-            texts = {n: [] for n in c.names}
-            for col, n in zip(c.columns, c.names):
-                texts[n] = [c_.decode("utf-8", "surrogatepass") for c_ in _split(col)]
-            sheets[name] = pd.DataFrame(texts, columns=list(c.names), dtype=object)
+            names = _unique(c.names)  # (a header edited into a duplicate stays a column of its own)
+            texts = {n: [c_.decode("utf-8", "surrogatepass") for c_ in _split(col)] for col, n in zip(c.columns, names)}
+            sheets[name] = pd.DataFrame(texts, columns=names, dtype=object)
             rows[name] = [r for _, r in c.where]
         return seal.Record(sheets, canon, rows)
 
@@ -495,6 +494,10 @@ class Store:
         others = {p.name for p in self.dir.iterdir()} if self.dir.exists() else set()
         for name, ts in by_file.items():
             sha = ts[0].file_sha256
+            if not is_data_file(name) or "/" in name or "\\" in name:  # not a name closebatch writes
+                for t in ts:
+                    now[(t.period, t.table)] = f"is not a file closebatch writes ({name!r})"
+                continue
             path = self.dir / name
             got = file_sha256(path) if path.exists() else None
             if got == sha:
@@ -754,6 +757,17 @@ class Store:
             staged.discard()
         self._ledger = None
         return self.dir / f"{period}.xlsx"
+
+
+def _unique(names) -> list[str]:
+    out, seen = [], set()
+    for n in names:
+        m, k = n, 2
+        while m in seen:
+            m, k = f"{n} ({k})", k + 1
+        seen.add(m)
+        out.append(m)
+    return out
 
 
 def _split(col: seal.Column) -> list[bytes]:
