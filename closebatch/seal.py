@@ -20,7 +20,8 @@ The canonical form of a table is:
   text ``Y``/``N`` it is written as, a true boolean ``TRUE``/``FALSE``.
 
 In a workbook every value is a cell; in a Parquet file (large tables) amounts are stored as
-integers of minor units, so their canonical text is those digits.
+integers of minor units, so their canonical text is those digits (and its rows are numbered
+from 1 in messages, a workbook's as Excel numbers them).
 
 **Digest of a table** (:func:`table_seal`): SHA-256 over ``closebatch-table-1``, the number of
 columns and each column name, the number of rows, then column after column the UTF-8 byte
@@ -31,9 +32,10 @@ matches: a short digest per column and per block of rows (a row per block for ta
 to 4,000 rows, else 4,000 blocks of equal size).
 
 **The chain** (:func:`close_seal`, :func:`period_seal`, :func:`head`).  A close of a period
-is sealed by its *close seal*: a digest of the period's code, start and end, the digest (and
-name, file, sheet, row count and columns) of every table it persisted, and the close seal of
-the previous period's close it started from.  The close seal is what ``manifest.json`` and
+is sealed by its *close seal*: a digest of the period's code, start and end, all the seal
+keeps of every table it persisted (name, file, sheet, rows, columns, digest, the short
+digests, the SHA-256 of the file as written), and the close seal of the previous period's
+close it started from.  The close seal is what ``manifest.json`` and
 ``close_status.xlsx`` print: it is the same for the same inputs and the same earlier closes,
 and it commits, through the seal it started from, to every earlier close.  Each period the
 ledger knows of then gets its *seal*: a digest of its code, dates, status, the digest of its
