@@ -15,8 +15,16 @@ and the process's peak resident memory when it returns (``ru_maxrss``, a high-wa
   ``closebatch.steps.*`` (settlement, revaluation, allocation, consolidation, year_end);
   ``close: other`` is the runner's own work around the steps
 * ``write``: ``closebatch.app._write_outputs``: every output workbook and the period's ledger
-  workbook, shared out over ``--jobs`` processes (default: one per CPU core)
+  data files, shared out over ``--jobs`` processes (default: one per CPU core)
 * ``other``: the rest of ``close_books`` (ledger statuses, period checks, commit)
+* ``ledger: persist``: persisting the period's ledger: its tables and the fingerprints of the
+  posted lines (``ledger: stage``), writing its data files (in a writing process, beside the
+  outputs: ``ledger: write``), reading them back and sealing them (``ledger: seal``),
+  committing the seal and moving the files into place (``ledger: commit``); their sum
+* ``ledger: load (next close)``: in a fresh process, after the close, what the next period's
+  close takes from ``ledger/`` (:func:`closebatch.app.ledger_state`, checking the chain, and
+  :func:`closebatch.app.ledger_inputs`, loading the previous period and the posted lines of
+  closed periods), with the calendar and currencies from the books' master data
 
 The I/O floor, each part in its own fresh process: reading every workbook of the folder
 with fastexcel (``read_excel(path).load_sheet_by_name(name).to_arrow()``), the same with
@@ -157,6 +165,22 @@ def worker_close(books: Path, result: Path, profile: Path | None, jobs: int | No
     for name, module, fn in STEPS:
         mod = sys.modules[f"closebatch.steps.{module}"]
         setattr(mod, fn, rec.wrap(f"close: {name}", getattr(mod, fn)))
+    from closebatch.io import store as store_mod
+
+    app._stage_ledger = rec.wrap("ledger: stage", app._stage_ledger)
+    store_mod.Staged.seal = rec.wrap("ledger: seal", store_mod.Staged.seal)
+    store_mod.Store.commit = rec.wrap("ledger: commit", store_mod.Store.commit)
+    ledger_write = store_mod.Staged.write
+
+    def timed_ledger_write(self):  # runs in a writing process: its time goes to the files log
+        start = time.perf_counter()
+        try:
+            return ledger_write(self)
+        finally:
+            with open(files_log, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(["ledger-write", "ledger", time.perf_counter() - start, os.getpid()]) + "\n")
+
+    store_mod.Staged.write = timed_ledger_write
     # every workbook the close writes, whichever code writes it: from creation to close
     original_init, original_close = xlsxwriter.Workbook.__init__, xlsxwriter.Workbook.close
 
@@ -203,6 +227,10 @@ def worker_close(books: Path, result: Path, profile: Path | None, jobs: int | No
         for path in sorted(Path(folder).glob("*.xlsx")) if folder else []:
             shapes += [(stage, path.name, *dims) for dims in sheet_dims(path)]
     files = [tuple(json.loads(x)) for x in files_log.read_text().splitlines()] if files_log.exists() else []
+    rec.times["ledger: write"] = sum(f[2] for f in files if f[0] == "ledger-write")
+    files = [f for f in files if f[0] != "ledger-write"]
+    rec.times["ledger: persist"] = sum(rec.times.get(k, 0.0) for k in ("ledger: stage", "ledger: write",
+                                                                        "ledger: seal", "ledger: commit"))
     result.write_text(json.dumps({"times": rec.times, "peaks": rec.peaks, "shapes": shapes, "files": files,
                                   "child_peak": children, "jobs": jobs or os.cpu_count(), "pss_peak": mem.peak,
                                   "exit_code": outcome.exit_code, "message": outcome.message,
@@ -222,6 +250,32 @@ def sheet_dims(path: Path) -> list:
         return out
     finally:
         wb.close()
+
+
+def worker_ledger_load(books: Path, result: Path) -> None:
+    """Time what the close of the next period (2026-02) takes from ``ledger/``, in a fresh
+    process: the books' master data only (calendar, currencies) stands for the book."""
+    import closebatch.app as app
+    from closebatch.close import period_of
+    from closebatch.io.store import Store
+
+    master = Path(tempfile.mkdtemp(prefix="bench-master-"))
+    try:
+        for p in books.glob("Master*.xlsx"):
+            shutil.copy(p, master / p.name)
+        _, book, _ = app.load(master)
+    finally:
+        shutil.rmtree(master, ignore_errors=True)
+    t0 = time.perf_counter()
+    store = Store(books, book.entity_currency(), book.settings.group_currency)
+    state = app.ledger_state(store, book)
+    t1 = time.perf_counter()
+    hist, started, posted = app.ledger_inputs(state, book, period_of(book, "2026-02"))
+    t2 = time.perf_counter()
+    rows = sum(len(v) for v in posted.values() if v is not None)
+    assert not state.breaks and hist.previous is not None and started, "the ledger did not load"
+    result.write_text(json.dumps({"check": t1 - t0, "load": t2 - t1, "total": t2 - t0, "peak": peak_mb(),
+                                  "posted_rows": rows}))
 
 
 def worker_read_floor(books: Path, result: Path, how: str) -> None:
@@ -347,7 +401,9 @@ def machine() -> dict:
 
 ORDER = ["import closebatch", "read", "validate", "close", "close: settlement", "close: revaluation",
          "close: allocation", "close: consolidation", "close: year_end", "close: other", "write",
-         "other", "total (close_books)"]
+         "other", "total (close_books)", "ledger: stage", "ledger: write", "ledger: seal", "ledger: commit",
+         "ledger: persist",
+         "ledger: load: check chain", "ledger: load (next close)"]
 
 
 def bench_size(size: int, seed: int, keep: Path | None, profile: bool, jobs: int | None) -> dict:
@@ -365,6 +421,11 @@ def bench_size(size: int, seed: int, keep: Path | None, profile: bool, jobs: int
               file=sys.stderr, flush=True)
         if close["exit_code"] not in (0, 3):
             raise SystemExit(f"the close of {size} lines failed: {close['message']} {close['errors']}")
+        if close["exit_code"] == 0:  # persisted and on hold: the next close starts from it
+            loaded = run_worker(["ledger-load", "--books", str(scratch)])
+            close["times"]["ledger: load (next close)"] = loaded["total"]
+            close["times"]["ledger: load: check chain"] = loaded["check"]
+            close["peaks"]["ledger: load (next close)"] = loaded["peak"]
         fx = run_worker(["read-fastexcel", "--books", str(books)])
         cal = run_worker(["read-calamine", "--books", str(books)])
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
@@ -527,6 +588,8 @@ def main(argv=None) -> int:
             worker_close(args.books, args.result, args.profile_to, args.jobs)
         elif args.worker in ("read-fastexcel", "read-calamine"):
             worker_read_floor(args.books, args.result, args.worker.split("-")[1])
+        elif args.worker == "ledger-load":
+            worker_ledger_load(args.books, args.result)
         elif args.worker == "write":
             worker_write_floor(json.loads(args.shapes.read_text()), args.result)
         else:

@@ -13,10 +13,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from . import checklist, money
+from . import checklist, money, periods, seal
 from .book import Book
 from .close import CloseResult, History, period_of, run_close
 from .core import ERROR, Finding, StepResult, concat_lines, empty_lines, line_columns
@@ -28,12 +27,16 @@ from . import statements
 from .io.journal_report import write_ledger_journal
 from .io.consolidation_writer import write_consolidation
 from .io.statements_writer import write_statements
-from .io.store import Store, fingerprint
+from .io import atomic
+from .io.store import Store
+from .periods import fingerprint
 from .io.writer import Sheet, write_workbook
 from .validate import load_book
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
-CLOSED = ("On hold", "Permanently closed")
+CLOSED = periods.CLOSED
+ACTIONS = periods.ACTIONS
+HISTORY_COLUMNS = periods.HISTORY_COLUMNS
 
 
 @dataclass
@@ -81,23 +84,156 @@ def load(books: Path, exclude=(), progress=None, jobs=None):
     _system_allocator()
     read = read_books(Path(books), exclude=exclude, progress=_stage_progress(progress, "Reading workbooks"),
                       jobs=parallel.default_jobs() if jobs is None else jobs)
-    _stage(progress, "Validating")
     book, findings = load_book(read)
     return read, book, findings
 
 
-def effective_statuses(book: Book, store: Store) -> tuple[dict, pd.DataFrame]:
-    """Each period's status: the ledger's record where there is one, else the Periods sheet;
-    Permanently closed in either is final."""
-    persisted, history = store.statuses()
-    out = {}
-    for _, r in book.periods.iterrows():  # one per period
-        p, sheet_status = r["period"], r["status"] or "Open"
-        st = persisted.get(p, sheet_status)
-        if "Permanently closed" in (sheet_status, persisted.get(p)):
-            st = "Permanently closed"
-        out[p] = st
-    return out, history
+
+# --------------------------------------------------------------------------- the ledger's state
+
+@dataclass
+class LedgerState:
+    """``ledger/`` as a command sees it, checked: each period's effective status, the
+    History, the sealed records (``Seals``), what breaks the chain, and the store to load the
+    closed periods' data through."""
+
+    store: Store
+    statuses: dict
+    history: pd.DataFrame
+    seals: pd.DataFrame
+    breaks: list  # seal.Break
+    calendar: list  # Finding: the frozen calendar
+    version: int
+    head: str = ""
+
+    def record(self, period: str) -> dict | None:
+        got = self.seals[self.seals["period"] == period]
+        return got.iloc[0].to_dict() if len(got) else None
+
+    def closed_here(self) -> set:
+        """The periods closebatch closed (the ledger holds the data of their last close)."""
+        if self.version == 2:
+            return set(self.seals.loc[self.seals["close_seal"] != "", "period"])
+        return {p for p in self.statuses if self.store.has(p)}
+
+    def close_seal(self, period: str) -> str:
+        rec = self.record(period)
+        return rec["close_seal"] if rec else ""
+
+    def blocking(self, period: str | None = None, own: bool = False, cascade: bool = False) -> list:
+        """The breaks that stop a command about ``period``: all of them, except breaks of
+        ``period`` itself when the command seals it anew (``own``: closing it again, or
+        reopening it) and of later periods that are Open (or On hold, when reopening carries
+        them along: ``cascade``), whose data the command does not use."""
+        order = list(self.statuses)
+        out = list(self.calendar)
+        for b in self.breaks:
+            q = b.period
+            if period is not None and q and q in self.statuses:
+                if own and q == period and self.statuses[q] != periods.PERMANENT:
+                    continue
+                if order.index(q) > order.index(period) and (
+                        self.statuses[q] == periods.OPEN or (cascade and self.statuses[q] == periods.ON_HOLD)):
+                    continue
+            out.append(b.finding)
+        return out
+
+
+def ledger_state(store: Store, book: Book, writable: bool = False, now: dt.datetime | None = None) -> LedgerState:
+    """Read and check ``ledger/``.  ``writable`` (under the books' lock): move the files of a
+    committed seal into place, and seal a ledger of an earlier version (migrate it)."""
+    led = store.ledger()
+    if writable and led.version == 2 and (led.pending or led.sweep):
+        store.recover()
+        led = store.ledger(refresh=True)
+    if writable and led.version == 1:
+        missing = [p for p in led.status if p not in set(book.periods["period"])]
+        if missing:
+            cal = [Finding("error", f"ledger/periods.xlsx has period {missing[0]}, which is not in the Periods sheet.",
+                           hint=f"Put period {missing[0]} back in the Periods sheet as it was when it was closed.",
+                           code="calendar-frozen")]
+            return LedgerState(store, {}, led.history, pd.DataFrame(columns=seal.SEAL_COLUMNS), [], cal, 1)
+        _migrate(store, book, now or dt.datetime.now())
+        led = store.ledger(refresh=True)
+    seals = led.seals
+    if led.version == 2:
+        recorded = dict(zip(seals["period"], seals["status"]))
+        doubtful: dict = {}
+        hist = led.history
+        for b in led.breaks:
+            p = b.period
+            if p:
+                h = hist[hist["period"].astype(str) == p] if "period" in hist else hist.iloc[0:0]
+                doubtful.setdefault(p, []).extend([led.status.get(p, ""), *(h["to"].astype(str).tail(1) if len(h)
+                                                                             and "to" in h else [])])
+        if any(not b.period for b in led.breaks):  # the record as a whole is in doubt: the most closed counts
+            for p in set(led.status) | set(recorded):
+                doubtful.setdefault(p, []).extend([led.status.get(p, ""), recorded.get(p, "")])
+        statuses = periods.effective_statuses(book.periods, recorded, doubtful)
+        cal = periods.calendar_findings(book, seals)
+    else:
+        statuses = periods.effective_statuses(book.periods, led.status)
+        cal = []
+    return LedgerState(store, statuses, led.history, seals, list(led.breaks), cal, led.version, led.head)
+
+
+def _migrate(store: Store, book: Book, now: dt.datetime) -> None:
+    """Seal a ledger written by an earlier version: its data as it is now (trusted on this
+    first use), each close taken to have started from the one before it."""
+    led = store.ledger()
+    statuses = periods.effective_statuses(book.periods, led.status)
+    tables, closes, previous = [], {}, ""
+    for p in book.periods["period"]:
+        path = store.dir / f"{p}.xlsx"
+        if not path.exists():
+            continue
+        mine = store.seal_file(p, path.name)
+        start, end = [f"{pd.Timestamp(v):%Y-%m-%d}" for v in
+                      book.periods.loc[book.periods["period"] == p, ["start", "end"]].iloc[0]]
+        cs = seal.close_seal(p, start, end, previous, mine)
+        closes[p] = (previous, cs)
+        previous = cs
+        tables += mine
+    ents = store.dir / "closed_entities.xlsx"
+    if ents.exists():
+        tables += store.seal_file("", ents.name)
+    rows = periods.record_rows(book.periods, statuses, led.history, pd.DataFrame(columns=seal.SEAL_COLUMNS), closes,
+                               touched=[p for p, s in led.status.items() if p in statuses])
+    sheets = seal.build(rows, periods.add_history(led.history, []), tables,
+                        {"sealed_from_earlier_version": f"{now:%Y-%m-%d %H:%M:%S}"})
+    store.commit(sheets)
+
+
+def _seal_refusal(state: LedgerState, blocking: list, period: str | None = None) -> Outcome:
+    n = len(blocking)
+    what = "the calendar of sealed periods changed" if all(f.code == "calendar-frozen" for f in blocking) else \
+        "the ledger's seal is broken"
+    msg = f"Refused: {what} ({n} problem(s), listed above); nothing was closed or persisted."
+    perm = sorted({b.period for b in state.breaks if b.period and state.statuses.get(b.period) == periods.PERMANENT
+                   and b.finding in blocking})
+    if perm:
+        msg += (f" Period {', '.join(perm)} is Permanently closed: it can never be reopened, only restored from a "
+                "backup.")
+    return Outcome(EXIT_ERRORS, message=msg, findings=list(blocking))
+
+
+def _commit(state: LedgerState, book: Book, statuses: dict, history: pd.DataFrame, closes=None, staged=(),
+            touched=(), entities: bool = False) -> None:
+    """Seal and persist: the new statuses and History, the records of every period (``closes``:
+    period -> (started_from, close_seal) of a close made now), the tables of ``staged`` (sealed
+    already) in place of the period's earlier ones (with ``entities``, the entity closes'
+    tables too, by those staged, if any)."""
+    closes = closes or {}
+    old = state.store.ledger().tables if state.version == 2 else []
+    replaced = set(closes)
+    keep = [t for t in old if t.period not in replaced and not (t.period == "" and entities)]
+    new = [t for s in staged if s is not None for t in s.seals]
+    rows = periods.record_rows(book.periods, statuses, history, state.seals, closes, touched)
+    led = state.store.ledger()
+    extra = {k: v for k, v in (led.record.chain.items() if led.record is not None else [])
+             if k not in ("format", "periods", "entities", "head")}
+    sheets = seal.build(rows, history, keep + new, extra)
+    state.store.commit(sheets, [s for s in staged if s is not None])
 
 
 def validate_books(books: Path, out: Path | None = None, progress=None, jobs=None, period: str | None = None,
@@ -145,182 +281,21 @@ def _refuse(msg: str, findings=()) -> Outcome:
     return Outcome(EXIT_ERRORS, message=msg, findings=list(findings))
 
 
-def _closed_period_lines(book: Book, statuses: dict, store: Store, period: str, pretend=(),
-                         only: str | None = None) -> list[Finding]:
-    """Lines dated in a closed scope are refused unless that close posted exactly them (spec
-    section 4); a line a close posted that comes back changed is refused wherever it is dated.
-
-    A closed scope is a period that is not Open and that closebatch closed (``ledger/`` has its
-    workbook, or its History shows it leaving Open), or an entity closed with ``close
-    --entity`` in a period still Open.  A period closed outside closebatch has no record of
-    its lines: they are taken as they are, as the ledger the next close starts from.
-    ``pretend`` treats Open periods as closed and ``only`` keeps the findings about one
-    period (the checks of ``closebatch period P hold``).
-    A line is *changed* when a close posted a line with the same journal, line and entity
-    (dated in that closed scope, or from the same workbook) with a different fingerprint;
-    any other line dated in a closed scope is *new*.  Lines of a closed scope no longer in
-    the folder are fine: the ledger keeps them."""
-    j = book.journals
-    if not len(j):
-        return []
-    dims = list(book.dims)
-    scopes = _closed_scopes(book, statuses, store, pretend)
-    if not scopes["periods"] and not scopes["entities"]:
-        return []
-    posted = scopes["posted"]
-    pers = book.periods
-    idx = np.searchsorted(pers["start"].to_numpy(), j["date"].to_numpy(), side="right") - 1
-    per_of = np.where(idx >= 0, pers["period"].to_numpy()[np.clip(idx, 0, len(pers) - 1)], "")
-    ent = j["entity"].to_numpy()
-    closed_p, closed_e = scopes["periods"], scopes["entities"]
-    in_scope = pd.Series(per_of).isin(closed_p).to_numpy().copy()
-    if closed_e:
-        in_scope |= pd.MultiIndex.from_arrays([per_of, ent]).isin(list(closed_e))
-    fp = fingerprint(j, dims).to_numpy()
-    known = pd.MultiIndex.from_arrays([per_of, fp]).isin(list(zip(posted["period"], posted["fingerprint"]))) \
-        if len(posted) else np.zeros(len(j), dtype=bool)
-    flagged = in_scope & ~known
-    if only is not None:
-        flagged &= per_of == only
-    # lines a close posted that now sit outside any closed scope (e.g. their date was changed)
-    if len(posted) and (~in_scope).any():
-        here = pd.DataFrame({"journal": j["journal"].to_numpy(), "line": j["line"].to_numpy(), "entity": ent,
-                             "_file": j["_file"].to_numpy(), "_fp": fp, "_pos": np.arange(len(j))})[~in_scope]
-        hit = here.merge(posted[["journal", "line", "entity", "_file", "fingerprint", "period"]],
-                         on=["journal", "line", "entity", "_file"])
-        hit = hit[(hit["_fp"] != hit["fingerprint"]) & ((hit["period"] == only) if only is not None else True)]
-        moved = hit["_pos"].to_numpy()
-        flagged[moved] = True
-    out = []
-    for i in np.flatnonzero(flagged):  # only the refused lines
-        r = j.iloc[i]
-        key = (posted["journal"] == r["journal"]) & (posted["line"] == r["line"]) & (posted["entity"] == r["entity"]) \
-            if len(posted) else pd.Series([], dtype=bool)
-        cands = posted[key] if len(posted) else posted
-        before = cands[cands["period"] == per_of[i]]
-        if not len(before):
-            before = cands[cands["_file"] == r["_file"]]
-        if len(before):
-            out.append(_changed_line(book, r, before.iloc[0], scopes["label"]))
-        else:
-            p = per_of[i]
-            label = scopes["label"].get((p, r["entity"])) or scopes["label"].get(p, p)
-            out.append(book.finding(r, "date", f"Journal {r['journal']} line {r['line']} ({r['entity']}) is a new line "
-                                    f"dated {r['date']:%Y-%m-%d}, in {label}; that close did not post it.",
-                                    hint=f"Date the line in an open period, or reopen {p} first (closebatch period "
-                                         f"BOOKS {p} open) if that is allowed.", code="closed-period"))
-    return out
-
-
-def _closed_scopes(book: Book, statuses: dict, store: Store, pretend=()) -> dict:
-    """The closed periods and entities whose lines are known, with what their closes posted."""
-    frames, periods, entities, label = [], set(), set(), {}
-    _, history = store.statuses()
-    locked = history[(history["from"].astype(str) == "Open") & (history["to"].astype(str) != "Open")] \
-        if len(history) and "from" in history else history
-    recorded = set(locked["period"].astype(str)) if len(locked) else set()  # closed by closebatch once
-    for p in book.periods["period"]:
-        st = statuses.get(p, "Open")
-        if st == "Open" and p not in pretend:
-            continue
-        if not store.has(p) and p not in recorded:
-            continue  # closed outside closebatch: its lines are the ledger we start from
-        periods.add(p)
-        label[p] = f"{p}, which is {st}" if st != "Open" else f"{p} as its last close posted it"
-        got = store.posted(p)
-        if got is not None and len(got):
-            frames.append(got.assign(period=p))
-    closed, posted = store.entity_closes()
-    if len(closed):
-        for p, e in zip(closed["period"], closed["entity"]):
-            if statuses.get(p) == "Open" and p not in periods:
-                entities.add((p, e))
-                label[(p, e)] = f"{p}, for which entity {e} was closed (the period itself is still Open)"
-        keep = [(p, e) in entities for p, e in zip(posted["period"], posted["entity"])] if len(posted) else []
-        if len(posted) and any(keep):
-            frames.append(posted[np.array(keep, dtype=bool)])
-    cols = ["period", "journal", "line", "date", "entity", "account", *book.dims, "currency", "amount",
-            "amount_acct", "source", "fingerprint"]
-    if frames:
-        allp = pd.concat([f.reindex(columns=cols) for f in frames], ignore_index=True)
-        allp["line"] = pd.to_numeric(allp["line"], errors="coerce").fillna(0).astype("int64")
-        allp["_file"] = allp["source"].fillna("").astype(str).str.rsplit("!", n=2).str[0]
-    else:
-        allp = pd.DataFrame(columns=cols + ["_file"])
-    return {"periods": periods, "entities": entities, "posted": allp, "label": label}
-
-
-def _changed_line(book: Book, r, before, labels: dict) -> Finding:
-    """A line a close posted that comes back different: name what changed, at its cell."""
-    ent_ccy = book.entity_currency()
-    acct_ccy = ent_ccy.get(r["entity"], "")
-    diffs, first = [], None
-
-    def amt(v, ccy):
-        return f"{money.fmt(int(v), money.scale_of(ccy))} {ccy}".strip()
-
-    checks = [("date", lambda v: f"{pd.Timestamp(v):%Y-%m-%d}"), ("account", str),
-              *[(d, lambda v: str(v) or "(blank)") for d in book.dims], ("currency", str)]
-    for col, show in checks:
-        old, new = before.get(col), r[col]
-        if col == "date":
-            same = pd.Timestamp(old) == pd.Timestamp(new) if not pd.isna(old) else False
-        else:
-            same = str("" if old is None or (isinstance(old, float) and pd.isna(old)) else old) == str(new)
-        if not same:
-            diffs.append(f"{col} {show(old)} → {show(new)}")
-            first = first or col
-    if int(before["amount"]) != int(r["amount"]) or str(before["currency"]) != str(r["currency"]):
-        diffs.append(f"amount {amt(before['amount'], before['currency'])} → {amt(r['amount'], r['currency'])}")
-        first = first or ("debit" if int(r["amount"]) > 0 else "credit")
-    if int(before["amount_acct"]) != int(r["amount_acct"]):
-        diffs.append(f"amount_acct {amt(before['amount_acct'], acct_ccy)} → {amt(r['amount_acct'], acct_ccy)}")
-        first = first or ("amount_acct" if bool(r.get("given_acct", False)) else
-                          ("debit" if int(r["amount"]) > 0 else "credit"))
-    p = before["period"]
-    label = labels.get((p, r["entity"])) or labels.get(p, p)
-    what = "; ".join(diffs) or "a detail of the line"
-    return book.finding(r, first or "date", f"Journal {r['journal']} line {r['line']} ({r['entity']}) changed since "
-                        f"the close of {label}: {what}. The closed ledger keeps it as it was posted "
-                        f"(from {before['source']}).",
-                        hint=f"Put the line back as it was when {p} was closed and post the correction as a new "
-                             f"journal in an open period, or reopen {p} first (closebatch period BOOKS {p} open) if "
-                             "that is allowed.", code="changed-after-close")
-
-
-def _members(book: Book, group: str) -> set[str]:
-    """The users of a group (Users sheet), compared without case and surrounding spaces."""
-    users = book.users
-    if not len(users):
-        return set()
-    return {str(u).strip().casefold() for u, g in zip(users["user"], users["group"])
-            if str(g).strip().casefold() == group.strip().casefold()}
-
-
-def _access(book: Book, period_row, user: str) -> str | None:
-    """Why ``user`` may not close, reopen or post into the period (None when they may)."""
-    group = str(period_row.get("access_group", "") or "").strip()
-    if not group:
-        return None
-    if str(user).strip().casefold() not in _members(book, group):
-        return (f"period {period_row['period']} may be closed, reopened and posted into only by members of "
-                f"{group!r} (Users sheet), and {user!r} is not one")
-    return None
-
-
 def close_books(books: Path, period: str | None = None, out: Path | None = None, entities=(), no_lock=False,
                 dry_run=False, user: str | None = None, progress=None, today: dt.date | None = None,
-                jobs: int | None = None) -> Outcome:
+                jobs: int | None = None, now: dt.datetime | None = None) -> Outcome:
     """Close ``period`` of the books folder (spec section 3).  ``jobs``: processes that read
-    and write workbooks side by side (default: one per CPU core; 1 for none)."""
+    and write workbooks side by side (default: one per CPU core; 1 for none).  ``now``: the
+    time the History records (default: the clock)."""
     books = Path(books)
     missing = _missing_books(books) or _out_refusal(books, out)
     if missing:
         return missing
     user = run_user(user)
     today = today or dt.date.today()
+    now = now or dt.datetime.now()
     with BooksLock(books):
-        return _close(books, period, out, tuple(entities), no_lock, dry_run, user, progress, today, jobs)
+        return _close(books, period, out, tuple(entities), no_lock, dry_run, user, progress, today, jobs, now)
 
 
 def _stage_progress(progress, stage: str):
@@ -388,6 +363,8 @@ class Checked:
     period: str | None = None
     per: object = None
     store: Store | None = None
+    state: object = None  # the checked ledger (LedgerState)
+    started_from: str = ""  # the close seal of the previous period the close starts from
     statuses: dict = field(default_factory=dict)
     history: pd.DataFrame | None = None
     result: CloseResult | None = None
@@ -406,7 +383,8 @@ class Checked:
         return any(f.is_error for f in self.reported)
 
 
-def _check(books: Path, period, out_root, entities, user, progress, today, jobs, closing: bool) -> Checked:
+def _check(books: Path, period, out_root, entities, user, progress, today, jobs, closing: bool,
+           now: dt.datetime | None = None) -> Checked:
     """Everything the close of ``period`` checks before it writes, for ``close`` and ``validate``
     alike: the books read and validated, the period chosen and its control (refusals), lines
     dated in closed periods, and the close's steps run (pure: nothing is written) so that their
@@ -416,7 +394,8 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     cell validation already named is dropped, and so are the checks of the whole
     (:data:`CONSEQUENTIAL`: the statements do not balance) while an error of the books or of
     another step stands (beside an error in the statements' own definitions they say by how
-    much)."""
+    much).  The ledger is trusted only when its seal holds (:func:`ledger_state`): a break
+    that touches the period is a refusal, before anything else is checked."""
     from .money import AmountOverflow
     from .validate import usable
 
@@ -426,18 +405,26 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
         chk.note = "There is no usable Periods sheet, so the close of a period could not be checked further."
         return chk
     store = Store(books, book.entity_currency(), book.settings.group_currency)
-    statuses, history = effective_statuses(book, store)
-    chk.store, chk.statuses, chk.history = store, statuses, history
+    state = ledger_state(store, book, writable=closing, now=now)
+    statuses, history = state.statuses, state.history
+    chk.store, chk.state, chk.statuses, chk.history = store, state, statuses, history
     if period is None:
         period = next((p for p in book.periods["period"] if statuses.get(p) == "Open"), None)
         if period is None:
-            if closing:
+            blocking = state.blocking()
+            if blocking:
+                chk.refusal = _seal_refusal(state, findings + blocking)
+            elif closing:
                 chk.refusal = _refuse("Every period of the calendar is closed; there is nothing to close.", findings)
             else:
                 chk.note = "Every period of the calendar is closed, so only the books themselves were checked."
             return chk
     if period not in statuses:
         chk.refusal = _refuse(f"Period {period} is not in the Periods sheet.", findings)
+        return chk
+    blocking = state.blocking(period, own=True)
+    if blocking:
+        chk.refusal = _seal_refusal(state, blocking, period)
         return chk
     per = period_of(book, period)
     if statuses[period] != "Open":
@@ -451,7 +438,7 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
                               f"close {earlier[0]} first.", findings)
         return chk
     if closing:
-        denied = _access(book, book.periods.iloc[per.index], user)
+        denied = periods.access(book.users, book.periods.iloc[per.index], user)
         if denied:
             chk.refusal = _refuse(f"Refused: {denied}.", findings)
             return chk
@@ -466,18 +453,15 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     chk.completing = not entities or set(all_entities) <= set(chk.closed_before) | set(entities)
     chk.run_entities = () if chk.completing else tuple(entities)
     _stage(progress, "Checking closed periods")
-    findings = findings + _closed_period_lines(book, statuses, store, period)
-    findings += _prepared_by(book, per, statuses)
+    hist, chk.started_from, posted = ledger_inputs(state, book, per)
+    findings = findings + _closed_period_lines(book, state, posted=posted)
+    findings += periods.preclosed_lines(book, statuses, state.closed_here())
+    findings += periods.prepared_by(book, per)
     had_errors = any(f.is_error for f in findings)
     chk.findings, chk.reported = list(findings), list(findings)
     if any(f.code == "period-code" for f in findings):
         chk.note = "The close's own checks were not run: a period code is not a name (see above)."
         return chk
-    prev = book.periods["period"].iloc[per.index - 1] if per.index > 0 else None
-    hist = History()
-    if prev is not None and store.has(prev):
-        hist.previous = store.load(prev)
-    hist.scheduled = _scheduled(book, store, per)
     try:
         result = run_close(usable(book) if had_errors else book, per, hist, user=user, entities=chk.run_entities,
                            stage=lambda name: _stage(progress, name))
@@ -508,7 +492,7 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     _stage(progress, "Statements")
     group = statements.group_balances(result.steps.get("consolidation"))
     chk.statements, st_findings = statements.build(book, per, result.balances, group=group, movement=result.lines,
-                                                   history=load_comparatives(books, book, per))
+                                                   history=load_comparatives(books, book, per, store))
     seen = {(f.code, f.message) for f in chk.findings}
     chk.late = [f for f in st_findings if f.is_error and (f.code, f.message) not in seen]  # comparative columns only
     chk.blockers = list(result.blockers) + _task_blockers(book, result, today,
@@ -546,11 +530,13 @@ def _locate(f: Finding, read, book: Book) -> Finding:
     return replace(f, file=sheets[0].file, sheet=sheets[0].sheet)
 
 
-def _close(books, period, out, entities, no_lock, dry_run, user, progress, today=None, jobs=None) -> Outcome:
+def _close(books, period, out, entities, no_lock, dry_run, user, progress, today=None, jobs=None,
+           now=None) -> Outcome:
     today = today or dt.date.today()
+    now = now or dt.datetime.now()
     out_root = Path(out) if out else None
     try:
-        chk = _check(books, period, out_root, entities, user, progress, today, jobs, closing=True)
+        chk = _check(books, period, out_root, entities, user, progress, today, jobs, closing=True, now=now)
     except BaseException as e:
         e.closebatch_persisted = "Nothing was written: the close had not begun to write."
         raise
@@ -559,13 +545,13 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     latest = books / "out"  # the books' latest validation report, unless the outputs go elsewhere
     if chk.period is None:
         return _validation_only([out_root or latest], chk.reported, chk.read, "", progress)
-    period, book, store, result = chk.period, chk.book, chk.store, chk.result
+    period, book, store, result, ledger = chk.period, chk.book, chk.store, chk.result, chk.state
+    per = chk.per
     out_dir = out_root or period_dir(books, period)
     if chk.stopped or result is None:
         dirs = [d for d in (out_dir, None if out_root else latest) if d is not None]
         return _validation_only(dirs, chk.reported, chk.read, period, progress)
-    statuses, history, run_entities, closed_before = chk.statuses, chk.history, chk.run_entities, chk.closed_before
-    completing = chk.completing
+    run_entities, closed_before, completing = chk.run_entities, chk.closed_before, chk.completing
     findings = chk.findings + chk.late  # the period stays Open and validation.xlsx names the late ones
     blockers = chk.blockers + chk.late
     all_entities = list(book.entities["entity"])
@@ -573,65 +559,67 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     record_entities = not completing and not no_lock and not blockers and not dry_run
     now_closed = sorted(set(closed_before) | set(run_entities)) if record_entities else sorted(closed_before)
     if lock:
-        state, status_after = "put On hold", "On hold"
+        state_text, status_after = "put On hold", "On hold"
     else:
         status_after = "Open"
-        state = "left Open"
+        state_text = "left Open"
         if record_entities:
             rest = [e for e in all_entities if e not in now_closed]
-            state += f": entities {', '.join(run_entities)} are closed; still to close: {', '.join(rest)}"
+            state_text += f": entities {', '.join(run_entities)} are closed; still to close: {', '.join(rest)}"
         elif not completing and not dry_run and not no_lock:
-            state += f": entities {', '.join(run_entities)} were not closed because of the blockers"
+            state_text += f": entities {', '.join(run_entities)} were not closed because of the blockers"
     result.steps["lock"] = StepResult(lines=empty_lines(book.dims), figures={
         "status": status_after, "as_of": f"{today:%Y-%m-%d}", "blockers": len(blockers),
         "entities_closed": ", ".join(all_entities if lock else now_closed),
         "outcome": "dry run" if dry_run else ("--no-lock" if no_lock else ("On hold" if lock else "left Open")),
-        "state": ("dry run, nothing persisted: " if dry_run else "") + state + (f" ({len(blockers)} blocker(s))"
-                                                                              if blockers else "")})
-    # Crash safety: the period's ledger data first (alone it is what a --no-lock close leaves),
-    # then the outputs, and last the decision (On hold, or the entities closed), so a run
-    # killed at any point leaves the period Open and a rerun finishes the close.
-    # The outputs and the period's ledger workbook are written side by side (in parallel
-    # with ``jobs`` > 1) under temporary names; then the ledger workbook is renamed into place,
-    # then the outputs.  What was persisted when something fails is said in the message.
+        "state": ("dry run, nothing persisted: " if dry_run else "") + state_text + (f" ({len(blockers)} blocker(s))"
+                                                                                   if blockers else "")})
+    # Crash safety: the outputs and the period's data files are written under temporary
+    # names (side by side, in parallel with ``jobs`` > 1); the data files are read back and
+    # sealed, and the seal goes into close_status.xlsx and the manifest; then the outputs are
+    # moved into place (the manifest last); then the seal is committed (ledger/periods.xlsx,
+    # with the period's status and History), and last the data files are moved into place.
+    # A run killed before the commit leaves the ledger as it was (the period Open), one killed
+    # after it the new seal, whose data files the next command moves into place if needed.
+    # What was persisted when something fails is said in the message.
     saved = Persisted(books, out_dir, period, dry_run)
+    close_seal = ""
     try:
         od = outputs.OutputDir(out_dir)
         saved.outputs = od
         _stage(progress, "Preparing the ledger record")
         staged = _stage_ledger(store, book, result) if not dry_run and completing else None
         try:
+            def sealer():
+                nonlocal close_seal
+                if staged is None:
+                    return ""
+                tables = staged.seal()
+                close_seal = seal.close_seal(period, f"{per.start:%Y-%m-%d}", f"{per.end:%Y-%m-%d}",
+                                             chk.started_from, tables)
+                return close_seal
+
+            seal_note = "dry run: nothing sealed" if dry_run else (
+                "entities closed: the period is sealed when its last entity is closed" if not completing else "")
             _write_outputs(od, book, result, findings, chk.read, period, blockers, staged, jobs, progress,
-                           chk.statements)
+                           chk.statements, sealer=sealer, seal_note=seal_note, started_from=chk.started_from,
+                           store=store)
+            atomic.checkpoint("ledger-written")
             _stage(progress, "Saving")
-            if staged is not None:
-                staged.commit()
-                saved.ledger = True
-            written = od.commit(order=["manifest.json"])
+            written = od.commit(order=["manifest.json"], stop=atomic.checkpoint)
+            atomic.checkpoint("outputs-moved")
+            if not dry_run:
+                _persist_close(ledger, book, period, user, now, result, staged, chk.started_from, close_seal, lock,
+                               completing, record_entities, run_entities, closed_before, blockers)
+                saved.decided = True
+            if out_root is None:  # the books' latest validation report: a copy, after what matters
+                outputs.copy_into(out_dir / "validation.xlsx", latest)
         except BaseException:
             od.discard()
             raise
         finally:
             if staged is not None:
                 staged.discard()
-        if out_root is None:
-            outputs.copy_into(out_dir / "validation.xlsx", latest)
-        if not dry_run:
-            if completing and lock:
-                set_status(store, statuses, history, period, "On hold", user, "closed by closebatch close")
-                saved.decided = True
-                if closed_before:
-                    _save_entities_closed(store, book, period, None, user, None)
-            elif record_entities:
-                _save_entities_closed(store, book, period, run_entities, user, result)
-                saved.decided = True
-        if not dry_run and not lock:
-            what = (f"entities {', '.join(run_entities)} closed" if record_entities else
-                    f"left Open with {len(blockers)} blocker(s)" if blockers else "left Open (--no-lock)")
-            _record(store, book, period, user,
-                    f"closebatch close{' --entity ' + ','.join(run_entities) if run_entities else ''}: {what}",
-                    event="close", blockers=len(blockers), entities=",".join(run_entities))
-            saved.decided = True
     except BaseException as e:
         e.closebatch_persisted = saved.describe()  # the CLI says what was and was not persisted
         raise
@@ -641,7 +629,9 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
         msg += f" for {', '.join(run_entities)}"
     elif entities:
         msg += f" for every entity ({', '.join(sorted(set(closed_before) - set(entities)))} closed earlier)"
-    msg += f"; the period is {state}."
+    msg += f"; the period is {state_text}."
+    if close_seal:
+        msg += f" Sealed: {close_seal}."
     return Outcome(code, message=msg, findings=findings, blockers=blockers, out_dir=out_dir, written=written,
                    period=period, summary=_summary(result))
 
@@ -649,14 +639,13 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
 @dataclass
 class Persisted:
     """What a close has persisted so far, for the message when something stops it (a full disk,
-    a permission, an interruption): the period's ledger workbook, the outputs (renamed into
-    place one by one) and the decision (the period's status, or the history of the close)."""
+    a permission, an interruption): the outputs (renamed into place one by one) and the
+    decision (the sealed ledger: the period's data, status and History, committed at once)."""
 
     books: Path
     out_dir: Path
     period: str
     dry_run: bool = False
-    ledger: bool = False
     outputs: object = None  # the OutputDir, whose ``moved`` names the outputs in place
     decided: bool = False
 
@@ -668,23 +657,87 @@ class Persisted:
                 return f"Nothing was persisted (a dry run), and the outputs in {out} are as they were."
             return (f"Nothing was persisted (a dry run); of the outputs in {out}, {_names(moved)} were replaced, the "
                     "others are as they were.")
-        ledger = f"ledger/{self.period}.xlsx"
-        if not self.ledger and not moved:
+        if not moved and not self.decided:
             return (f"Nothing was persisted: ledger/ and the outputs in {out} are as they were, and {self.period} is "
                     "still Open.")
         if not self.decided:
-            done = [f"the period's ledger workbook ({ledger})"] if self.ledger else []
-            if moved:
-                done.append(f"{_names(moved)} in {out}" + ("" if getattr(self.outputs, "done", False) else
-                                                             " (the other outputs there are as they were)"))
-            return (f"Persisted: {' and '.join(done)}; {self.period} is still Open, as nothing decided it: run the "
-                    "close again to finish.")
-        return (f"Everything was persisted: the outputs in {out}, the ledger ({ledger}) and the period's status; "
-                "only what came after failed.")
+            done = f"{_names(moved)} in {out}" + ("" if getattr(self.outputs, "done", False) else
+                                                 " (the other outputs there are as they were)")
+            return (f"Persisted: {done}; ledger/ is as it was and {self.period} is still Open, as nothing decided it: "
+                    "run the close again to finish.")
+        return (f"Everything was persisted: the outputs in {out} and the ledger (ledger/, sealed) with the period's "
+                "status; only what came after failed.")
 
 
 def _names(names: list) -> str:
     return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+
+def _persist_close(state: LedgerState, book: Book, period: str, user: str, now: dt.datetime, result, staged,
+                   started_from: str, close_seal: str, lock: bool, completing: bool, record_entities: bool,
+                   run_entities, closed_before, blockers) -> None:
+    """The close's decision, sealed in one commit: the period's data (when every entity is
+    closed), its status (On hold when nothing blocks the lock) and History, the entities
+    closed so far."""
+    statuses, history = dict(state.statuses), state.history
+    rows = []
+    ents = None
+    if lock:
+        rows.append(periods.history_row(period, statuses[period], "On hold", user, now, "closed by closebatch close"))
+        statuses[period] = "On hold"
+    else:
+        what = (f"entities {', '.join(run_entities)} closed" if record_entities else
+                f"left Open with {len(blockers)} blocker(s)" if blockers else "left Open (--no-lock)")
+        rows.append(periods.history_row(
+            period, statuses[period], statuses[period], user, now,
+            f"closebatch close{' --entity ' + ','.join(run_entities) if run_entities else ''}: {what}",
+            event="close", blockers=len(blockers), entities=",".join(run_entities)))
+    if completing and closed_before:
+        ents = _entity_closes_after(state.store, book, period, None, user, None, now)
+    elif record_entities:
+        ents = _entity_closes_after(state.store, book, period, run_entities, user, result, now)
+    closes = {period: (started_from, close_seal)} if staged is not None else {}
+    _commit(state, book, statuses, periods.add_history(history, rows), closes, [staged, ents],
+            entities=bool(completing and closed_before) or record_entities, touched=[period])
+
+
+def ledger_inputs(state: LedgerState, book: Book, per) -> tuple[History, str, dict]:
+    """What a close of ``per`` takes from the (checked) ledger: the previous period's tables and
+    the lines earlier closes scheduled into ``per`` (:class:`closebatch.close.History`), the
+    close seal it starts from, and the ``Posted`` table of each closed period (its lines are
+    frozen)."""
+    store = state.store
+    prev = book.periods["period"].iloc[per.index - 1] if per.index > 0 else None
+    hist = History()
+    started_from = ""
+    if prev is not None and store.has(prev):
+        # what the close starts from: the closing balances, the year-end entries, the carried frames
+        hist.previous = store.load(prev, lambda t: t in ("Balances", "YearEnd") or t.startswith("carry_"))
+        started_from = state.close_seal(prev)
+    hist.scheduled = _scheduled(book, store, per)
+    return hist, started_from, _closed_posted(state, book)
+
+
+def _closed_posted(state: LedgerState, book: Book, pretend=()) -> dict:
+    """The ``Posted`` table of each period closebatch closed that is not Open (or in ``pretend``)."""
+    statuses = state.statuses
+    closed = state.closed_here()
+    cols = ["journal", "line", "date", "entity", "account", *book.dims, "currency", "amount", "amount_acct", "source",
+            "fingerprint"]
+    return {p: state.store.posted(p, cols) for p in book.periods["period"]
+            if p in closed and (statuses.get(p, "Open") != "Open" or p in pretend)}
+
+
+def _closed_period_lines(book: Book, state: LedgerState, pretend=(), only: str | None = None,
+                         posted: dict | None = None) -> list[Finding]:
+    """The lines of closed scopes that are new or changed (see
+    :func:`closebatch.periods.closed_period_lines`), the ledger's records loaded for it."""
+    statuses = state.statuses
+    if posted is None:
+        posted = _closed_posted(state, book, pretend)
+    ent_closed, ent_posted = state.store.entity_closes()
+    scopes = periods.closed_scopes(book, statuses, posted, ent_closed, ent_posted, pretend)
+    return periods.closed_period_lines(book, statuses, scopes, only)
 
 
 def _entities_closed(store: Store, period: str) -> dict:
@@ -696,9 +749,11 @@ def _entities_closed(store: Store, period: str) -> dict:
     return {e: f"by {u} at {w}" for e, u, w in zip(c["entity"], c["user"], c["when"])}
 
 
-def _save_entities_closed(store: Store, book: Book, period: str, entities, user: str, result) -> None:
-    """Record ``entities`` as closed for ``period`` with the fingerprints of the lines their
-    close consumed; with ``entities`` None, forget the period's entity closes."""
+def _entity_closes_after(store: Store, book: Book, period: str, entities, user: str, result, now: dt.datetime):
+    """The entity closes' workbook after recording ``entities`` as closed for ``period`` with
+    the fingerprints of the lines their close consumed (with ``entities`` None: after
+    forgetting the period's entity closes), staged, written and sealed; None when no entity
+    close is left (the file goes)."""
     closed, posted = store.entity_closes()
     keep_c = closed["period"] != period if entities is None else \
         ~((closed["period"] == period) & closed["entity"].isin(list(entities)))
@@ -706,7 +761,7 @@ def _save_entities_closed(store: Store, book: Book, period: str, entities, user:
         ~((posted["period"] == period) & posted["entity"].isin(list(entities)))
     closed, posted = closed[keep_c.to_numpy(dtype=bool)], posted[keep_p.to_numpy(dtype=bool)]
     if entities is not None:
-        when = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        when = now.strftime("%Y-%m-%d %H:%M:%S")
         new_c = pd.DataFrame({"period": period, "entity": list(entities), "user": user, "when": when})
         dims = list(book.dims)
         inp = result.posted_inputs
@@ -717,25 +772,16 @@ def _save_entities_closed(store: Store, book: Book, period: str, entities, user:
         closed = pd.concat([closed, new_c], ignore_index=True) if len(closed) else new_c
         posted = pd.concat([posted.reindex(columns=new_p.columns), new_p], ignore_index=True) if len(posted) \
             else new_p
-    store.write_entity_closes(closed.reset_index(drop=True), posted.reset_index(drop=True))
-
-
-def _prepared_by(book: Book, per, statuses) -> list[Finding]:
-    """Lines posted into a period with an access group must be prepared by its members; a
-    line with no ``prepared_by`` counts as prepared by the run's user, whom the close has
-    already checked."""
-    group = str(book.periods.iloc[per.index].get("access_group", "") or "").strip()
-    j = book.journals
-    if not group or not len(j) or "prepared_by" not in j:
-        return []
-    members = _members(book, group)
-    inside = ((j["date"] >= per.start) & (j["date"] <= per.end)).to_numpy()
-    who = j["prepared_by"].fillna("").astype(str).str.strip()
-    bad = inside & (who != "").to_numpy() & ~who.str.casefold().isin(members).to_numpy()
-    return [book.finding(r, "prepared_by", f"Journal {r['journal']} line {r['line']} was prepared by "
-                         f"{r['prepared_by']}, who is not a member of {group!r}, the only group that may post into "
-                         f"{per.name}.", hint="Have a member of the group prepare the line, or add the user to the "
-                         "group in the Users sheet.", code="access-group") for _, r in j[bad].iterrows()]
+    staged = store.stage_entity_closes(closed.reset_index(drop=True), posted.reset_index(drop=True))
+    if staged is None:
+        return None
+    try:
+        staged.write()
+        staged.seal()
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
 
 
 def _task_blockers(book: Book, result: CloseResult, today=None, entities=None) -> list[Finding]:
@@ -807,10 +853,14 @@ def _all_lines(result: CloseResult, dims) -> pd.DataFrame:
 
 
 def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, blockers, staged=None, jobs=None,
-                   progress=None, sts=None) -> list[str]:
-    """Write every output workbook into ``od`` (and ``staged``, the period's ledger workbook,
-    under its temporary name), then the manifest.  What each workbook holds is decided here,
-    in this process; the writing itself is shared out over ``jobs`` processes."""
+                   progress=None, sts=None, sealer=None, seal_note: str = "", started_from: str = "",
+                   store=None) -> list[str]:
+    """Write every output workbook into ``od`` (and ``staged``, the period's ledger data
+    files, under temporary names), then seal the data files (``sealer()`` returns the close
+    seal, "" when nothing is sealed) and write close_status.xlsx and the manifest, which
+    carry that seal.  What each workbook holds is decided here, in this process; the writing
+    itself is shared out over ``jobs`` processes.  ``sts``: the statements (the close computes
+    them with its checks, see :func:`_check`)."""
     _stage(progress, "Writing")
     dims = book.dims
     tasks: list[parallel.Task] = []
@@ -827,10 +877,10 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
     lines = outputs.journal_lines(book, _all_lines(result, dims))
     tasks.append(parallel.Task("ledger_journal.xlsx", len(lines) * (18 + len(dims)),
                                lambda: write_ledger_journal(od.path("ledger_journal.xlsx"), book, lines)))
-    if sts is None:  # (the close computes them with its checks: see _check)
+    if sts is None:
         group = statements.group_balances(result.steps.get("consolidation"))
         sts, _ = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
-                                  history=load_comparatives(read_root(read), book, result.period))
+                                  history=load_comparatives(read_root(read), book, result.period, store))
     tasks.append(parallel.Task("statements.xlsx", 10_000, lambda: write_statements(
         od.path("statements.xlsx"), sts, period, group_name=_group_name(book))))
     for step, fname in (("revaluation", "revaluation.xlsx"), ("settlement", "settlement.xlsx"),
@@ -855,21 +905,26 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
                                                   "amount", "amount_acct"]])
         table("year_end.xlsx", [Sheet("Closing", ye, outputs.journal_sheet(book, ye).columns),
                                 outputs.tb_sheet(book, ob, "Opening")])
-    tasks.append(parallel.Task("close_status.xlsx", 10_000, lambda: _write_status(
-        od.path("close_status.xlsx"), book, result, blockers)))
     tasks.append(parallel.Task("validation.xlsx", 10 * len(findings), lambda: outputs.write_validation(
         od.path("validation.xlsx"), findings, read.ignored, read.skipped)))
     if staged is not None:
         tasks.append(parallel.Task(f"ledger/{staged.final.name}", staged.cells, staged.write))
     parallel.run(tasks, jobs, _stage_progress(progress, "Writing"))
+    sealed = sealer() if sealer is not None else ""
+    ledger_seal = {"period": period, "seal": sealed, "started_from": started_from if sealed else "",
+                   "note": seal_note if not sealed else "the seal of this close: its tables in ledger/ and, through "
+                   "the seal it started from, every earlier close (closebatch verify BOOKS checks them)"}
+    _write_status(od.path("close_status.xlsx"), book, result, blockers, ledger_seal)
     written = sorted(p.name for p in od.tmp.iterdir())
     inputs = [(p.relative_to(read_root(read)).as_posix() if read_root(read) else p.name, p) for p in read.files]
     totals = {"lines": int(len(lines)), "debit_acct": money.fmt(int(lines["amount_acct"].clip(lower=0).sum()), 2)
               if len(lines) else "0.00"}
     outputs.write_manifest(od.path("manifest.json"), inputs, [od.path(n) for n in written], period,
                            {"lines": int(len(result.lines)), "findings": len(findings), "blockers": len(blockers)},
-                           totals)
+                           totals, ledger_seal)
     return written
+
+
 
 
 def read_root(read) -> Path | None:
@@ -881,7 +936,7 @@ def _group_name(book: Book) -> str:
     return str(top["name"].iloc[0]) if len(top) else ""
 
 
-def load_comparatives(books: Path | None, book: Book, per) -> dict:
+def load_comparatives(books: Path | None, book: Book, per, store: Store | None = None) -> dict:
     """Snapshots (:class:`closebatch.statements.Snapshot`) of the closed periods the
     statements of ``per`` compare with, from ``ledger/``: the prior period and the one before
     it, the same period last year and the one before it (movements need the previous period's
@@ -899,7 +954,7 @@ def load_comparatives(books: Path | None, book: Book, per) -> dict:
     if k < len(last_year):
         j = names.index(last_year[k])
         wanted |= set(names[max(0, j - 1):j + 1])
-    store = Store(books, book.entity_currency(), book.settings.group_currency)
+    store = store or Store(books, book.entity_currency(), book.settings.group_currency)
     out = {}
     for p in [n for n in names[:i] if n in wanted]:
         ent, grp = store.period_balances(p)
@@ -908,7 +963,7 @@ def load_comparatives(books: Path | None, book: Book, per) -> dict:
     return out
 
 
-def _write_status(path: Path, book: Book, result: CloseResult, blockers) -> None:
+def _write_status(path: Path, book: Book, result: CloseResult, blockers, ledger_seal: dict | None = None) -> None:
     """``close_status.xlsx``: the checklist as of the run's day, each step's outcome with its
     figures, the blockers (see :mod:`closebatch.io.status_writer`)."""
     lock_step = result.steps.get("lock")
@@ -931,7 +986,8 @@ def _write_status(path: Path, book: Book, result: CloseResult, blockers) -> None
                           columns=["kind", "entity", "file", "sheet", "cell", "message", "hint"])
     closed = {e.strip(): "yes" for e in str(lf.get("entities_closed", "")).split(",") if e.strip()}
     ent_table = checklist.entity_progress(cl.tasks, book.entities, closed, by_entity, cl.figures)
-    heading = {"period": result.period.name, "status": lf.get("status", "Open"), "lock": lf.get("state", "")}
+    heading = {"period": result.period.name, "status": lf.get("status", "Open"), "lock": lf.get("state", ""),
+               "seal": (ledger_seal or {}).get("seal") or (ledger_seal or {}).get("note", "")}
     write_close_status(path, cl, bframe, ent_table, heading)
 
 
@@ -958,49 +1014,6 @@ def _stage_ledger(store: Store, book: Book, result: CloseResult):
     return store.stage(result.period.name, frames)
 
 
-HISTORY_COLUMNS = ["period", "from", "to", "user", "when", "note", "event", "blockers", "entities"]
-
-
-def set_status(store: Store, statuses: dict, history: pd.DataFrame, period: str, new: str, user: str, note: str,
-               event: str = "status", blockers="", entities: str = ""):
-    """Set a period's status in ``ledger/periods.xlsx`` and add the change to its History
-    (period, from, to, who, when, why)."""
-    old = statuses.get(period, "Open")
-    statuses = dict(statuses)
-    statuses[period] = new
-    row = pd.DataFrame([{"period": period, "from": old, "to": new, "user": user,
-                         "when": dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "note": note, "event": event,
-                         "blockers": str(blockers), "entities": entities}], columns=HISTORY_COLUMNS)
-    if len(history):
-        history = pd.concat([history.reindex(columns=list(dict.fromkeys([*history.columns, *HISTORY_COLUMNS])))
-                             .fillna(""), row], ignore_index=True)
-    else:
-        history = row
-    store.write_statuses(statuses, history)
-    return statuses, history
-
-
-def _record(store: Store, book: Book, period: str, user: str, note: str, **kw) -> None:
-    """Add an event that leaves the status as it is to the History (e.g. a close that left
-    the period Open), with the statuses as ``ledger/`` has them now."""
-    statuses, history = effective_statuses(book, store)
-    set_status(store, statuses, history, period, statuses.get(period, "Open"), user, note, **kw)
-
-
-def _last_close(history: pd.DataFrame, period: str):
-    """The History row of the last close of ``period`` that left it Open (None when the last
-    close locked it or there is none)."""
-    if not len(history) or "period" not in history:
-        return None
-    h = history[history["period"].astype(str) == period]
-    for _, r in h.iloc[::-1].iterrows():  # newest first
-        if str(r.get("event", "")) == "close":
-            return r
-        if str(r.get("to", "")) != "Open":  # a lock (or a status change) came after any close
-            return None
-    return None
-
-
 def status(books: Path, today: dt.date | None = None) -> Outcome:
     """The calendar with each period's status and its history, and the close checklist of
     the open period as of ``today`` (spec section 6)."""
@@ -1009,16 +1022,20 @@ def status(books: Path, today: dt.date | None = None) -> Outcome:
     if book is None or not len(book.periods):
         return Outcome(EXIT_ERRORS, message="No usable Periods sheet in the books folder.", findings=findings)
     store = Store(books, book.entity_currency(), book.settings.group_currency)
-    statuses, history = effective_statuses(book, store)
+    state = ledger_state(store, book)
+    statuses, history = state.statuses, state.history
     closed_ents, _ = store.entity_closes()
+    closed_here = state.closed_here()
     lines = [f"{'period':<10} {'start':<10} {'end':<10} {'status':<19} closed in ledger"]
     for _, r in book.periods.iterrows():  # one per period
         p = r["period"]
         ents = sorted(closed_ents.loc[closed_ents["period"] == p, "entity"]) if len(closed_ents) else []
         extra = f"   entities closed: {', '.join(ents)} of {len(book.entities)}" \
             if ents and statuses[p] == "Open" else ""
+        stale = periods.stale(state.seals, p) if p in closed_here and statuses[p] == "Open" else None
+        extra += "   stale: close it again" if stale else ""
         lines.append(f"{p:<10} {r['start']:%Y-%m-%d} {r['end']:%Y-%m-%d} {statuses[p]:<19} "
-                     f"{'yes' if store.has(p) else '':<3}{extra}".rstrip())
+                     f"{'yes' if p in closed_here else '':<3}{extra}".rstrip())
     if len(history):
         lines.append("\nChanges (ledger/periods.xlsx, History):")
         h = history.tail(10)
@@ -1027,6 +1044,12 @@ def status(books: Path, today: dt.date | None = None) -> Outcome:
         for _, r in h.iterrows():  # at most ten
             move = f"{r['from']} -> {r['to']}" if r["from"] != r["to"] else f"stays {r['to']}"
             lines.append(f"  {r['when']}  {r['period']:<8} {move:<28} by {r['user']}: {r['note']}")
+    if state.version == 2:
+        lines.append(f"\nLedger sealed; head {state.head}." if not state.breaks else
+                     "\nThe ledger's seal is BROKEN: run closebatch verify BOOKS for the details.")
+    elif state.version == 1:
+        lines.append("\nThe ledger was written by an earlier version and is not sealed yet; the next close or period "
+                     "command seals it.")
     nxt = next((p for p in book.periods["period"] if statuses[p] == "Open"), None)
     if nxt:
         lines.append(f"\nNext period to close: {nxt}")
@@ -1038,7 +1061,146 @@ def status(books: Path, today: dt.date | None = None) -> Outcome:
     errs = [f for f in findings if f.is_error]
     if errs:
         lines.append(f"\nThe books have {len(errs)} error(s): run closebatch validate for the list.")
+    blocking = state.blocking()
+    if blocking:
+        return Outcome(EXIT_ERRORS, message="\n".join(lines), findings=blocking)
     return Outcome(EXIT_OK, message="\n".join(lines))
+
+
+def change_period(books: Path, period: str, action: str, user: str | None = None,
+                  now: dt.datetime | None = None) -> Outcome:
+    """Change a period's status under the rules of spec section 4 (see
+    :func:`closebatch.periods.plan_change`); on an Open period ``open`` forgets the entities
+    closed with ``close --entity``.  Every change is sealed with its History row in
+    ``ledger/periods.xlsx``.  Reopening a period whose seal is broken is allowed (unless it
+    is Permanently closed): closing it again from the inputs seals it anew."""
+    books = Path(books)
+    user = run_user(user)
+    now = now or dt.datetime.now()
+    with BooksLock(books):
+        read, book, findings = load(books)
+        if book is None or not len(book.periods):
+            return _refuse("No usable Periods sheet in the books folder.", findings)
+        store = Store(books, book.entity_currency(), book.settings.group_currency)
+        state = ledger_state(store, book, writable=True, now=now)
+        statuses, history = state.statuses, state.history
+        if period not in statuses:
+            return _refuse(f"Period {period} is not in the Periods sheet.")
+        new = ACTIONS[action]
+        blocking = state.blocking(period, own=new == "Open", cascade=new == "Open")
+        if blocking:
+            return _seal_refusal(state, blocking, period)
+        per = period_of(book, period)
+        denied = periods.access(book.users, book.periods.iloc[per.index], user)
+        order = list(book.periods["period"])
+        hold_why, hold_findings = None, []
+        if statuses[period] == "Open" and new != "Open" and not denied:
+            changed = _closed_period_lines(book, state, pretend=(period,), only=period)
+            hold_why, hold_findings = periods.hold_refusal(period, period in state.closed_here(), history,
+                                                           periods.stale(state.seals, period), changed)
+        resolving = [b.finding.message for b in state.breaks if b.period and (b.period == period or (
+            b.period in order and order.index(b.period) > order.index(period)))]
+        note = f"closebatch period {action}" + (f" (after the seal broke: {resolving[0]})" if resolving else "")
+        decision = periods.plan_change(order, statuses, period, action, user, denied=denied, hold_refusal=hold_why,
+                                       hold_findings=hold_findings, note=note)
+        if decision.refusal:
+            return _refuse(decision.refusal, decision.findings)
+        ents = _entities_closed(store, period)
+        if not decision.changes:
+            if new == "Open" and ents:
+                staged = _entity_closes_after(store, book, period, None, user, None, now)
+                row = periods.history_row(period, "Open", "Open", user, now, "closebatch period open: entities "
+                                          f"{', '.join(sorted(ents))} reopened", entities=",".join(sorted(ents)))
+                _commit(state, book, statuses, periods.add_history(history, [row]), staged=[staged],
+                        entities=True, touched=[period])
+                return Outcome(EXIT_OK, message=f"Period {period}: entities {', '.join(sorted(ents))} reopened; the "
+                               f"period stays Open (by {user}).")
+            return Outcome(EXIT_OK, message=decision.message)
+        statuses = dict(statuses)
+        rows = []
+        for c in decision.changes:
+            statuses[c.period] = c.new
+            rows.append(periods.history_row(c.period, c.old, c.new, user, now, c.note, event=c.event))
+        staged = _entity_closes_after(store, book, period, None, user, None, now) if ents else None
+        _commit(state, book, statuses, periods.add_history(history, rows), staged=[staged],
+                entities=bool(ents), touched=[c.period for c in decision.changes])
+        head = store.ledger(refresh=True).head
+        return Outcome(EXIT_OK, message=decision.message + f" Ledger sealed; head {head}.")
+
+
+def verify(books: Path) -> Outcome:
+    """Check the sealed ledger's chain and each output folder ``BOOKS/out/PERIOD/`` against its
+    ``manifest.json`` (spec section 6): exit 0 when intact, 1 naming what changed."""
+    books = Path(books)
+    store = Store(books)
+    led = store.ledger()
+    lines, findings = [], list(b.finding for b in led.breaks)
+    if led.version == 0 and not led.breaks:
+        lines.append("ledger/: nothing closed yet.")
+    elif led.version == 1:
+        findings.append(Finding("error", "ledger/ was written by an earlier version of closebatch and is not sealed "
+                                "yet, so it cannot be verified.", hint="Run any closebatch close or period command "
+                                "once: it seals the ledger as it stands.", file="ledger/periods.xlsx",
+                                code="ledger-unsealed"))
+    elif led.version == 2:
+        seals = led.seals
+        lines.append(f"ledger/: {len(seals)} period(s) in the seal; "
+                     + ("chain intact." if not led.breaks else f"the chain is BROKEN ({len(led.breaks)} problem(s))."))
+        for r in seals.to_dict("records"):
+            closed = f"close seal {r['close_seal']}" if r["close_seal"] else "not closed by closebatch"
+            stale = periods.stale(seals, r["period"])
+            lines.append(f"  {r['period']:<10} {r['start']} to {r['end']}  {r['status']:<19} {closed}"
+                         + ("  (stale: it must be closed again)" if stale else ""))
+        lines.append(f"  head {led.head}")
+        if led.pending:
+            lines.append(f"  {len(led.pending)} file(s) of the last commit wait under their pending names; the next "
+                         "close or period command moves them into place.")
+    out_lines, out_findings = _verify_outputs(books, led)
+    return Outcome(EXIT_ERRORS if findings or out_findings else EXIT_OK, message="\n".join(lines + out_lines),
+                   findings=findings + out_findings)
+
+
+def _verify_outputs(books: Path, led) -> tuple[list, list]:
+    """Each ``out/PERIOD/`` with a manifest: every output it lists, compared by SHA-256."""
+    import json
+
+    lines, findings = [], []
+    out = books / "out"
+    folders = sorted(p for p in out.iterdir() if p.is_dir() and (p / "manifest.json").exists()) \
+        if out.is_dir() else []
+    closes = dict(zip(led.seals["period"], led.seals["close_seal"])) if led.version == 2 else {}
+    for folder in folders:
+        rel = f"out/{folder.name}"
+        try:
+            man = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            listed = [(str(o["file"]), str(o["sha256"])) for o in man.get("outputs", [])]
+        except (ValueError, KeyError, TypeError, OSError) as e:
+            findings.append(Finding("error", f"{rel}/manifest.json cannot be read ({type(e).__name__}).",
+                                    hint="Close the period again to write its outputs anew.", file=f"{rel}/manifest.json",
+                                    code="output-changed"))
+            continue
+        bad = 0
+        for name, sha in listed:
+            path = folder / name
+            if "/" in name or "\\" in name or name.startswith("."):
+                continue
+            if not path.exists():
+                bad += 1
+                findings.append(Finding("error", f"{rel}/{name} is missing (listed in its manifest.json).",
+                                        hint="Close the period again, or restore the file from a backup.",
+                                        file=f"{rel}/{name}", code="output-missing"))
+            elif outputs.sha256(path) != sha:
+                bad += 1
+                findings.append(Finding("error", f"{rel}/{name} changed since the close wrote it (its SHA-256 is not "
+                                        "the one in manifest.json).", hint="Close the period again, or restore the "
+                                        "file from a backup.", file=f"{rel}/{name}", code="output-changed"))
+        sealed = (man.get("ledger_seal") or {}).get("seal", "") if isinstance(man.get("ledger_seal"), dict) else ""
+        note = ""
+        if sealed and closes.get(str(man.get("period", ""))) not in (None, sealed):
+            note = (f"; written by an earlier close of {man.get('period')} (seal {sealed[:12]}), the ledger holds a "
+                    f"later one ({closes[str(man.get('period'))][:12]})")
+        lines.append(f"{rel}: {len(listed) - bad} of {len(listed)} file(s) as in manifest.json{note}.")
+    return lines, findings
 
 
 def _checklist_lines(cl) -> list[str]:
@@ -1062,89 +1224,6 @@ def _checklist_lines(cl) -> list[str]:
     return out
 
 
-ACTIONS = {"open": "Open", "hold": "On hold", "close-permanently": "Permanently closed"}
-
-
-def change_period(books: Path, period: str, action: str, user: str | None = None) -> Outcome:
-    """Change a period's status under the rules of spec section 4.
-
-    * ``open`` reopens an On hold period (not while a later period is closed); on an Open
-      period it forgets the entities closed with ``close --entity``.
-    * ``hold`` and ``close-permanently`` need every earlier period closed (permanently, for
-      ``close-permanently``).  An Open period must have been closed by ``closebatch close``
-      with nothing blocking the lock, and its lines must be the ones that close posted.
-    * Permanently closed never changes; a period with an access group is changed only by its
-      members.  Every change is added to the History in ``ledger/periods.xlsx``."""
-    books = Path(books)
-    user = run_user(user)
-    with BooksLock(books):
-        read, book, findings = load(books)
-        if book is None or not len(book.periods):
-            return _refuse("No usable Periods sheet in the books folder.", findings)
-        store = Store(books, book.entity_currency(), book.settings.group_currency)
-        statuses, history = effective_statuses(book, store)
-        if period not in statuses:
-            return _refuse(f"Period {period} is not in the Periods sheet.")
-        new = ACTIONS[action]
-        old = statuses[period]
-        if old == "Permanently closed":
-            return _refuse(f"Refused: period {period} is Permanently closed and can never be reopened or changed.")
-        per = period_of(book, period)
-        denied = _access(book, book.periods.iloc[per.index], user)
-        if denied:
-            return _refuse(f"Refused: {denied}.")
-        order = list(book.periods["period"])
-        i = order.index(period)
-        ents = _entities_closed(store, period)
-        if old == new:
-            if new == "Open" and ents:
-                _save_entities_closed(store, book, period, None, user, None)
-                set_status(store, statuses, history, period, "Open", user, "closebatch period open: entities "
-                           f"{', '.join(sorted(ents))} reopened", entities=",".join(sorted(ents)))
-                return Outcome(EXIT_OK, message=f"Period {period}: entities {', '.join(sorted(ents))} reopened; the "
-                               f"period stays Open (by {user}).")
-            return Outcome(EXIT_OK, message=f"Period {period} is already {new}.")
-        if new == "Open":
-            later = [p for p in order[i + 1:] if statuses[p] != "Open"]
-            if later:
-                return _refuse(f"Refused: period {period} cannot be reopened while later period {later[0]} is "
-                               f"{statuses[later[0]]}; reopen the later periods first.")
-        else:
-            open_before = [p for p in order[:i] if statuses[p] == "Open"]
-            if open_before:
-                return _refuse(f"Refused: period {period} cannot be put {new} while earlier period {open_before[0]} "
-                               "is Open.")
-            if new == "Permanently closed":
-                held = [p for p in order[:i] if statuses[p] != "Permanently closed"]
-                if held:
-                    return _refuse(f"Refused: period {period} cannot be closed permanently while earlier period "
-                                   f"{held[0]} is {statuses[held[0]]}; close the earlier periods permanently first.")
-            if old == "Open":
-                refusal = _hold_refusal(book, store, statuses, history, period)
-                if refusal is not None:
-                    return refusal
-        set_status(store, statuses, history, period, new, user, f"closebatch period {action}")
-        if ents:
-            _save_entities_closed(store, book, period, None, user, None)
-        return Outcome(EXIT_OK, message=f"Period {period}: {old} -> {new} (by {user}).")
-
-
-def _hold_refusal(book: Book, store: Store, statuses: dict, history: pd.DataFrame, period: str) -> Outcome | None:
-    """Why an Open period may not be put on hold by hand (None when it may): it must have
-    been closed, without blockers, from the lines the folder holds now."""
-    if not store.has(period):
-        return _refuse(f"Refused: period {period} has not been closed yet; run closebatch close first.")
-    last = _last_close(history, period)
-    if last is not None and str(last.get("blockers", "")) not in ("", "0"):
-        return _refuse(f"Refused: the last close of period {period} found {last['blockers']} blocker(s); fix them "
-                       f"and run closebatch close --period {period}, which puts it on hold.")
-    changed = _closed_period_lines(book, statuses, store, period, pretend=(period,), only=period)
-    if changed:
-        return _refuse(f"Refused: {len(changed)} line(s) dated in period {period} are new or changed since its last "
-                       f"close; run closebatch close --period {period} again.", changed)
-    return None
-
-
 def init_books(folder: Path) -> Outcome:
     """A new books folder made from the blank templates."""
     from .io.templates import write_templates
@@ -1156,3 +1235,4 @@ def init_books(folder: Path) -> Outcome:
     paths = write_templates(folder)
     return Outcome(EXIT_OK, message=f"Created {len(paths)} blank workbooks in {folder}. Fill them in, then run "
                    f"closebatch validate {folder}.")
+

@@ -360,6 +360,23 @@ def _interactive() -> bool:
         return False
 
 
+@main.command(short_help="Check the sealed ledger's chain and each output folder against its manifest.",
+              epilog="""\b
+Example:
+  closebatch verify books
+
+\b
+Exit status:
+  0    the ledger's chain and every output folder are intact
+  1    something changed or is missing: each change is named""")
+@books_arg
+def verify(books):
+    """Check BOOKS/ledger's hash chain of closed periods (every table each close sealed, the
+    statuses and their history) and each output folder against its manifest.json, naming every
+    period, table, row and file that changed or is missing. Nothing is written."""
+    _run("verify", books)
+
+
 @main.command(short_help="Create a new books folder from the blank templates.",
               epilog="""\b
 Example:

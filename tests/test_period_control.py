@@ -323,11 +323,37 @@ def test_a_circle_of_tasks_stops_the_close_naming_the_cells(tmp_path):
     assert not (books / "out" / "2026-01" / "close_status.xlsx").exists()
 
 
-def test_lines_of_a_period_closed_outside_closebatch_are_its_ledger(tmp_path):
+def test_lines_of_a_period_closed_before_closebatch_are_errors(tmp_path):
+    """Spec v1.1, section 4: a period given as On hold (or Permanently closed) in Periods before
+    closebatch first closed it has no close that accounts for its lines: each line dated in it
+    is an error.  Its balances come in through the TrialBalance; once closebatch has closed a
+    later period, the earlier period's status is part of the seal."""
     books = make_books(tmp_path, u1_posted="Y", ar=220)
     m = master(periods=[[*r[:4], "On hold" if r[0] == "2026-01" else r[4], None] for r in periods()])
     write_books({"master.xlsx": m, "checklist.xlsx": {"Tasks": tasks(t2="Done")}}, books)
     res = app.close_books(books, user="ann", today=dt.date(2026, 3, 3))
+    assert res.exit_code == 1 and res.period == "2026-02"
+    assert {(f.code, f.file, f.cell) for f in res.errors} == {
+        ("closed-before-closebatch", "journals.xlsx", f"C{r}") for r in range(2, 8)}
+    assert "2026-01, which was On hold before closebatch first closed it" in res.errors[0].message
+    assert not (books / "ledger").exists()
+    # January's result carried in the opening balances instead of its lines
+    write_books({"opening.xlsx": {"TrialBalance": [["entity", "account", "currency", "balance"],
+                                                   ["E1", "1000", "USD", 920], ["E1", "3000", "USD", -920]]},
+                 "journals.xlsx": {"Journals": [JH]}, "subledgers.xlsx": {"Subledgers": [
+                     ["entity", "module", "control_account", "balance_acct", "period"]]}}, books)
+    res = app.close_books(books, user="ann", today=dt.date(2026, 3, 3))
     assert res.exit_code == 0 and res.period == "2026-02", [f.message for f in res.errors]
     tb = table(books / "out" / "2026-02" / "adjusted_trial_balance.xlsx", "TrialBalance")
-    assert {r["account"]: r["balance_acct"] for r in tb}["1000"] == 1000 - 50 - 30
+    assert {r["account"]: r["balance_acct"] for r in tb}["1000"] == 920
+    seals = table(books / "ledger" / "periods.xlsx", "Seals")
+    assert [(r["period"], r["status"], r["closed_by"]) for r in seals] == [
+        ("2026-01", "On hold", "before closebatch"), ("2026-02", "On hold", "closebatch")]
+    # the Periods sheet cannot reopen it any more: January stays On hold, and a line dated in it is refused
+    write_books({"master.xlsx": master(periods=periods(access=None))}, books)
+    assert "On hold" in status_line(books, "2026-01")
+    write_books({"journals.xlsx": {"Journals": [JH, ["L1", 1, D(2026, 1, 25), "E1", "6100", "USD", 5, None, "Y", "ann"],
+                                                ["L1", 2, D(2026, 1, 25), "E1", "1000", "USD", None, 5, "Y", "ann"]]}},
+                books)
+    res = app.close_books(books, user="ann", today=dt.date(2026, 4, 3))
+    assert res.exit_code == 1 and {f.code for f in res.errors} == {"closed-before-closebatch"}

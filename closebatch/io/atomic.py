@@ -5,14 +5,58 @@ A file is written under a temporary name in the same folder, flushed to disk (``
 then renamed over its final name (``os.replace`` is atomic on POSIX and Windows); the
 folder is flushed too, so the rename survives a power cut.  Temporary names carry the
 writer's process id (``.NAME.tmp-PID-…``), so the next run can sweep the leftovers of a run
-that was killed — only those whose process is gone, never a live run's.
+that was killed — only those whose process is gone, never a live run's.  Files are created
+with the permissions the user's umask gives (like any file the user saves), never private
+to the user only.
+
+**Commit points.**  The moments a run may die between two moves are named
+(:data:`POINTS`); with the environment variable ``CLOSEBATCH_STOP_AT`` set to one of them a
+run stops dead there (:func:`checkpoint`, ``os._exit``), as if it had been killed, so tests
+can check what every point leaves behind without timers.
 """
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 from pathlib import Path
+
+STOP_AT = "CLOSEBATCH_STOP_AT"
+STOPPED = 75  # the exit status of a run stopped at a commit point
+POINTS = {
+    "ledger-written": "a close wrote its outputs and the period's data files under temporary names; nothing is "
+                      "moved yet",
+    "outputs-moving": "the first output file of a close was moved into place",
+    "outputs-moved": "every output of a close (its manifest last) is in place; the ledger is not sealed yet",
+    "ledger-staged": "the data files are under their pending names; periods.xlsx, the seal, is not replaced yet",
+    "sealed": "periods.xlsx, the new seal, is in place; the data files still wait under their pending names",
+    "moving-into-place": "the first pending data file was renamed into place",
+    "in-place": "every data file is in place and superseded files are removed",
+}
+
+
+def checkpoint(name: str) -> None:
+    """Stop the process dead at commit point ``name`` when ``CLOSEBATCH_STOP_AT`` names it."""
+    if name not in POINTS:
+        raise ValueError(f"unknown commit point {name}")
+    if os.environ.get(STOP_AT) == name:
+        os._exit(STOPPED)
+
+
+def temp_file(folder: Path, name: str, suffix: str = "") -> Path:
+    """A new empty file for ``name`` under a temporary name in ``folder`` (``.NAME.tmp-PID-…``),
+    created with the permissions of the user's umask (``tempfile.mkstemp`` would make it
+    private to the user)."""
+    for _ in range(100):
+        path = Path(folder) / f"{temp_prefix(name)}{secrets.token_hex(4)}{suffix}"
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return path
+    raise FileExistsError(f"no free temporary name for {name} in {folder}")
 
 
 def pid_alive(pid: int) -> bool:

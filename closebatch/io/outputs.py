@@ -150,11 +150,16 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_manifest(path: Path, inputs: list, outputs: list, period: str, counts: dict, totals: dict) -> Path:
+def write_manifest(path: Path, inputs: list, outputs: list, period: str, counts: dict, totals: dict,
+                   ledger_seal: dict | None = None) -> Path:
+    """``manifest.json``: tool, period, inputs and outputs with SHA-256, counts, control
+    totals, and ``ledger_seal``: the seal of the close (see :mod:`closebatch.seal`)."""
     data = {"tool": "closebatch", "version": __version__, "period": period,
             "inputs": [{"file": rel, "sha256": sha256(p)} for rel, p in inputs],
             "outputs": [{"file": p.name, "sha256": sha256(p)} for p in outputs],
             "counts": counts, "control_totals": totals}
+    if ledger_seal is not None:
+        data["ledger_seal"] = ledger_seal
     path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
     return path
 
@@ -177,8 +182,10 @@ class OutputDir:
     def path(self, name: str) -> Path:
         return self.tmp / name
 
-    def commit(self, order: list[str] | None = None) -> list[Path]:
-        """Move every file into place (``moved`` names those in place so far; ``done`` when all are)."""
+    def commit(self, order: list[str] | None = None, stop=None) -> list[Path]:
+        """Move every file into place, those in ``order`` last (``moved`` names those in place so
+        far; ``done`` when all are); ``stop(point)`` is called at the commit points (see
+        :func:`closebatch.io.atomic.checkpoint`)."""
         self.final.mkdir(parents=True, exist_ok=True)
         names = sorted(p.name for p in self.tmp.iterdir())
         if order:
@@ -186,10 +193,12 @@ class OutputDir:
         for n in names:
             atomic.fsync_file(self.tmp / n)
         out = []
-        for n in names:
+        for k, n in enumerate(names):
             os.replace(self.tmp / n, self.final / n)
             self.moved.append(n)
             out.append(self.final / n)
+            if k == 0 and stop is not None:
+                stop("outputs-moving")
         atomic.fsync_dir(self.final)
         self.done = True
         self.discard()

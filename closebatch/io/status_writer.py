@@ -40,7 +40,8 @@ TASK_SHEET_COLUMNS = [Column("task"), Column("name", width=40), Column("area"), 
 def write_close_status(path: Path, cl, blockers: pd.DataFrame, entities: pd.DataFrame, heading: dict) -> Path:
     """Write the workspace.  ``cl`` is a :class:`closebatch.checklist.Checklist`;
     ``blockers`` a frame (kind, entity, file, sheet, cell, message, hint); ``entities`` the
-    per-entity progress; ``heading``: period, status, lock (texts)."""
+    per-entity progress; ``heading``: period, status, lock, seal (texts: the seal of the close,
+    see :mod:`closebatch.seal`)."""
     book = Book(path)
     try:
         _summary(book, cl, entities, heading, len(blockers))
@@ -77,7 +78,9 @@ def _summary(book: Book, cl, entities: pd.DataFrame, heading: dict, n_blockers: 
     ws.write_string(6, 1, heading.get("lock", ""))
     ws.write_string(7, 0, "Blockers", book.fmt(bold=True))
     ws.write_number(7, 1, n_blockers, book.fmt(bold=True, font_color=RED[1] if n_blockers else GREEN[1]))
-    row = 9
+    ws.write_string(8, 0, "Ledger seal", book.fmt(bold=True))
+    ws.write_string(8, 1, heading.get("seal", "") or "")
+    row = 10
     for title, df, key in (("Progress by area", cl.by_area, "area"), ("Progress by owner", cl.by_owner, "owner"),
                            ("Progress by entity", entities, "entity")):
         row = _table(book, ws, row, title, df, key) + 1

@@ -1,14 +1,15 @@
 """A close killed at any moment (before, while and after writing its outputs and ledger/)
-leaves every workbook in place whole — the earlier outputs and ledger untouched — and the
-next run succeeds, giving the same bytes as a close that was never interrupted."""
+leaves every workbook in place whole — the earlier outputs and ledger untouched — and a
+sealed ledger that verifies, as the old seal or the new one; the next run succeeds, giving
+the same bytes as a close that was never interrupted.  Every commit point is tested
+deterministically: the run stops dead there (``CLOSEBATCH_STOP_AT``), or, in process, the
+move of a file fails."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
-import random
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ import pytest
 
 from books import D, read_sheet, write_books
 from closebatch import app
+from closebatch.io import atomic
 from closebatch.io.lock import LOCK_NAME
 from craft import JX, good_books
 
@@ -73,61 +75,83 @@ def _intact(books: Path, january: dict) -> str:
     return status.get("2026-02", "Open")
 
 
-def _stage(books: Path, pid: int) -> str:
-    """How far the run got, judged by what it left."""
-    if any(p.name.startswith(f".2026-02.tmp-{pid}-") for p in (books / "out").iterdir()):
-        return "writing outputs"
-    if (books / "ledger" / "2026-02.xlsx").exists():
-        status = {r["period"]: r["status"] for r in read_sheet(books / "ledger" / "periods.xlsx", "Status")}
-        return "finished" if status.get("2026-02") == "On hold" else "ledger data saved, not yet locked"
-    return "before writing"
-
-
 def _no_leftovers(books: Path) -> None:
     for folder in (books, books / "out", books / "out" / "2026-02", books / "ledger"):
-        left = [p.name for p in folder.iterdir() if ".tmp-" in p.name or p.name.startswith(LOCK_NAME + ".")]
+        left = [p.name for p in folder.iterdir() if ".tmp-" in p.name or ".pending-" in p.name
+                or p.name.startswith(LOCK_NAME + ".")]
         assert not left, f"left in {folder}: {left}"
     assert not (books / LOCK_NAME).exists()
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
-def test_close_killed_at_random_moments(pristine, tmp_path):
-    books0, reference, took = pristine
+def _run(books: Path, *args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "closebatch", *args], capture_output=True, text=True, timeout=180,
+                          env=env)
+
+
+def _settle(books: Path, reference: dict, january: dict) -> str:
+    """After a run died: the chain verifies (the old head or the new one) and January is
+    untouched; then the next command finishes the job: a close if February stayed Open
+    (giving the reference's bytes), else any command that moves a committed seal's files
+    into place.  Returns the status February had after the death."""
+    check = app.verify(books)
+    assert not [f for f in check.findings if f.code.startswith("ledger")], [f.message for f in check.findings]
+    status = _intact(books, january)
+    assert status in ("Open", "On hold")
+    (books / LOCK_NAME).unlink(missing_ok=True)  # (a dead process's lock is stale; in-process it is released)
+    res = app.close_books(books, period="2026-02", user="ann", today=TODAY)
+    if status == "Open":
+        assert res.exit_code == 0, [f.message for f in res.findings] + [res.message]
+    else:
+        assert res.exit_code == 1 and "On hold" in res.message  # refused: already closed; the files are in place
+    assert _snapshot(books, "2026-02") == reference
+    assert app.verify(books).exit_code == 0
+    _no_leftovers(books)
+    return status
+
+
+@pytest.mark.parametrize("point", sorted(atomic.POINTS))
+def test_close_stopped_dead_at_each_commit_point(pristine, tmp_path, point):
+    """Deterministic kills: the run stops dead (``os._exit``) at each named commit point of a
+    close; whatever it leaves verifies, as the old seal or the new one, and the next command
+    ends where an uninterrupted close ends."""
+    books0, reference, _ = pristine
     books = shutil.copytree(books0, tmp_path / "books")
     january = _snapshot(books, "2026-01")
-    rng = random.Random(20260228)
-    kills = finished = 0
-    seen = set()
-    deadline = time.monotonic() + 30
-    while (kills < 30 and time.monotonic() < deadline) or kills < 8:
-        # mostly in the last part of the run, where the files are written
-        delay = rng.uniform(0, 0.5 * took) if rng.random() < 0.25 else rng.uniform(0.5 * took, took)
-        p = subprocess.Popen([sys.executable, "-m", "closebatch", CMD[0], str(books), *CMD[1:]],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            p.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-            kills += 1
-        else:
-            assert p.returncode == 0, p.stderr.read()
-        p.stderr.close()
-        seen.add(_stage(books, p.pid))
-        if _intact(books, january) == "On hold":  # the run got to the end
-            finished += 1
-            assert _snapshot(books, "2026-02") == reference
-            shutil.rmtree(books)
-            books = shutil.copytree(books0, tmp_path / "books")
-    assert kills >= 8
-    assert len(seen) >= 2, f"the kills all landed at the same stage: {seen}"
-    print(f"{kills} kills, {finished} runs finished; stages seen: {sorted(seen)}")
-    if _intact(books, january) == "Open":
-        r = subprocess.run([sys.executable, "-m", "closebatch", CMD[0], str(books), *CMD[1:]], capture_output=True,
-                           text=True, timeout=120)
-        assert r.returncode == 0, r.stderr  # a dead run's lock is taken over
-    assert _snapshot(books, "2026-02") == reference
-    _no_leftovers(books)
+    r = _run(books, CMD[0], str(books), *CMD[1:], env=dict(os.environ, **{atomic.STOP_AT: point}))
+    assert r.returncode == atomic.STOPPED, f"the close never reached {point}: {r.returncode} {r.stderr}"
+    status = _settle(books, reference, january)
+    before_commit = point in ("ledger-written", "outputs-moving", "outputs-moved", "ledger-staged")
+    assert status == ("Open" if before_commit else "On hold"), point
+
+
+@pytest.mark.parametrize("point", ["ledger-staged", "sealed", "in-place"])
+def test_status_change_stopped_dead_keeps_a_chain_that_verifies(pristine, tmp_path, point):
+    """``period P open`` stopped at the commit points of the seal: the old status or the new
+    one, never a broken chain."""
+    books0, _, _ = pristine
+    books = shutil.copytree(books0, tmp_path / "books")
+    before = app.verify(books)
+    assert before.exit_code == 0, [f.message for f in before.findings]
+    r = _run(books, "period", str(books), "2026-01", "open", "--user", "ann",
+             env=dict(os.environ, **{atomic.STOP_AT: point}))
+    assert r.returncode == atomic.STOPPED, r.stderr
+    after = app.verify(books)
+    assert after.exit_code == 0, [f.message for f in after.findings]
+    status = {x["period"]: x["status"] for x in read_sheet(books / "ledger" / "periods.xlsx", "Status")}
+    assert status["2026-01"] == ("On hold" if point == "ledger-staged" else "Open")
+
+
+def test_every_commit_point_is_documented_and_checked():
+    """The names a test can stop at are exactly the ones the code stops at."""
+    import re
+
+    root = Path(app.__file__).parent
+    used = set()
+    for path in root.rglob("*.py"):
+        used |= set(re.findall(r"""(?:checkpoint|stop)\(["']([a-z-]+)["']\)""", path.read_text()))
+    assert used == set(atomic.POINTS)
+    with pytest.raises(ValueError):
+        atomic.checkpoint("no-such-point")
 
 
 class Crash(BaseException):
@@ -149,11 +173,14 @@ def test_crash_at_every_commit_point(pristine, tmp_path, monkeypatch):
     assert app.close_books(probe, period="2026-02", user="ann", today=TODAY).exit_code == 0
     points = list(calls)
     assert "periods.xlsx" in points and "2026-02.xlsx" in points and "manifest.json" in points
-    outputs = [k for k, n in enumerate(points) if n.endswith(".xlsx") and n not in ("periods.xlsx", "2026-02.xlsx")]
+    assert points.index("manifest.json") < points.index("periods.xlsx") < points.index("2026-02.xlsx")
+    outputs = [k for k, n in enumerate(points) if n.endswith(".xlsx") and n not in ("periods.xlsx", "2026-02.xlsx")
+               and not n.startswith(".")]
     # each kind of commit point: the ledger's data, the first and the last output moved, the
     # manifest, the status (moves of the outputs in between are alike)
     chosen = sorted({outputs[0], outputs[-1]} | {k for k, n in enumerate(points)
-                                                 if n in ("periods.xlsx", "2026-02.xlsx", "manifest.json")})
+                                                 if n in ("periods.xlsx", "2026-02.xlsx", "manifest.json")
+                                                 or n.startswith(".2026-02.xlsx.pending-")})
     for k in chosen:
         name = points[k]
         books = shutil.copytree(books0, tmp_path / f"k{k}")
@@ -170,11 +197,7 @@ def test_crash_at_every_commit_point(pristine, tmp_path, monkeypatch):
         with pytest.raises(Crash):
             app.close_books(books, period="2026-02", user="ann", today=TODAY)
         monkeypatch.setattr(os, "replace", real)
-        assert _intact(books, january) == "Open", f"crash before moving {name}: the period must stay Open"
-        (books / LOCK_NAME).unlink(missing_ok=True)  # (in-process the lock is released; a dead process's is stale)
-        assert app.close_books(books, period="2026-02", user="ann", today=TODAY).exit_code == 0, name
-        assert _snapshot(books, "2026-02") == reference, f"crash before moving {name}"
-        _no_leftovers(books)
+        _settle(books, reference, january)
 
 
 def test_damaged_ledger_workbook_is_named_not_a_traceback(pristine, tmp_path):
@@ -188,4 +211,5 @@ def test_damaged_ledger_workbook_is_named_not_a_traceback(pristine, tmp_path):
                        text=True, timeout=120)
     assert r.returncode == 1
     assert "ledger/2026-01.xlsx cannot be read" in r.stderr and "Traceback" not in r.stderr
+    assert "period 2026-01" in r.stderr
     assert not (books / "out" / "2026-02").exists() and not (books / "ledger" / "2026-02.xlsx").exists()
