@@ -84,6 +84,7 @@ def load(books: Path, exclude=(), progress=None, jobs=None):
     _system_allocator()
     read = read_books(Path(books), exclude=exclude, progress=_stage_progress(progress, "Reading workbooks"),
                       jobs=parallel.default_jobs() if jobs is None else jobs)
+    _stage(progress, "Validating")
     book, findings = load_book(read)
     return read, book, findings
 
