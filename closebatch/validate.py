@@ -24,6 +24,7 @@ import pandera.pandas as pa
 
 from . import money, rates as rates_mod
 from .book import Book, Settings
+from .cells import cell_ref
 from .core import ERROR, WARNING, Finding, make_lines
 from .io.reader import ReadResult, concat, norm_header
 from .parse import expected, is_text, parse, too_large
@@ -47,8 +48,7 @@ class Checker:
         self.findings: list[Finding] = []
 
     def cell(self, file, sheet, row, column) -> str:
-        letter = self.letters.get((file, sheet), {}).get(column, "")
-        return f"{letter}{int(row)}" if letter else f"row {int(row)}"
+        return cell_ref(self.letters, file, sheet, int(row), column) or f"row {int(row)}"
 
     def rows(self, df: pd.DataFrame, mask, column: str, message, hint: str, severity=ERROR, code="",
              value_col=None) -> None:

@@ -221,21 +221,12 @@ def _rate_where(ctx: CloseContext, source: str, column: str) -> dict:
         hit = rates[rates["source"] == source]
         if len(hit):
             return ctx.book.locate(hit.iloc[0], column)
-    parts = str(source).split("!")
-    if len(parts) == 3:
-        return {"file": parts[0], "sheet": parts[1], "cell": f"row {parts[2]}", "column": column}
-    return {"sheet": "Rates", "column": column}
+    return ctx.book.locate_source(source, column, sheet="Rates")
 
 
 def _missing_account(ctx: CloseContext, key: str, word: str, rows: pd.DataFrame) -> Finding:
     book = ctx.book
-    where = {"sheet": "Settings", "column": "value"}
-    origin = book.settings.origin.get(key) if book.settings.origin else None
-    if origin:
-        f, s, r = origin
-        letter = book.columns.get((f, s), {}).get("value", "")
-        where = {"file": f, "sheet": s, "cell": f"{letter}{int(r)}" if letter else f"row {int(r)}",
-                 "column": "value"}
+    where = book.locate_setting(key)
     ents = ", ".join(sorted(rows["entity"].unique()))
     return Finding(
         severity=ERROR, code="revaluation-account-missing", **where,

@@ -244,13 +244,9 @@ def _check_accounts(ctx: CloseContext, groups: pd.DataFrame) -> list[Finding]:
         per_entity = groups[need].groupby("entity")["diff"].agg(["sum", "count"])
         what = "; ".join(f"{e}: {int(n)} group(s), {fmt(int(t), scale_of(cur.get(e, '')))} {cur.get(e, '')}"
                          for e, (t, n) in per_entity.iterrows())
-        file, sheet, row = st.origin.get(key, ("", "Settings", 0))
-        letter = ctx.book.columns.get((file, sheet), {}).get("value", "")
-        cell = f"{letter}{row}" if row and letter else (f"row {row}" if row else "")
         label = "gain" if key == "realized_gain_account" else "loss"
         out.append(Finding(
-            severity=ERROR, code="settlement-realized-account-missing", sheet=sheet or "Settings", file=file,
-            cell=cell, column="value", value="",
+            severity=ERROR, code="settlement-realized-account-missing", value="", **ctx.book.locate_setting(key),
             message=f"Settlement needs {key} (realized FX {label}) but it is not set; the settled groups "
                     f"with a realized {label} were left open ({what}).",
             hint=f"Add a row '{key}' with the account that takes realized exchange {label}es to the "
@@ -379,9 +375,5 @@ def _unmatched(ctx: CloseContext, open_items: pd.DataFrame) -> tuple[pd.DataFram
 
 def _where(ctx: CloseContext, source: str) -> tuple[str, str, str]:
     """File, sheet and reference cell of a ``file!sheet!row`` source ("" when generated)."""
-    parts = str(source).rsplit("!", 2)
-    if len(parts) != 3 or not parts[2].isdigit():
-        return "", "", ""
-    file, sheet, row = parts
-    letter = ctx.book.columns.get((file, sheet), {}).get("reference", "")
-    return file, sheet, f"{letter}{row}" if letter else f"row {row}"
+    w = ctx.book.locate_source(source, "reference")
+    return w.get("file", ""), w.get("sheet", ""), w.get("cell", "")
