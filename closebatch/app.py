@@ -535,7 +535,8 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
                                lambda: write_ledger_journal(od.path("ledger_journal.xlsx"), book, lines)))
     group = statements.group_balances(result.steps.get("consolidation"))
     sts, st_findings = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
-                                        history=load_comparatives(read_root(read), book, result.period))
+                                        history=load_comparatives(read_root(read), book, result.period),
+                                        flows=result.carry.get(statements.FLOWS))
     tasks.append(parallel.Task("statements.xlsx", 10_000, lambda: write_statements(
         od.path("statements.xlsx"), sts, period, group_name=_group_name(book))))
     seen = {(f.code, f.message) for f in findings}
@@ -594,8 +595,10 @@ def load_comparatives(books: Path | None, book: Book, per) -> dict:
     """Snapshots (:class:`closebatch.statements.Snapshot`) of the closed periods the
     statements of ``per`` compare with, from ``ledger/``: the prior period and the one before
     it, the same period last year and the one before it (movements need the previous period's
-    year to date), and every earlier period of the fiscal year (the revenue and expense chart).
-    Periods the ledger does not hold are left out."""
+    year to date), every earlier period of the fiscal year (the revenue and expense chart), and
+    the last period of the previous fiscal year (the balances the year to date starts from);
+    with each, the figures of the statements of movements its close carried.  Periods the
+    ledger does not hold are left out."""
     if books is None:
         return {}
     names = list(book.periods["period"])
@@ -605,6 +608,9 @@ def load_comparatives(books: Path | None, book: Book, per) -> dict:
     last_year = [p for p in names if fy[p] == per.fiscal_year - 1]
     k = len(this_year)
     wanted = set(this_year) | set(names[max(0, i - 2):i])
+    first = names.index(this_year[0]) if this_year else i
+    if first > 0:
+        wanted.add(names[first - 1])
     if k < len(last_year):
         j = names.index(last_year[k])
         wanted |= set(names[max(0, j - 1):j + 1])
@@ -613,7 +619,7 @@ def load_comparatives(books: Path | None, book: Book, per) -> dict:
     for p in [n for n in names[:i] if n in wanted]:
         ent, grp = store.period_balances(p)
         if ent is not None:
-            out[p] = statements.Snapshot(p, ent, grp)
+            out[p] = statements.Snapshot(p, ent, grp, store.sheet(p, f"carry_{statements.FLOWS}"))
     return out
 
 
