@@ -295,13 +295,13 @@ def _group_movement(ctx: CloseContext, state: LedgerState, cons: StepResult, fin
     oci = int(cta["cta_movement"].sum()) if cta is not None and len(cta) else 0
     oci_nci = int(cta["cta_nci_movement"].sum()) if cta is not None and len(cta) else 0
     now = _translation_frame(cons.reports.get("Translation"), "balance_acct", "amount_group")
-    first, gap, start_diff = per.index == 0, 0, 0
+    first, gap, gap_nci, start_diff = per.index == 0, 0, 0, 0
     prev = state.carried.get("group_balances")
     if first:
         op = opening_consolidation(book, per, ctx.entities, findings)
         if op is None:
             return None
-        opening, was, gap, start_diff = op
+        opening, was, gap, gap_nci, start_diff = op
     elif prev is not None and len(prev) and "balance_group" in prev:
         opening = pd.to_numeric(prev["balance_group"], errors="coerce").fillna(0).astype("int64")
         opening = pd.Series(opening.to_numpy(), index=prev["account"].astype(str).to_numpy()).groupby(level=0).sum()
@@ -324,7 +324,7 @@ def _group_movement(ctx: CloseContext, state: LedgerState, cons: StepResult, fin
                                                                               res["found"])}
     return statements_.GroupMovement(close=close, open=opening.astype("int64"), translation=now,
                                      translation_open=was, average=avg, oci=oci, oci_nci=oci_nci, first=first,
-                                     start_differences=start_diff, reserve_gap=gap)
+                                     start_differences=start_diff, reserve_gap=gap, reserve_gap_nci=gap_nci)
 
 
 def _top_currency(book: Book) -> str:
@@ -345,8 +345,8 @@ def opening_consolidation(book: Book, first: Period, entities=(), findings: list
     the group (its equity at HistoricalRates plus its opening translation reserve, over its
     equity in its own currency), the rate the consolidation's first translation difference is
     measured from.  Returns (balances with the opening profit or loss in retained earnings,
-    the translated balances, the reserve gap, the profit or loss of the opening consolidation
-    layer), or None when it cannot be made."""
+    the translated balances, the reserve gap (owners' part and the non-controlling interests'),
+    the profit or loss of the opening consolidation layer), or None when it cannot be made."""
     findings = findings if findings is not None else []
     day = first.start - pd.Timedelta(days=1)
     p0 = Period(name=OPENING_PERIOD, start=day, end=day, fiscal_year=first.fiscal_year, index=-1, year_end=False,
@@ -375,25 +375,27 @@ def opening_consolidation(book: Book, first: Period, entities=(), findings: list
     layer = res.lines
     start_diff = int(layer.loc[layer["account"].isin(pl), "amount"].sum()) if len(layer) else 0
     cta = res.reports.get("CTA")
-    gap = int(cta["cta_movement"].sum()) if cta is not None and len(cta) else 0
-    if gap and cta is not None:
+    total_gap = int(cta["cta_movement"].sum()) if cta is not None and len(cta) else 0
+    gap_nci = int(cta["cta_nci_movement"].sum()) if cta is not None and len(cta) else 0
+    gap = total_gap - gap_nci
+    if total_gap and cta is not None:
         gcur = book.settings.group_currency or _top_currency(book)
         sc = money.scale_of(gcur)
         who = ", ".join(f"{r['entity']} {money.fmt(-int(r['cta_total']), sc)} (HistoricalRates "
                         f"{money.fmt(-int(r['cta_at_start']), sc)})" for _, r in cta.iterrows() if r["cta_movement"])
         many = len(cta) * 2 + 2  # a minor unit of rounding per translated balance is no news
-        if abs(gap) > many:
+        if abs(total_gap) > many:
             findings.append(Finding(WARNING, f"The group's opening balance sheet at {day.date()}, translated at the "
                                     f"closing rates of that day, holds a translation reserve (credit) of {who} "
-                                    f"{gcur}: the opening reserve given differs by {money.fmt(-gap, sc)} {gcur}. The "
+                                    f"{gcur}: the opening reserve given differs by {money.fmt(-total_gap, sc)} {gcur}. The "
                                     "first period's other comprehensive income is measured from the reserve given, "
                                     "so the difference shows in the first period's changes in equity.",
                                     hint="Give each foreign entity's translation reserve at the start of the calendar "
                                     "as a HistoricalRates row (translation_reserve_account, amount_group).",
                                     sheet="HistoricalRates", code="opening-reserve-differs",
-                                    value=money.fmt(-gap, sc)))
+                                    value=money.fmt(-total_gap, sc)))
     return statements_.roll_year(bal, book), _translation_frame(res.reports.get("Translation"), "balance_acct",
-                                                                "amount_group"), gap, start_diff
+                                                                "amount_group"), gap, gap_nci, start_diff
 
 
 def _implied_rates(book: Book, res: StepResult, currencies: list, day, first: Period) -> Book:

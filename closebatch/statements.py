@@ -774,8 +774,11 @@ class GroupMovement:
     ``cta_movement`` and ``cta_nci_movement``, summed over the entities; ledger sign, a credit
     is a gain); ``start_differences``: at the first period of the calendar, the profit or loss
     the opening consolidation holds (intercompany differences at the start), which the first
-    close charges to its profit again; ``reserve_gap``: at the first period, the opening
-    reserve the opening balance sheet holds less the one HistoricalRates gives."""
+    close charges to its profit again; ``reserve_gap`` and ``reserve_gap_nci``: at the first
+    period, the translation reserve the opening balance sheet holds (owners' part, and the
+    non-controlling interests' share) less the one the consolidation measures the first
+    period's translation differences from (HistoricalRates): the rounding of the opening
+    translation, or an opening reserve given at odds with the opening rate."""
 
     close: pd.Series
     open: pd.Series
@@ -786,7 +789,8 @@ class GroupMovement:
     oci_nci: int = 0
     first: bool = False  # the opening is the calendar's (a consolidation of the opening balances)
     start_differences: int = 0
-    reserve_gap: int = 0
+    reserve_gap: int = 0  # owners' part (ledger sign)
+    reserve_gap_nci: int = 0  # non-controlling interests' part (ledger sign)
 
 
 class _Accounts:
@@ -896,7 +900,8 @@ def _cash_flows(acc: _Accounts, d: pd.Series, open_: pd.Series, close: pd.Series
     for (cls, label), v in lines.items():
         items.append((cls, label, v))
     if group is not None and acc.nci:
-        t = -(int(d.get(acc.nci, 0)) + int(d.get(acc.nci_profit, 0)) - group.oci_nci)
+        gap = group.reserve_gap_nci if group.first else 0
+        t = -(int(d.get(acc.nci, 0)) + int(d.get(acc.nci_profit, 0)) - group.oci_nci + gap)
         items.append((acc.cls.get(acc.nci) or FINANCING, NCI_COLUMN, t))
     cash_open = int(open_.reindex(cash_accts).fillna(0).sum()) if cash_accts else 0
     cash_close = int(close.reindex(cash_accts).fillna(0).sum()) if cash_accts else 0
@@ -937,15 +942,19 @@ def _equity_rows(acc: _Accounts, open_: pd.Series, close: pd.Series, d: pd.Serie
             oci = -(group.oci - group.oci_nci) if c == res_col else 0
         else:
             oci = -int(d.get(acc.reserve, 0)) if acc.reserve and acc.reserve in accs else 0
-        start = group.start_differences if is_group and group.first and c == rc else 0
+        start = 0
+        if is_group and group.first:
+            start = (group.start_differences if c == rc else 0) + (group.reserve_gap if c == res_col else 0)
         out += [("opening", c, op), ("profit", c, profit), ("oci", c, oci), ("start", c, start),
                 ("other", c, cl - op - profit - oci - start), ("closing", c, cl)]
     if is_group and acc.nci and (acc.nci in open_.index or acc.nci in close.index or group.oci_nci
                                  or int(d.get(acc.nci_profit, 0))):
         op, cl = -int(open_.get(acc.nci, 0)), -int(close.get(acc.nci, 0))
         profit, oci = int(d.get(acc.nci_profit, 0)), -group.oci_nci
+        start = group.reserve_gap_nci if group.first else 0
         out += [("opening", NCI_COLUMN, op), ("profit", NCI_COLUMN, profit), ("oci", NCI_COLUMN, oci),
-                ("start", NCI_COLUMN, 0), ("other", NCI_COLUMN, cl - op - profit - oci), ("closing", NCI_COLUMN, cl)]
+                ("start", NCI_COLUMN, start), ("other", NCI_COLUMN, cl - op - profit - oci - start),
+                ("closing", NCI_COLUMN, cl)]
     return out
 
 
@@ -1167,7 +1176,7 @@ def _comprehensive(unit, name, ccy, per, cal, fig, cols, chart, acc, nci_any, fi
                  Row("Non-controlling interests", "line", [a + b for a, b in zip(p_nci, o_nci)], indent=1)]
     checks = []
     scope = chart.pl - ({chart.nci_profit} if group else set())
-    for (col, _), pr, oc, on in zip(cols, profit, oci, o_nci):
+    for (col, fl), pr, oc, on in zip(cols, profit, oci, o_nci):
         tb = fig.movement(col.period) if col.key in ("period", "prior", "last_year") else fig.ytd(col.period)
         if tb is not None:
             expected = -int(tb[tb.index.isin(scope)].sum())
@@ -1176,11 +1185,14 @@ def _comprehensive(unit, name, ccy, per, cal, fig, cols, chart, acc, nci_any, fi
         if group and acc.reserve:
             end, start = fig.at(col.period), _bs_figure(fig, _start_of(cal, col))
             if end is not None and start is not None:
-                moved = -(int(end.get(acc.reserve, 0)) - int(start.get(acc.reserve, 0)))
+                from_opening = _start_of(cal, col) == OPENING
+                gap = fl.get("ci", "ci", "reserve_gap") if from_opening else 0  # the reserve the OCI starts from
+                moved = -(int(end.get(acc.reserve, 0)) - (int(start.get(acc.reserve, 0)) - gap))
                 owners = oc - on
-                sev = WARNING if (_start_of(cal, col) == OPENING and first_gap) else ERROR
-                checks.append(Check(col.title, "Movement of the translation reserve (balance sheet)", moved,
-                                    "Other comprehensive income attributable to owners", owners, owners - moved, sev))
+                label = "Movement of the translation reserve (balance sheet" + \
+                    (", from the reserve at the start as HistoricalRates gives it)" if gap else ")")
+                checks.append(Check(col.title, label, moved, "Other comprehensive income attributable to owners",
+                                    owners, owners - moved))
     title = f"{KIND_TITLE[COMPREHENSIVE_INCOME]} for the period ended {_long_date(per.end)}"
     return Statement(unit, name, COMPREHENSIVE_INCOME, title, per.name, ccy, [c for c, _ in cols], rows, checks, [],
                      "accounts", per.year_end)
@@ -1226,8 +1238,7 @@ def _changes_in_equity(unit, name, ccy, per, cal, fig, cols, chart, acc, first_g
         rows.append(Row("Other comprehensive income", "line", oc, indent=1))
         rows.append(Row("Total comprehensive income for the period", "subtotal", tci))
         if any(st):
-            rows.append(Row("Consolidation differences at the start of the calendar, charged to this period's "
-                            "profit", "line", st, indent=1))
+            rows.append(Row("Consolidation differences at the start of the calendar", "line", st, indent=1))
         rows.append(Row("Other movements (capital, dividends: posted directly to equity)", "line", ot, indent=1))
         rows.append(Row(f"Balance at {_long_date(cal.end[col.period])}", "total", closing))
         end = fig.at(col.period)
@@ -1310,7 +1321,8 @@ def _cash_flow(unit, name, ccy, per, cal, fig, cols, chart, acc) -> Statement:
     if not acc.cash:
         st.note = ("No account is marked cash_flow = cash in the Accounts sheet: there is no cash to explain, and "
                    "every movement below nets to nil.")
-    chart_ = _waterfall(cols[0][0], opening[0], [totals[c][0] for c in ACTIVITIES], fxc[0], end[0])
+    chart_ = _waterfall(cols[0][0], opening[0], [totals[c][0] for c in ACTIVITIES], fxc[0], end[0]) \
+        if acc.cash else None
     if chart_ is not None:
         st.charts.append(chart_)
     return st

@@ -9,9 +9,9 @@ import openpyxl
 D = dt.date
 
 ACCOUNTS = [
-    ["account", "name", "type", "revalue", "settle"],
-    ["1000", "Cash", "Asset", "N", "N"],
-    ["1010", "Bank EUR", "Asset", "Y", "N"],
+    ["account", "name", "type", "revalue", "settle", "cash_flow"],
+    ["1000", "Cash", "Asset", "N", "N", "cash"],
+    ["1010", "Bank EUR", "Asset", "Y", "N", "cash"],
     ["1100", "Receivables", "Asset", "Y", "N"],
     ["1300", "Intercompany receivable", "Asset", "Y", "N"],
     ["1500", "Bank clearing", "Asset", "N", "Y"],
