@@ -1126,8 +1126,9 @@ def _flows_of(df: pd.DataFrame | None, unit: str, basis: str) -> _Flows | None:
 def _flow_columns(kind: str, unit: str, per: Period, cal: _Calendar, snaps: dict, now: pd.DataFrame | None):
     prior, ly = cal.prev(per.name), cal.last_year(per.name)
     hist = lambda p: snaps[p].flows if p in snaps and snaps[p] is not None else None  # noqa: E731
-    want = [("period", "This period", per.name, _flows_of(now, unit, "period")),
-            ("ytd", "Year to date", per.name, _flows_of(now, unit, "ytd"))]
+    want = [("period", "This period", per.name, _flows_of(now, unit, "period"))]
+    if kind != CHANGES_IN_EQUITY or not per.year_start:  # a year's first period: its year to date is the period
+        want.append(("ytd", "Year to date", per.name, _flows_of(now, unit, "ytd")))
     if kind != CHANGES_IN_EQUITY:
         want += [("prior", "Prior period", prior, _flows_of(hist(prior), unit, "period") if prior else None),
                  ("last_year", "Same period last year", ly, _flows_of(hist(ly), unit, "period") if ly else None),
