@@ -882,7 +882,7 @@ def _cash_flows(acc: _Accounts, d: pd.Series, open_: pd.Series, close: pd.Series
     sign); ``fx``: the translation differences included in it (group); ``reval``: exchange
     differences on cash posted to profit (revaluation)."""
     items = [("profit", "Profit for the period", profit)]
-    cash_accts = [a for a in d.index if a in acc.cash]
+    cash_accts = sorted(a for a in set(d.index) | set(open_.index) | set(close.index) if a in acc.cash)
     skip = set(acc.cash)
     if group is not None:
         skip |= {acc.reserve, acc.nci, acc.nci_profit} | acc.goodwill
