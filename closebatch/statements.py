@@ -1,4 +1,5 @@
-"""Financial statements (spec section 3, step 9): balance sheet and income statement.
+"""Financial statements (spec section 3, step 9): balance sheet, income statement, statement
+of comprehensive income, statement of changes in equity and cash flow statement.
 
 Pure: frames in, :class:`Statement` tables and findings out; the workbook is
 :mod:`closebatch.io.statements_writer`'s job.  A statement is made for every entity (in its
@@ -38,6 +39,61 @@ income statement's rows with accounts must add up to the profit of the trial bal
 difference in any column is an ERROR finding (``statement-unbalanced``,
 ``statement-incomplete``); with a ``Statements`` sheet, an account with a balance that is in no
 row, or in two, is named (``statement-account-missing``, ``statement-account-twice``).
+
+**The first period.**  The balance sheet of the calendar's first period compares with the
+opening balance sheet (the day before the calendar starts): an entity's is its closing
+balances less the period's lines; the group's is a consolidation of the opening balances
+(``close.opening_consolidation``), its profit or loss in retained earnings.
+
+**Statements of movements** (IAS 1.81A-106, IAS 7; ASC 220, 230, 215).  Each close measures its
+period's movements once, per unit, with :func:`period_flows`, and carries them
+(``carry_statement_flows`` in ``ledger/``) with the year to date (the previous close's plus the
+period's); the comparative columns of later closes are those carried figures.  Amounts are
+shown credit positive for equity and profit, inflow positive for cash.
+
+* *Comprehensive income*: the profit for the period (as the income statement), other
+  comprehensive income, total comprehensive income; for the group each attributable to owners
+  and to non-controlling interests (NCI).  The group's OCI is the period's translation
+  difference as the consolidation reports it (``CTA``: ``cta_movement``, of which NCI
+  ``cta_nci_movement``); an entity's is the movement of ``translation_reserve_account`` in its
+  own books (nil for most).  Checked: the profit against the trial balance; the group owners'
+  OCI against the movement of the reserve in the consolidated balance sheets.
+* *Changes in equity*: a column per statement line of the Equity accounts (retained earnings
+  take the profit of the year to date, since the year-end close has not moved it), the owners'
+  total, NCI, total equity; rows opening, profit, OCI, total comprehensive income, other
+  movements (what remains: capital, dividends, equity postings), closing; a block for the
+  period and, after a fiscal year's first period, one for the year to date from the last
+  year's closing.  Checked: opening and closing total against the balance sheets' equity.
+* *Cash flows*, indirect method: profit before the year-end close, then the movement of every
+  balance-sheet account that is not ``cash_flow = cash``, one line per activity (the account's
+  ``cash_flow``: operating, investing, financing) and statement line (the accounts' names when
+  one statement line is split over several activities); then the change in cash, cash at the
+  start, the effect of exchange rates on cash, cash at the end.  Revaluation posted on cash
+  accounts (unrealized exchange differences in profit) is taken out of operating and shown as
+  the effect of exchange rates (IAS 7.28).  Checked: cash at the start and at the end against
+  the cash accounts of the balance sheets.
+
+**The group's cash flows** are measured in group currency on the consolidated balances (start:
+the previous close's, carried as ``carry_group_balances``, the year's profit moved to retained
+earnings at a fiscal year's start; at the calendar's first period, the opening consolidation),
+so eliminated intercompany balances and flows are absent.  Each non-cash balance-sheet account's
+line is its consolidated movement *less its translation difference*: for each foreign entity
+and closing-rate account, ``translated movement - round(movement in the entity's currency x the
+period's average rate)``.  So every line is the entity's movement at the average rate (IAS 7.25-
+27) and translation differences are no cash flow.  Left out: the translation reserve (its
+movement is OCI), goodwill (an investment rule's ``difference_account``: its movement is
+translation), and accounts eliminated in full (nil in the group at both ends).  NCI's line is its
+movement less its share of profit and of OCI: dividends to and capital from minorities.  The
+effect of exchange rates on cash = the translation difference of the cash accounts (opening cash
+x (closing - opening rate) + the period's cash movement x (closing - average rate)) plus the
+revaluation of the entities' foreign-currency cash at the average rate.  What remains is one
+operating line, "intercompany exchange differences, rounding (non-cash)": the translation
+differences of eliminated intercompany balances (their counterpart, an exchange gain or loss or
+an intercompany difference, is in profit) and the rounding of the average-rate translation
+(minor units).  At the first period the opening consolidation may hold intercompany
+differences that the first close charges to profit again, and a reserve differing by rounding
+from the one HistoricalRates gives: both are shown on their own row ("Consolidation differences
+at the start of the calendar") of the changes in equity and of the cash flows.
 """
 from __future__ import annotations
 
@@ -1216,7 +1272,7 @@ def _changes_in_equity(unit, name, ccy, per, cal, fig, cols, chart, acc, first_g
     group = unit == GROUP
     lines = _equity_columns(cols, acc)
     nci = group and any(NCI_COLUMN in set(f.of("equity")["item"]) for _, f in cols)
-    headers = list(lines) + (["Equity attributable to owners of the parent", NCI_COLUMN] if nci else []) + \
+    headers = list(lines) + (["Attributable to owners", NCI_COLUMN] if nci else []) + \
         ["Total equity"]
     columns = [Column(f"c{i}", h, per.name, "") for i, h in enumerate(headers)]
     rows: list[Row] = []
@@ -1257,9 +1313,9 @@ def _changes_in_equity(unit, name, ccy, per, cal, fig, cols, chart, acc, first_g
                      per.year_end)
 
 
-CF_ADJUST = {"fx": "Exchange differences on cash held in foreign currency (non-cash)",
-             "start": "Consolidation differences at the start of the calendar (non-cash)",
-             "consolidation": "Exchange differences on eliminated intercompany balances, and rounding (non-cash)"}
+CF_ADJUST = {"fx": "Exchange differences on foreign-currency cash (non-cash)",
+             "start": "Consolidation differences at the start (non-cash)",
+             "consolidation": "Intercompany exchange differences, rounding (non-cash)"}
 CF_HEADING = {OPERATING: "Cash flows from operating activities", INVESTING: "Cash flows from investing activities",
               FINANCING: "Cash flows from financing activities"}
 CF_TOTAL = {OPERATING: "Net cash from operating activities", INVESTING: "Net cash from investing activities",
@@ -1320,8 +1376,8 @@ def _cash_flow(unit, name, ccy, per, cal, fig, cols, chart, acc) -> Statement:
     st = Statement(unit, name, CASH_FLOW, title, per.name, ccy, [c for c, _ in cols], rows, checks, [], "accounts",
                    per.year_end)
     if not acc.cash:
-        st.note = ("No account is marked cash_flow = cash in the Accounts sheet: there is no cash to explain, and "
-                   "every movement below nets to nil.")
+        st.note = ("No account is marked cash_flow = cash in the Accounts sheet:\nthere is no cash to explain, and "
+                   "every movement above nets to nil.")
     chart_ = _waterfall(cols[0][0], opening[0], [totals[c][0] for c in ACTIVITIES], fxc[0], end[0]) \
         if acc.cash else None
     if chart_ is not None:

@@ -182,7 +182,7 @@ def test_january_the_first_period(tmp_path):
 
     ce = blocks(path, "Group Changes in equity")
     assert headers(path, "Group Changes in equity") == [
-        "Share capital", "Retained earnings", "Translation reserve", "Equity attributable to owners of the parent",
+        "Share capital", "Retained earnings", "Translation reserve", "Attributable to owners",
         "Non-controlling interests", "Total equity", "Accounts"]
     jan = ce["This period: 2026-01"]
     assert jan["Balance at 1 January 2026"] == n(30000, 0, 0, 30000, 2200, 32200)

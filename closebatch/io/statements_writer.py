@@ -50,12 +50,9 @@ SHEET_WORDS = {BALANCE_SHEET: "Balance sheet", INCOME_STATEMENT: "Income stateme
                CASH_FLOW: "Cash flow"}
 OK_TEXT = {BALANCE_SHEET: "Checked: total assets equal total liabilities and equity in every column.",
            INCOME_STATEMENT: "Checked: the profit for the period agrees with the trial balance in every column.",
-           COMPREHENSIVE_INCOME: "Checked: the profit agrees with the income statement, and the owners' other "
-                                 "comprehensive income with the movement of the translation reserve.",
-           CHANGES_IN_EQUITY: "Checked: the opening and closing balances agree with the balance sheets' total "
-                              "equity.",
-           CASH_FLOW: "Checked: the cash at the start and at the end agree with the cash accounts of the balance "
-                      "sheets."}
+           COMPREHENSIVE_INCOME: "Checked: profit agrees with the income statement, OCI with the reserve.",
+           CHANGES_IN_EQUITY: "Checked: opening and closing agree with the balance sheets' equity.",
+           CASH_FLOW: "Checked: cash at the start and at the end agrees with the balance sheets."}
 
 
 def sheet_names(statements: list[Statement]) -> list[str]:
@@ -177,8 +174,8 @@ def _statement_sheet(w: _Writer, ws, st: Statement, group_name: str) -> int:
         after_total = row.kind == "total"
         r += 1
     r += 1
-    if st.note:
-        ws.write_string(r, 0, excel_text(st.note), w.f_note)
+    for line in st.note.split("\n") if st.note else []:
+        ws.write_string(r, 0, excel_text(line), w.f_note)
         r += 1
     bad = [c for c in st.checks if c.difference]
     if bad:
