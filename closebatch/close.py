@@ -387,7 +387,8 @@ def opening_consolidation(book: Book, first: Period, entities=(), findings: list
         if abs(total_gap) > many:
             findings.append(Finding(WARNING, f"The group's opening balance sheet at {day.date()}, translated at the "
                                     f"closing rates of that day, holds a translation reserve (credit) of {who} "
-                                    f"{gcur}: the opening reserve given differs by {money.fmt(-total_gap, sc)} {gcur}. The "
+                                    f"{gcur}: the opening reserve given differs by {money.fmt(-total_gap, sc)} "
+                                    f"{gcur}. The "
                                     "first period's other comprehensive income is measured from the reserve given, "
                                     "so the difference shows in the first period's changes in equity.",
                                     hint="Give each foreign entity's translation reserve at the start of the calendar "

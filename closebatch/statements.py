@@ -1014,11 +1014,10 @@ def _equity_rows(acc: _Accounts, open_: pd.Series, close: pd.Series, d: pd.Serie
     return out
 
 
-def _group_fx(g: GroupMovement, book: Book) -> tuple[pd.Series, int]:
+def _group_fx(g: GroupMovement, book: Book) -> pd.Series:
     """Translation differences per account (group currency, ledger sign) of the foreign
     entities' closing-rate balances: the change of the translated balance less the change of
-    the balance in the entity's currency at the period's average rate (IAS 7.25-28).  The
-    second value is 0 (kept for the revaluation on cash, translated by the caller)."""
+    the balance in the entity's currency at the period's average rate (IAS 7.25-28)."""
     key = ["entity", "account"]
     now = g.translation.groupby(key, as_index=False).agg(acct=("acct", "sum"), group=("group", "sum"),
                                                          currency=("currency", "first"),
@@ -1033,13 +1032,13 @@ def _group_fx(g: GroupMovement, book: Book) -> tuple[pd.Series, int]:
     foreign = (cur != gcur).to_numpy() & (m["account"].map(closing_rate_accounts(book)).fillna(False).to_numpy(bool))
     m = m[foreign]
     if not len(m):
-        return pd.Series(dtype="int64"), 0
+        return pd.Series(dtype="int64")
     rate = m["currency"].map(lambda c: g.average.get(c, (np.nan, False))[0]).to_numpy(dtype="float64")
     inv = m["currency"].map(lambda c: g.average.get(c, (np.nan, False))[1]).to_numpy(dtype=bool)
     flow = money.convert((m["acct"] - m["acct0"]).to_numpy(dtype="int64"), np.where(np.isnan(rate), 0.0, rate),
                          money.scales(m["currency"]), money.scale_of(gcur), inv)
     fx = (m["group"] - m["group0"]).to_numpy(dtype="int64") - flow
-    return pd.Series(fx, index=m["account"].to_numpy()).groupby(level=0).sum().astype("int64"), 0
+    return pd.Series(fx, index=m["account"].to_numpy()).groupby(level=0).sum().astype("int64")
 
 
 def closing_rate_accounts(book: Book) -> dict:
@@ -1090,7 +1089,7 @@ def period_flows(book: Book, per: Period, balances: pd.DataFrame, movement: pd.D
         gcur = book.settings.group_currency
         close, open_ = group.close, group.open
         d = close.sub(open_, fill_value=0).astype("int64")
-        fx, _ = _group_fx(group, book)
+        fx = _group_fx(group, book)
         g_reval = 0
         for e, v in reval.items():  # revaluation of the entities' cash, at the period's average rate
             cur = ent_ccy.get(e, gcur)
@@ -1210,11 +1209,10 @@ def _equity_total(s: pd.Series, chart: _Chart) -> int:
     return -int(s[np.isin(t, ["Equity", *PL_TYPES])].sum())
 
 
-def _comprehensive(unit, name, ccy, per, cal, fig, cols, chart, acc, nci_any, first_gap) -> Statement:
+def _comprehensive(unit, name, ccy, per, cal, fig, cols, chart, acc, nci_any) -> Statement:
     group = unit == GROUP
-    g = lambda f, line: [c.get("ci", "ci", line) for _, c in cols]  # noqa: E731
-    profit, p_nci = g(None, "profit"), g(None, "profit_nci")
-    oci, o_nci = g(None, "oci"), g(None, "oci_nci")
+    g = lambda line: [c.get("ci", "ci", line) for _, c in cols]  # noqa: E731
+    profit, p_nci, oci, o_nci = g("profit"), g("profit_nci"), g("oci"), g("oci_nci")
     tci = [a + b for a, b in zip(profit, oci)]
     rows = [Row("Profit for the period", "subtotal", profit),
             Row("Other comprehensive income", "heading", [None] * len(cols)),
@@ -1268,7 +1266,7 @@ def _equity_columns(cols, acc: _Accounts) -> list[str]:
     return sorted(labels, key=lambda l: (first.get(l, 10 ** 6), l))
 
 
-def _changes_in_equity(unit, name, ccy, per, cal, fig, cols, chart, acc, first_gap) -> Statement:
+def _changes_in_equity(unit, name, ccy, per, cal, fig, cols, chart, acc) -> Statement:
     group = unit == GROUP
     lines = _equity_columns(cols, acc)
     nci = group and any(NCI_COLUMN in set(f.of("equity")["item"]) for _, f in cols)
@@ -1345,7 +1343,8 @@ def _cash_flow(unit, name, ccy, per, cal, fig, cols, chart, acc) -> Statement:
                 v = [f.get("cf", "adjust", k) for f in flows]
                 if any(v):
                     rows.append(Row(CF_ADJUST[k], "line", v, indent=1))
-        for l in sorted((x for x in keys[cls] if x != "Profit for the period"), key=lambda x: (order.get(x, 10 ** 6), x)):
+        items = sorted((x for x in keys[cls] if x != "Profit for the period"), key=lambda x: (order.get(x, 10 ** 6), x))
+        for l in items:
             v = [f.get("cf", cls, l) for f in flows]
             if any(v):
                 rows.append(Row(f"Change in {l}" if cls == OPERATING else l, "line", v, indent=1))
@@ -1441,13 +1440,12 @@ def _movements(unit: str, name: str, ccy: str, per: Period, cal: _Calendar, fig:
         cols = _flow_columns(kind, unit, per, cal, snaps, now)
         if not cols:
             continue
-        gap = cols[0][1].get("ci", "ci", "reserve_gap") if unit == GROUP else 0
         if kind == COMPREHENSIVE_INCOME:
             nci_any = unit == GROUP and any(f.get("ci", "ci", "profit_nci") or f.get("ci", "ci", "oci_nci")
                                             for _, f in cols)
-            out.append(_comprehensive(unit, name, ccy, per, cal, fig, cols, chart, acc, nci_any, gap))
+            out.append(_comprehensive(unit, name, ccy, per, cal, fig, cols, chart, acc, nci_any))
         elif kind == CHANGES_IN_EQUITY:
-            out.append(_changes_in_equity(unit, name, ccy, per, cal, fig, cols, chart, acc, gap))
+            out.append(_changes_in_equity(unit, name, ccy, per, cal, fig, cols, chart, acc))
         else:
             out.append(_cash_flow(unit, name, ccy, per, cal, fig, cols, chart, acc))
     return out

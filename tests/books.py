@@ -9,9 +9,9 @@ import openpyxl
 D = dt.date
 
 ACCOUNTS = [
-    ["account", "name", "type", "revalue", "settle", "cash_flow"],
-    ["1000", "Cash", "Asset", "N", "N", "cash"],
-    ["1010", "Bank EUR", "Asset", "Y", "N", "cash"],
+    ["account", "name", "type", "revalue", "settle"],
+    ["1000", "Cash", "Asset", "N", "N"],
+    ["1010", "Bank EUR", "Asset", "Y", "N"],
     ["1100", "Receivables", "Asset", "Y", "N"],
     ["1300", "Intercompany receivable", "Asset", "Y", "N"],
     ["1500", "Bank clearing", "Asset", "N", "Y"],
@@ -35,6 +35,10 @@ ACCOUNTS = [
     ["8900", "Profit attributable to non-controlling interests", "Expense", "N", "N"],
     ["9990", "Rounding", "Expense", "N", "N"],
 ]
+
+# The same chart with its cash accounts marked (the cash of the cash flow statements).
+ACCOUNTS_CASH = [ACCOUNTS[0] + ["cash_flow"]] + [r + ["cash" if r[0] in ("1000", "1010") else None]
+                                                 for r in ACCOUNTS[1:]]
 
 SETTINGS = [
     ["key", "value"],
@@ -132,7 +136,7 @@ GROUP_80 = {"Eliminations": [["rule", "type", "entity", "counterparty", "account
 def partly_owned_group(folder: Path, extra: dict | None = None) -> Path:
     books = {"master.xlsx": master(entities=(("P", "Parent Inc", "USD", None, None),
                                              ("S", "Sub GmbH", "EUR", "P", "80%")),
-                                   settings_extra=[["group_currency", "USD"]]),
+                                   settings_extra=[["group_currency", "USD"]], accounts=ACCOUNTS_CASH),
              "opening.xlsx": OPENING_80, "journals.xlsx": JOURNALS_80, "rates.xlsx": RATES_80, "group.xlsx": GROUP_80}
     books.update(extra or {})
     return write_books(books, folder)
