@@ -19,7 +19,7 @@ import pandas as pd
 from . import checklist, money
 from .book import Book
 from .close import CloseResult, History, period_of, run_close
-from .core import Finding, StepResult, concat_lines, empty_lines, line_columns
+from .core import ERROR, Finding, StepResult, concat_lines, empty_lines, line_columns
 from .io import outputs, parallel
 from .io.lock import BooksLock
 from .io.reader import read_books
@@ -81,6 +81,7 @@ def load(books: Path, exclude=(), progress=None, jobs=None):
     _system_allocator()
     read = read_books(Path(books), exclude=exclude, progress=_stage_progress(progress, "Reading workbooks"),
                       jobs=parallel.default_jobs() if jobs is None else jobs)
+    _stage(progress, "Validating")
     book, findings = load_book(read)
     return read, book, findings
 
@@ -99,14 +100,45 @@ def effective_statuses(book: Book, store: Store) -> tuple[dict, pd.DataFrame]:
     return out, history
 
 
-def validate_books(books: Path, out: Path | None = None, progress=None, jobs=None) -> Outcome:
+def validate_books(books: Path, out: Path | None = None, progress=None, jobs=None, period: str | None = None,
+                   user: str | None = None, today: dt.date | None = None) -> Outcome:
+    """Step 1 of the close of ``period`` (default: the earliest Open one) alone: everything a
+    close of it would check, in one pass, on the same code path (:func:`_check`); writes
+    ``validation.xlsx`` into ``out`` (default ``BOOKS/out``, where a close without ``--out``
+    also leaves its report) and nothing else.  Exit 0 or 1."""
     books = Path(books)
+    missing = _missing_books(books) or _out_refusal(books, out)
+    if missing:
+        return missing
     out = Path(out) if out else books / "out"
-    read, book, findings = load(books, exclude=(out,), progress=progress, jobs=jobs)
-    written = _write_validation(out, findings, read)
+    try:
+        chk = _check(books, period, out if Path(out).resolve() != (books / "out").resolve() else None, (),
+                     run_user(user), progress, today or dt.date.today(), jobs, closing=False)
+    except BaseException as e:
+        e.closebatch_persisted = "Nothing was written."
+        raise
+    if chk.refusal is not None:
+        return chk.refusal
+    findings = chk.reported + chk.late  # the close names these in its report too (and leaves the period Open)
+    written = _write_validation([out], findings, chk.read, progress)
     errs = [f for f in findings if f.is_error]
+    what = f" for the close of {chk.period}" if chk.period else ""
+    msg = f"{len(errs)} error(s), {len(findings) - len(errs)} warning(s){what}."
+    if not errs and chk.blockers:
+        msg += (f" A close would be written but leave {chk.period} Open: {len(chk.blockers)} blocker(s) stop the "
+                "lock (listed above).")
+    elif chk.note:
+        msg += " " + chk.note
     return Outcome(EXIT_ERRORS if errs else EXIT_OK, findings=findings, out_dir=out, written=written,
-                   message=f"{len(errs)} error(s), {len(findings) - len(errs)} warning(s)")
+                   message=msg, period=chk.period or "", blockers=[] if errs else chk.blockers)
+
+
+def _missing_books(books: Path) -> Outcome | None:
+    if Path(books).is_dir():
+        return None
+    what = "is not a folder" if Path(books).exists() else "does not exist"
+    return Outcome(EXIT_ERRORS, message=f"The books folder {books} {what}; nothing was read or written. Give the folder "
+                   "that holds the books' workbooks (closebatch init NEW_FOLDER makes one).")
 
 
 def _refuse(msg: str, findings=()) -> Outcome:
@@ -282,6 +314,9 @@ def close_books(books: Path, period: str | None = None, out: Path | None = None,
     """Close ``period`` of the books folder (spec section 3).  ``jobs``: processes that read
     and write workbooks side by side (default: one per CPU core; 1 for none)."""
     books = Path(books)
+    missing = _missing_books(books) or _out_refusal(books, out)
+    if missing:
+        return missing
     user = run_user(user)
     today = today or dt.date.today()
     with BooksLock(books):
@@ -295,58 +330,247 @@ def _stage_progress(progress, stage: str):
     return lambda done, total, name: progress(stage, done, total, name)
 
 
-def _close(books, period, out, entities, no_lock, dry_run, user, progress, today=None, jobs=None) -> Outcome:
-    today = today or dt.date.today()
-    out_root = Path(out) if out else None
+def _stage(progress, stage: str) -> None:
+    """Tell ``progress`` that a stage of unknown length starts (``total`` 0)."""
+    if progress is not None:
+        progress(stage, 0, 0, "")
+
+
+def shell_path(path: Path) -> str:
+    """A path as it would be typed in a command line (quoted when it needs to be)."""
+    import shlex
+
+    return shlex.quote(str(path))
+
+
+def period_dir(books: Path, period: str) -> Path | None:
+    """``BOOKS/out/PERIOD``, or None for a period code that is not a name (never a path)."""
+    from .validate import safe_period_code
+
+    return Path(books) / "out" / period if safe_period_code(period) else None
+
+
+def _out_refusal(books: Path, out) -> Outcome | None:
+    """``--out`` may not be the books folder (or hold it), ``ledger/``, or a folder of the books
+    holding input workbooks: outputs never replace what the user dropped in."""
+    if out is None:
+        return None
+    from .io.reader import discover
+
+    o, b = Path(out).resolve(), Path(books).resolve()
+    why = ""
+    if o == b or b.is_relative_to(o):
+        why = "is the books folder, or holds it"
+    elif o.is_relative_to(b / "ledger"):
+        why = "is inside ledger/, closebatch's record of the closes"
+    elif o.is_relative_to(b):
+        inputs = [p for p in discover(Path(books))[0] if p.resolve().is_relative_to(o)]
+        if inputs:
+            why = f"holds input workbooks ({inputs[0].relative_to(books).as_posix()})"
+    if not why:
+        return None
+    return Outcome(EXIT_USAGE, message=f"Refused: --out {out} {why}; outputs must never replace or mix with the books' "
+                   f"workbooks. Give a folder of its own, e.g. {Path(books) / 'reports'}.")
+
+
+# checks of the whole, when inputs were set aside
+CONSEQUENTIAL = ("statement-unbalanced", "statement-incomplete", "statement-disagrees")
+
+
+@dataclass
+class Checked:
+    """Step 1 of the close of a period: everything read, and every finding a close would make
+    before it writes anything (:func:`_check`)."""
+
+    read: object
+    book: Book | None
+    findings: list  # of the books, of lines in closed periods, and every finding of the steps
+    reported: list  # what a run that writes nothing else reports: every error, and the books' own warnings
+    period: str | None = None
+    per: object = None
+    store: Store | None = None
+    statuses: dict = field(default_factory=dict)
+    history: pd.DataFrame | None = None
+    result: CloseResult | None = None
+    statements: list | None = None  # the statements with their comparatives
+    late: list = field(default_factory=list)  # errors of the comparatives (they block the lock, not the close)
+    blockers: list = field(default_factory=list)
+    refusal: Outcome | None = None
+    note: str = ""
+    run_entities: tuple = ()
+    closed_before: dict = field(default_factory=dict)
+    completing: bool = True
+
+    @property
+    def stopped(self) -> bool:
+        """Errors that stop the close before it writes anything but validation.xlsx."""
+        return any(f.is_error for f in self.reported)
+
+
+def _check(books: Path, period, out_root, entities, user, progress, today, jobs, closing: bool) -> Checked:
+    """Everything the close of ``period`` checks before it writes, for ``close`` and ``validate``
+    alike: the books read and validated, the period chosen and its control (refusals), lines
+    dated in closed periods, and the close's steps run (pure: nothing is written) so that their
+    own checks (rates, historical rates, allocation and elimination rules, statements) are
+    found in the same pass.  While the books have errors the steps run on the part that passed
+    (:func:`closebatch.validate.usable`).  One problem gives one finding: a step's finding at a
+    cell validation already named is dropped, and so are the checks of the whole
+    (:data:`CONSEQUENTIAL`: the statements do not balance) while an error of the books or of
+    another step stands (beside an error in the statements' own definitions they say by how
+    much)."""
+    from .money import AmountOverflow
+    from .validate import usable
+
     read, book, findings = load(books, exclude=(out_root,) if out_root else (), progress=progress, jobs=jobs)
+    chk = Checked(read, book, list(findings), list(findings))
     if book is None or not len(book.periods):
-        return _validation_only(out_root or books / "out" / "unknown", findings, read, "")
+        chk.note = "There is no usable Periods sheet, so the close of a period could not be checked further."
+        return chk
     store = Store(books, book.entity_currency(), book.settings.group_currency)
     statuses, history = effective_statuses(book, store)
+    chk.store, chk.statuses, chk.history = store, statuses, history
     if period is None:
         period = next((p for p in book.periods["period"] if statuses.get(p) == "Open"), None)
         if period is None:
-            return _refuse("Every period of the calendar is closed; there is nothing to close.", findings)
+            if closing:
+                chk.refusal = _refuse("Every period of the calendar is closed; there is nothing to close.", findings)
+            else:
+                chk.note = "Every period of the calendar is closed, so only the books themselves were checked."
+            return chk
     if period not in statuses:
-        return _refuse(f"Period {period} is not in the Periods sheet.", findings)
-    out_dir = out_root or books / "out" / period
+        chk.refusal = _refuse(f"Period {period} is not in the Periods sheet.", findings)
+        return chk
     per = period_of(book, period)
     if statuses[period] != "Open":
-        return _refuse(f"Period {period} is {statuses[period]}; it cannot be closed again"
-                       + (" (reopen it first with: closebatch period BOOKS " + period + " open)."
-                          if statuses[period] == "On hold" else ", ever."), findings)
+        chk.refusal = _refuse(f"Period {period} is {statuses[period]}; it cannot be closed again"
+                              + (f" (reopen it first with: closebatch period {shell_path(books)} {shell_path(period)} "
+                                 "open)." if statuses[period] == "On hold" else ", ever."), findings)
+        return chk
     earlier = [p for p in book.periods["period"].iloc[:per.index] if statuses.get(p) == "Open"]
     if earlier:
-        return _refuse(f"Period {period} cannot be closed while earlier period {earlier[0]} is still Open; close "
-                       f"{earlier[0]} first.", findings)
-    prow = book.periods.iloc[per.index]
-    denied = _access(book, prow, user)
-    if denied:
-        return _refuse(f"Refused: {denied}.", findings)
-    for ent in entities:
-        if ent not in set(book.entities["entity"]):
-            return _refuse(f"Entity {ent} (given with --entity) is not in the Entities sheet.", findings)
+        chk.refusal = _refuse(f"Period {period} cannot be closed while earlier period {earlier[0]} is still Open; "
+                              f"close {earlier[0]} first.", findings)
+        return chk
+    if closing:
+        denied = _access(book, book.periods.iloc[per.index], user)
+        if denied:
+            chk.refusal = _refuse(f"Refused: {denied}.", findings)
+            return chk
+        for ent in entities:
+            if ent not in set(book.entities["entity"]):
+                chk.refusal = _refuse(f"Entity {ent} (given with --entity) is not in the Entities sheet.", findings)
+                return chk
+    chk.period, chk.per = period, per
     # mass close: the entities closed earlier for this period, and whether this run completes it
     all_entities = list(book.entities["entity"])
-    closed_before = _entities_closed(store, period)
-    completing = not entities or set(all_entities) <= set(closed_before) | set(entities)
-    run_entities = () if completing else tuple(entities)
+    chk.closed_before = _entities_closed(store, period)
+    chk.completing = not entities or set(all_entities) <= set(chk.closed_before) | set(entities)
+    chk.run_entities = () if chk.completing else tuple(entities)
+    _stage(progress, "Checking closed periods")
     findings = findings + _closed_period_lines(book, statuses, store, period)
     findings += _prepared_by(book, per, statuses)
-    if any(f.is_error for f in findings):
-        return _validation_only(out_dir, findings, read, period)
-
+    had_errors = any(f.is_error for f in findings)
+    chk.findings, chk.reported = list(findings), list(findings)
+    if any(f.code == "period-code" for f in findings):
+        chk.note = "The close's own checks were not run: a period code is not a name (see above)."
+        return chk
     prev = book.periods["period"].iloc[per.index - 1] if per.index > 0 else None
     hist = History()
     if prev is not None and store.has(prev):
         hist.previous = store.load(prev)
     hist.scheduled = _scheduled(book, store, per)
-    result = run_close(book, per, hist, user=user, entities=run_entities)
-    findings = findings + result.findings
-    if any(f.is_error for f in findings):
-        return _validation_only(out_dir, findings, read, period)
+    try:
+        result = run_close(usable(book) if had_errors else book, per, hist, user=user, entities=chk.run_entities,
+                           stage=lambda name: _stage(progress, name))
+    except AmountOverflow as e:
+        result = None
+        chk.findings.append(Finding(ERROR, f"The close of {period} cannot convert an amount: {e}.",
+                                    hint="Correct the rate (or the amount) in the books.", sheet="Rates",
+                                    code="amount-overflow"))
+        chk.reported.append(chk.findings[-1])
+    except Exception:  # noqa: BLE001 - a step tripping over books that have errors: they come first
+        if not had_errors:
+            raise
+        result = None
+        chk.note = ("The close's own checks (rates, rules, statements) could not run past the errors above: fix them "
+                    "and validate again.")
+    if result is None:
+        return chk
+    chk.result = result
+    known = {_problem(f) for f in findings if f.is_error and f.cell}
+    steps = [_locate(f, read, book) for f in result.findings]
+    steps = [f for f in steps if not (f.is_error and f.cell and _problem(f) in known)]  # one problem, one finding
+    if had_errors or any(f.is_error and not f.code.startswith("statement") for f in steps):
+        steps = [f for f in steps if f.code not in CONSEQUENTIAL]  # the whole is off because a part is
+    chk.findings += steps
+    chk.reported += [f for f in steps if f.is_error]
+    if chk.stopped:
+        return chk
+    _stage(progress, "Statements")
+    group = statements.group_balances(result.steps.get("consolidation"))
+    chk.statements, st_findings = statements.build(book, per, result.balances, group=group, movement=result.lines,
+                                                   history=load_comparatives(books, book, per),
+                                                   flows=result.carry.get(statements.FLOWS))
+    seen = {(f.code, f.message) for f in chk.findings}
+    chk.late = [f for f in st_findings if f.is_error and (f.code, f.message) not in seen]  # comparative columns only
+    chk.blockers = list(result.blockers) + _task_blockers(book, result, today,
+                                                          None if chk.completing else chk.run_entities)
+    return chk
 
-    blockers = list(result.blockers) + _task_blockers(book, result, today, None if completing else run_entities)
+
+def _problem(f: Finding) -> tuple:
+    """What a finding is about: the cell's row, column and value (a step that finds again what
+    validation found at the same cell says nothing new)."""
+    import re
+
+    m = re.search(r"(\d+)$", f.cell or "")
+    return f.file, f.sheet, int(m.group(1)) if m else f.cell, f.column, f.value
+
+
+def _locate(f: Finding, read, book: Book) -> Finding:
+    """A step's finding as precisely located as the books allow: ``row 12`` becomes the cell
+    (``B12``) when its column is known; a finding about a kind of sheet as a whole (``Rates``:
+    a rate is missing) names the workbook that holds that sheet, when the books hold one."""
+    from dataclasses import replace
+
+    from .io.reader import kind_of
+
+    if f.file and f.cell.startswith("row ") and f.column:
+        letter = book.columns.get((f.file, f.sheet), {}).get(f.column, "")
+        if letter:
+            return replace(f, cell=letter + f.cell[4:])
+    if f.file or not f.sheet:
+        return f
+    kind = kind_of(f.sheet)
+    sheets = read.frames(kind) if kind else []
+    if len(sheets) != 1:
+        return f
+    return replace(f, file=sheets[0].file, sheet=sheets[0].sheet)
+
+
+def _close(books, period, out, entities, no_lock, dry_run, user, progress, today=None, jobs=None) -> Outcome:
+    today = today or dt.date.today()
+    out_root = Path(out) if out else None
+    try:
+        chk = _check(books, period, out_root, entities, user, progress, today, jobs, closing=True)
+    except BaseException as e:
+        e.closebatch_persisted = "Nothing was written: the close had not begun to write."
+        raise
+    if chk.refusal is not None:
+        return chk.refusal
+    latest = books / "out"  # the books' latest validation report, unless the outputs go elsewhere
+    if chk.period is None:
+        return _validation_only([out_root or latest], chk.reported, chk.read, "", progress)
+    period, book, store, result = chk.period, chk.book, chk.store, chk.result
+    out_dir = out_root or period_dir(books, period)
+    if chk.stopped or result is None:
+        dirs = [d for d in (out_dir, None if out_root else latest) if d is not None]
+        return _validation_only(dirs, chk.reported, chk.read, period, progress)
+    statuses, history, run_entities, closed_before = chk.statuses, chk.history, chk.run_entities, chk.closed_before
+    completing = chk.completing
+    findings = chk.findings + chk.late  # the period stays Open and validation.xlsx names the late ones
+    blockers = chk.blockers + chk.late
+    all_entities = list(book.entities["entity"])
     lock = completing and not no_lock and not blockers and not dry_run
     record_entities = not completing and not no_lock and not blockers and not dry_run
     now_closed = sorted(set(closed_before) | set(run_entities)) if record_entities else sorted(closed_before)
@@ -371,33 +595,48 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     # killed at any point leaves the period Open and a rerun finishes the close.
     # The outputs and the period's ledger workbook are written side by side (in parallel
     # with ``jobs`` > 1) under temporary names; then the ledger workbook is renamed into place,
-    # then the outputs.
-    od = outputs.OutputDir(out_dir)
-    staged = _stage_ledger(store, book, result) if not dry_run and completing else None
+    # then the outputs.  What was persisted when something fails is said in the message.
+    saved = Persisted(books, out_dir, period, dry_run)
     try:
-        _write_outputs(od, book, result, findings, read, period, blockers, staged, jobs, progress)
-        if staged is not None:
-            staged.commit()
-        written = od.commit(order=["manifest.json"])
-    except BaseException:
-        od.discard()
+        od = outputs.OutputDir(out_dir)
+        saved.outputs = od
+        _stage(progress, "Preparing the ledger record")
+        staged = _stage_ledger(store, book, result) if not dry_run and completing else None
+        try:
+            _write_outputs(od, book, result, findings, chk.read, period, blockers, staged, jobs, progress,
+                           chk.statements)
+            _stage(progress, "Saving")
+            if staged is not None:
+                staged.commit()
+                saved.ledger = True
+            written = od.commit(order=["manifest.json"])
+        except BaseException:
+            od.discard()
+            raise
+        finally:
+            if staged is not None:
+                staged.discard()
+        if out_root is None:
+            outputs.copy_into(out_dir / "validation.xlsx", latest)
+        if not dry_run:
+            if completing and lock:
+                set_status(store, statuses, history, period, "On hold", user, "closed by closebatch close")
+                saved.decided = True
+                if closed_before:
+                    _save_entities_closed(store, book, period, None, user, None)
+            elif record_entities:
+                _save_entities_closed(store, book, period, run_entities, user, result)
+                saved.decided = True
+        if not dry_run and not lock:
+            what = (f"entities {', '.join(run_entities)} closed" if record_entities else
+                    f"left Open with {len(blockers)} blocker(s)" if blockers else "left Open (--no-lock)")
+            _record(store, book, period, user,
+                    f"closebatch close{' --entity ' + ','.join(run_entities) if run_entities else ''}: {what}",
+                    event="close", blockers=len(blockers), entities=",".join(run_entities))
+            saved.decided = True
+    except BaseException as e:
+        e.closebatch_persisted = saved.describe()  # the CLI says what was and was not persisted
         raise
-    finally:
-        if staged is not None:
-            staged.discard()
-    if not dry_run:
-        if completing and lock:
-            set_status(store, statuses, history, period, "On hold", user, "closed by closebatch close")
-            if closed_before:
-                _save_entities_closed(store, book, period, None, user, None)
-        elif record_entities:
-            _save_entities_closed(store, book, period, run_entities, user, result)
-    if not dry_run and not lock:
-        what = (f"entities {', '.join(run_entities)} closed" if record_entities else
-                f"left Open with {len(blockers)} blocker(s)" if blockers else "left Open (--no-lock)")
-        _record(store, book, period, user,
-                f"closebatch close{' --entity ' + ','.join(run_entities) if run_entities else ''}: {what}",
-                event="close", blockers=len(blockers), entities=",".join(run_entities))
     code = EXIT_BLOCKED if blockers else EXIT_OK
     msg = f"Closed {period}{' (dry run: nothing persisted)' if dry_run else ''}"
     if run_entities:
@@ -407,6 +646,47 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     msg += f"; the period is {state}."
     return Outcome(code, message=msg, findings=findings, blockers=blockers, out_dir=out_dir, written=written,
                    period=period, summary=_summary(result))
+
+
+@dataclass
+class Persisted:
+    """What a close has persisted so far, for the message when something stops it (a full disk,
+    a permission, an interruption): the period's ledger workbook, the outputs (renamed into
+    place one by one) and the decision (the period's status, or the history of the close)."""
+
+    books: Path
+    out_dir: Path
+    period: str
+    dry_run: bool = False
+    ledger: bool = False
+    outputs: object = None  # the OutputDir, whose ``moved`` names the outputs in place
+    decided: bool = False
+
+    def describe(self) -> str:
+        moved = list(getattr(self.outputs, "moved", []) or [])
+        out = f"{self.out_dir}"
+        if self.dry_run:
+            if not moved:
+                return f"Nothing was persisted (a dry run), and the outputs in {out} are as they were."
+            return (f"Nothing was persisted (a dry run); of the outputs in {out}, {_names(moved)} were replaced, the "
+                    "others are as they were.")
+        ledger = f"ledger/{self.period}.xlsx"
+        if not self.ledger and not moved:
+            return (f"Nothing was persisted: ledger/ and the outputs in {out} are as they were, and {self.period} is "
+                    "still Open.")
+        if not self.decided:
+            done = [f"the period's ledger workbook ({ledger})"] if self.ledger else []
+            if moved:
+                done.append(f"{_names(moved)} in {out}" + ("" if getattr(self.outputs, "done", False) else
+                                                             " (the other outputs there are as they were)"))
+            return (f"Persisted: {' and '.join(done)}; {self.period} is still Open, as nothing decided it: run the "
+                    "close again to finish.")
+        return (f"Everything was persisted: the outputs in {out}, the ledger ({ledger}) and the period's status; "
+                "only what came after failed.")
+
+
+def _names(names: list) -> str:
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
 def _entities_closed(store: Store, period: str) -> dict:
@@ -485,22 +765,37 @@ def _scheduled(book: Book, store: Store, per) -> pd.DataFrame | None:
     return df[(df["date"] >= per.start) & (df["date"] <= per.end)]
 
 
-def _write_validation(out_dir: Path, findings, read) -> list:
-    """Write validation.xlsx alone into ``out_dir``; every other file there stays as it was."""
-    od = outputs.OutputDir(out_dir)
+def _write_validation(dirs: list, findings, read, progress=None) -> list:
+    """Write validation.xlsx alone into each of ``dirs`` (once, then copied); every other file
+    there stays as it was."""
+    _stage(progress, "Writing validation.xlsx")
+    first = Path(dirs[0])
+    od = None
     try:
-        outputs.write_validation(od.path("validation.xlsx"), findings, read.ignored)
-        return od.commit()
-    except BaseException:
-        od.discard()
+        od = outputs.OutputDir(first)
+        outputs.write_validation(od.path("validation.xlsx"), findings, read.ignored, read.skipped)
+        written = od.commit()
+    except BaseException as e:
+        if od is not None:
+            od.discard()
+        e.closebatch_persisted = f"validation.xlsx was not written into {first}; nothing else was written."
         raise
+    for d in dirs[1:]:
+        try:
+            outputs.copy_into(first / "validation.xlsx", Path(d))
+        except BaseException as e:
+            e.closebatch_persisted = (f"validation.xlsx was written into {first} but not into {d}; nothing else was "
+                                      "written.")
+            raise
+    return written
 
 
-def _validation_only(out_dir: Path, findings, read, period: str) -> Outcome:
-    written = _write_validation(out_dir, findings, read)
+def _validation_only(dirs: list, findings, read, period: str, progress=None) -> Outcome:
+    written = _write_validation(dirs, findings, read, progress)
     n = sum(f.is_error for f in findings)
     return Outcome(EXIT_ERRORS, message=f"The books have {n} error(s); nothing was closed. See "
-                   f"{out_dir / 'validation.xlsx'}.", findings=findings, out_dir=out_dir, written=written, period=period)
+                   f"{Path(dirs[0]) / 'validation.xlsx'}.", findings=findings, out_dir=Path(dirs[0]), written=written,
+                   period=period)
 
 
 def _summary(result: CloseResult) -> dict:
@@ -514,10 +809,11 @@ def _all_lines(result: CloseResult, dims) -> pd.DataFrame:
 
 
 def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, blockers, staged=None, jobs=None,
-                   progress=None) -> list[str]:
+                   progress=None, sts=None) -> list[str]:
     """Write every output workbook into ``od`` (and ``staged``, the period's ledger workbook,
     under its temporary name), then the manifest.  What each workbook holds is decided here,
     in this process; the writing itself is shared out over ``jobs`` processes."""
+    _stage(progress, "Writing")
     dims = book.dims
     tasks: list[parallel.Task] = []
 
@@ -533,16 +829,13 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
     lines = outputs.journal_lines(book, _all_lines(result, dims))
     tasks.append(parallel.Task("ledger_journal.xlsx", len(lines) * (18 + len(dims)),
                                lambda: write_ledger_journal(od.path("ledger_journal.xlsx"), book, lines)))
-    group = statements.group_balances(result.steps.get("consolidation"))
-    sts, st_findings = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
-                                        history=load_comparatives(read_root(read), book, result.period),
-                                        flows=result.carry.get(statements.FLOWS))
+    if sts is None:  # (the close computes them with its checks: see _check)
+        group = statements.group_balances(result.steps.get("consolidation"))
+        sts, _ = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
+                                  history=load_comparatives(read_root(read), book, result.period),
+                                  flows=result.carry.get(statements.FLOWS))
     tasks.append(parallel.Task("statements.xlsx", 10_000, lambda: write_statements(
         od.path("statements.xlsx"), sts, period, group_name=_group_name(book))))
-    seen = {(f.code, f.message) for f in findings}
-    late = [f for f in st_findings if f.is_error and (f.code, f.message) not in seen]  # comparative columns only
-    findings.extend(late)  # the caller's lists: the period stays Open and validation.xlsx names them
-    blockers.extend(late)
     for step, fname in (("revaluation", "revaluation.xlsx"), ("settlement", "settlement.xlsx"),
                         ("allocation", "allocation.xlsx"), ("consolidation", "consolidation.xlsx")):
         r = result.steps.get(step)
@@ -568,7 +861,7 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
     tasks.append(parallel.Task("close_status.xlsx", 10_000, lambda: _write_status(
         od.path("close_status.xlsx"), book, result, blockers)))
     tasks.append(parallel.Task("validation.xlsx", 10 * len(findings), lambda: outputs.write_validation(
-        od.path("validation.xlsx"), findings, read.ignored)))
+        od.path("validation.xlsx"), findings, read.ignored, read.skipped)))
     if staged is not None:
         tasks.append(parallel.Task(f"ledger/{staged.final.name}", staged.cells, staged.write))
     parallel.run(tasks, jobs, _stage_progress(progress, "Writing"))

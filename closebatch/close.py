@@ -6,8 +6,9 @@ line posted, the closing balances, each step's result and the blockers of the lo
 and writing files is :mod:`closebatch.app`'s job.
 
 Order: the period's posted lines (given, scheduled from earlier closes, automatic reversals)
-→ journals posted check → subledgers → settlement → revaluation → allocation → consolidation
-→ the statements' checks → year-end close.  Each step sees the ledger as the steps before it left it.
+→ journals posted check → settlement → revaluation → subledgers (against the control accounts
+as settlement and revaluation left them) → allocation → consolidation → the statements'
+checks → year-end close.  Each step sees the ledger as the steps before it left it.
 """
 from __future__ import annotations
 
@@ -176,7 +177,11 @@ def subledger_differences(ctx: CloseContext, state: LedgerState) -> list[Finding
     return out
 
 
-def run_close(book: Book, per: Period, history: History, user: str = "", entities: tuple = ()) -> CloseResult:
+def run_close(book: Book, per: Period, history: History, user: str = "", entities: tuple = (),
+              stage=None) -> CloseResult:
+    """Close ``per``: every step in the spec's order on the ledger as the steps before it left
+    it.  ``stage(name)``, if given, hears as each step starts (progress on a terminal)."""
+    stage = stage or (lambda name: None)
     dims = book.dims
     ctx = CloseContext(book=book, period=per, user=user, entities=tuple(entities))
     opening, open_items = _opening(book, per, history)
@@ -208,23 +213,31 @@ def run_close(book: Book, per: Period, history: History, user: str = "", entitie
     posted = concat_lines([given, now], dims)
     state = LedgerState(dims, opening, posted, _carried(history), settle)
 
-    findings.extend(subledger_differences(ctx, state))
-    blockers.extend(f for f in findings if f.code == "subledger-difference")
-
     steps: dict[str, StepResult] = {}
+    stage("Settlement")
     res = settlement.settle(ctx, state, open_items)
     res = _move_carry(res)
     steps["settlement"] = res
     state = state.add(res.lines)
     for name, fn in (("revaluation", revaluation.revalue), ("allocation", allocation.allocate)):
+        if name == "allocation":
+            # step 3, subledgers: against the control accounts as settlement and revaluation
+            # left them (a subledger is kept at period-end rates)
+            stage("Subledgers")
+            findings.extend(subledger_differences(ctx, state))
+            blockers.extend(f for f in findings if f.code == "subledger-difference")
+        stage(name.capitalize())
         res = fn(ctx, state)
         steps[name] = res
         dated_now = _in(res.lines, per) if len(res.lines) else np.zeros(0, bool)
         later = concat_lines([later, res.lines[~dated_now]], dims)
         state = state.add(res.lines[dated_now])
+    stage("Consolidation")
     res = consolidation.consolidate(ctx, state)
     steps["consolidation"] = res
+    stage("Statements")
     steps["statements"] = _statements_check(ctx, state, res)
+    stage("Year-end")
     res_ye = year_end.close_year(ctx, state)
     steps["year_end"] = res_ye
     for r in steps.values():
@@ -238,9 +251,24 @@ def run_close(book: Book, per: Period, history: History, user: str = "", entitie
     after = after[after["account"].isin(settle) & _in(after, per)] if len(after) else after
     if len(after) and "open_items" in carry:
         carry["open_items"] = concat_lines([carry["open_items"], after], dims)
+        _open_after(steps["settlement"], after, per)
     return CloseResult(period=per, lines=state.lines, balances=state.balances(), steps=steps, findings=findings,
                        blockers=blockers, scheduled=later, year_end=res_ye.lines,
                        eliminations=steps["consolidation"].lines, posted_inputs=given, carry=carry)
+
+
+def _open_after(res: StepResult, after: pd.DataFrame, per: Period) -> None:
+    """Settlement's ``Open`` report as the period ends: with the lines the later steps posted
+    on the open items (revaluation, allocation), so that it adds up to the ledger balance of
+    each settlement account, as the carried open items do."""
+    rep = res.reports.get("Open")
+    if rep is None:
+        return
+    extra = after.assign(origin="period")
+    extra["age_days"] = (per.end - extra["date"]).dt.days.astype("int64")
+    rep = pd.concat([rep, extra[list(rep.columns)]], ignore_index=True)
+    order = ["entity", "account", "currency", "reference", "date"]
+    res.reports["Open"] = rep.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 def _statements_check(ctx: CloseContext, state: LedgerState, cons: StepResult) -> StepResult:

@@ -104,6 +104,7 @@ import numpy as np
 import pandas as pd
 
 from . import money
+from . import accounts
 from .book import Book
 from .context import Period
 from .core import ERROR, WARNING, Finding
@@ -410,23 +411,10 @@ def _default_income_statement(chart: _Chart, accounts: set, group: bool, has_nci
 
 
 def _account_set(spec: str, chart: _Chart) -> tuple[list[str], list[str]]:
-    """Accounts named by a code, a range ``4000-4999`` or a comma-separated list of either."""
-    found, bad = [], []
-    for item in [p.strip() for p in re.split(r"[,;]", str(spec)) if p.strip()]:
-        if item in chart.type:
-            found.append(item)
-            continue
-        if "-" in item:
-            lo, hi = [x.strip() for x in item.split("-", 1)]
-            if lo.isdigit() and hi.isdigit():
-                hit = [c for c in chart.codes if c.isdigit() and int(lo) <= int(c) <= int(hi)]
-            else:
-                hit = [c for c in chart.codes if lo <= c <= hi]
-            if hit:
-                found.extend(hit)
-                continue
-        bad.append(item)
-    return list(dict.fromkeys(found)), bad
+    """Accounts named by a code, a range ``4000-4999`` or a list of either
+    (:func:`closebatch.accounts.select`)."""
+    sel = accounts.select(spec, chart.codes)
+    return list(sel.accounts), list(sel.bad)
 
 
 def _text(v) -> str:

@@ -296,6 +296,12 @@ def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> p
                  hint="Make them equal, or leave balance_acct blank.", code="acct-mismatch")
         amount_acct = np.where(given, acct_minor, amount)
     else:
+        same = ~foreign & given & ok & (acct_minor != amount)
+        chk.rows(df, same, "amount_acct", lambda r: f"amount_acct {r['amount_acct']:g} differs from the line's amount "
+                 f"{value_of(r, signed=True)} (debit − credit), though {r['currency']} is the accounting currency of "
+                 f"{r['entity']}.", hint="Make amount_acct equal the debit (positive) or the credit (negative), or "
+                 "leave it blank.", code="acct-mismatch")
+        ok &= ~same
         amount_acct = np.where(given, acct_minor, np.where(foreign, 0, amount))
         conv = foreign & ~given & ok
         if conv.any():
@@ -353,9 +359,102 @@ def _text_by_value(s: pd.Series, fn=None) -> pd.Series:
     return pd.Series(pd.array([fn(v) for v in values] if fn else values, dtype="str").take(codes), index=s.index)
 
 
-def value_of(r) -> str:
+def value_of(r, signed: bool = False) -> str:
     d, c = r.get("debit"), r.get("credit")
-    return str(d if d is not None and not (isinstance(d, float) and np.isnan(d)) and d != 0 else c)
+    debit = d is not None and not (isinstance(d, float) and np.isnan(d)) and d != 0
+    if signed:
+        return f"{d:g}" if debit else f"{-c:g}"
+    return str(d if debit else c)
+
+
+def safe_period_code(code) -> bool:
+    """A period code is a name, never a path (spec section 2, Periods): letters, digits,
+    space, ``-``, ``_`` and ``.``, at most 31 characters, not ``.`` or ``..``."""
+    import re
+
+    code = str(code)
+    return re.fullmatch(r"[\w .-]{1,31}", code) is not None and code not in (".", "..")
+
+
+MIN_RATE = 1 / 1e15  # the inverse of the largest number a cell may hold
+PLAUSIBLE_RATES = (1e-6, 1e6)
+
+
+def _rate_magnitudes(rts: pd.DataFrame, chk: Checker) -> None:
+    """A rate below :data:`MIN_RATE` is refused as a rate of 10^15 or more is (its inverse
+    would be one); a rate outside :data:`PLAUSIBLE_RATES` earns a warning."""
+    if not len(rts):
+        return
+    ok = rts["_ok"].to_numpy() & rts["rate"].notna().to_numpy() & (rts["rate"] > 0).to_numpy()
+    rate = rts["rate"].to_numpy(dtype="float64")
+    tiny = ok & (rate < MIN_RATE)
+    chk.rows(rts, tiny, "rate", "Rate {value} is too small: closebatch takes rates from 10^-15 to 10^15 (its inverse "
+             "would be too large to convert with).", hint="Check the cell for a typing or export error.",
+             code="too-small")
+    rts.loc[tiny, "_ok"] = False
+    odd = ok & ~tiny & ((rate < PLAUSIBLE_RATES[0]) | (rate > PLAUSIBLE_RATES[1]))
+    chk.rows(rts, odd, "rate", lambda r: f"Rate {r['rate']:g} ({r['from']}→{r['to']}) is implausible: 1 {r['from']} "
+             f"= {r['rate']:g} {r['to']}; real exchange rates lie between 0.000001 and 1,000,000.",
+             hint="Check the direction (from → to) and the units of the rate.", severity=WARNING,
+             code="implausible-rate")
+
+
+def _opening_twice(opening: pd.DataFrame, chk: Checker, dims) -> None:
+    """The same opening balance (entity, account, dimensions, currency, counterparty,
+    reference) in two TrialBalance sheets is an error naming both cells, whatever the rows'
+    order or the sheets' other columns; the second is left out of the close."""
+    if not len(opening):
+        return
+    key = ["entity", "account", *dims, "currency", "counterparty", "reference"]
+    ok = opening["_ok"].to_numpy()
+    sub = opening.loc[ok, key + ["_file", "_sheet", "_row", "amount"]]
+    sheet = pd.factorize(pd.MultiIndex.from_arrays([sub["_file"], sub["_sheet"]]))[0]
+    sub = sub.assign(_s=sheet)
+    firsts = sub.drop_duplicates(key + ["_s"])  # each balance once per sheet
+    again = firsts.duplicated(key, keep="first")
+    if not again.any():
+        return
+    first = firsts[~again].set_index(key)
+    dups = firsts[again.to_numpy()]
+    for _, r in dups.iterrows():  # duplicates only
+        f = first.loc[tuple(r[c] for c in key)]
+        where = f"{f['_file']}!{f['_sheet']}!{chk.cell(f['_file'], f['_sheet'], f['_row'], 'balance')}"
+        what = " ".join(str(r[c]) for c in ["entity", "account", *dims, "currency", "counterparty", "reference"]
+                        if str(r[c]))
+        chk.add(Finding(ERROR, f"The opening balance {what} is given in two TrialBalance sheets: here and at {where}. "
+                        "Both would count, doubling the balance.", hint="Keep the balance in one TrialBalance sheet "
+                        "(remove the duplicate workbook or row).", file=r["_file"], sheet=r["_sheet"],
+                        cell=chk.cell(r["_file"], r["_sheet"], r["_row"], "balance"), column="balance",
+                        value=str(money.fmt(int(r["amount"]), money.scale_of(r["currency"]))), code="opening-twice"))
+    cols = key + ["_file", "_sheet"]
+    again_rows = pd.MultiIndex.from_frame(opening[cols]).isin(pd.MultiIndex.from_frame(dups[cols]))
+    opening.loc[again_rows, "_ok"] = False  # the later sheets' copies are left out
+
+
+def _posted_in_part(journals: pd.DataFrame, chk: Checker, aside: list) -> None:
+    """All lines of a journal (per entity) share one ``posted`` value; a journal posted in
+    part is an error naming its rows (a mask of its lines is added to ``aside``)."""
+    if not len(journals):
+        return
+    codes = pd.factorize(pd.MultiIndex.from_arrays([journals["journal"], journals["entity"]]))[0]
+    posted = journals["posted"].to_numpy(dtype=bool)
+    g = pd.DataFrame({"code": codes, "p": posted}).groupby("code")["p"].agg(["min", "max"])
+    mixed = g.index[(g["min"] != g["max"]).to_numpy()]
+    if not len(mixed):
+        return
+    rows = np.isin(codes, mixed)
+    sub = journals[rows]
+    for _, lines in sub.groupby(codes[rows], sort=False):  # one finding per journal posted in part
+        yes = lines[lines["posted"].to_numpy(dtype=bool)]
+        no = lines[~lines["posted"].to_numpy(dtype=bool)]
+        odd = (yes if len(yes) <= len(no) else no).iloc[0]
+        show = lambda part: ", ".join(str(int(x)) for x in part["_row"])  # noqa: E731
+        chk.add(Finding(ERROR, f"Journal {odd['journal']} ({odd['entity']}) is posted in part: posted = Y on row(s) "
+                        f"{show(yes)} of {odd['_sheet']}, N on row(s) {show(no)}. A journal is posted whole or not at "
+                        "all.", hint="Give every line of the journal the same posted value.", file=odd["_file"],
+                        sheet=odd["_sheet"], cell=chk.cell(odd["_file"], odd["_sheet"], odd["_row"], "posted"),
+                        column="posted", value="Y" if bool(odd["posted"]) else "N", code="posted-in-part"))
+    aside.append(rows)
 
 
 def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
@@ -386,6 +485,10 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
     accs["statement_line"] = np.where(accs["statement_line"] == "", accs["name"], accs["statement_line"])
     pers = _typed("Periods", read.frames("Periods"), dims, chk)
     _duplicates(pers, ["period"], chk, "Period")
+    chk.rows(pers, pers["_ok"].to_numpy() & ~pers["period"].map(safe_period_code).to_numpy(dtype=bool), "period",
+             "Period code {value!r} cannot be used: a period code is a name, never a path (letters, digits, spaces, "
+             "-, _ and ., at most 31 characters, not . or ..); it names the period's output folder and its workbook "
+             "in ledger/.", hint="Rename the period, e.g. 2026-02.", code="period-code")
     entity_set = set(ents.loc[ents["_ok"], "entity"])
     account_set = set(accs.loc[accs["_ok"], "account"])
     ent_ccy = dict(zip(ents.loc[ents["_ok"], "entity"], ents.loc[ents["_ok"], "currency"]))
@@ -446,6 +549,7 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
     rts = _typed("Rates", read.frames("Rates"), dims, chk)
     _value_rules(rts, {"rate": ([pa.Check.gt(0)], "Rate {value} must be greater than zero.",
                                 "Enter 1 unit of `from` in `to`, e.g. 1.0842.")}, chk)
+    _rate_magnitudes(rts, chk)
     rg = rts[rts["_ok"]]
     clash = rg.duplicated(["from", "to", "date", "type"], keep=False) & \
         ~rg.duplicated(["from", "to", "date", "type", "rate"], keep=False)
@@ -468,10 +572,15 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
     journals = _lines("Journals", jr, ctx, chk, dims) if len(jr) else _empty_journals(dims)
     del tb, jr  # the lines frames hold what is needed of them
     _opening_sums(opening, chk, ent_ccy)
+    _opening_twice(opening, chk, dims)
     _total_bound([opening, journals], chk)
     numbers = pd.factorize(journals["journal"])  # journal numbers as integer codes, for both checks below
-    journals = _balance_journals(journals, numbers[0], chk, settings, ent_ccy, dims)
+    aside: list = []
+    journals = _balance_journals(journals, numbers[0], chk, settings, ent_ccy, dims, aside)
     _journal_identity(journals, numbers, chk, pg)
+    _posted_in_part(journals, chk, aside)
+    for mask in aside:  # lines of journals with an error: not ``_ok``, left out of the close's checks
+        journals.loc[np.pad(mask, (0, len(journals) - len(mask))), "_ok"] = False
 
     # --- the other kinds: typed; their rules are checked by the steps that use them
     others = {}
@@ -483,6 +592,12 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
             _duplicates(df, key, chk, kind[:-1] if kind.endswith("s") else kind)
         _references(df, kind, chk, entity_set, account_set, dims, period_set)
         others[kind] = df
+    st = others["Statistics"]
+    chk.rows(st, st["_ok"].to_numpy() & (st["value"] < 0).to_numpy(), "value",
+             lambda r: f"Statistic {r['name']} is negative ({r['value']:g}): an allocation by it gives its destination a "
+                       "negative share (and the others more than the whole).",
+             hint="Check the value; a basis is a count or a size, zero or more.", severity=WARNING,
+             code="negative-statistic")
     hr = others["HistoricalRates"]
     both = hr["_ok"] & hr["rate"].notna() & hr["amount_group"].notna()
     neither = hr["_ok"] & hr["rate"].isna() & hr["amount_group"].isna()
@@ -614,11 +729,12 @@ def _opening_sums(opening, chk, ent_ccy) -> None:
                         value=ent, code="opening-unbalanced"))
 
 
-def _balance_journals(lines, journal_codes, chk, settings, ent_ccy, dims) -> pd.DataFrame:
+def _balance_journals(lines, journal_codes, chk, settings, ent_ccy, dims, aside: list) -> pd.DataFrame:
     """Every journal balances per entity in accounting currency.  A difference within the
     rounding tolerance that comes only from conversion goes to the rounding account (one
     generated line per journal and entity); anything else is an error.  Journals with a line
-    whose cells did not type are left out (their findings are already made)."""
+    whose cells did not type are left out (their findings are already made).  A mask of the
+    lines of the journals that do not balance is added to ``aside``."""
     if not len(lines):
         return lines
     acct = lines["amount_acct"].to_numpy()
@@ -639,7 +755,11 @@ def _balance_journals(lines, journal_codes, chk, settings, ent_ccy, dims) -> pd.
     ccy = agg["entity"].map(ent_ccy).fillna("USD").to_numpy()
     tol_minor = np.array([int(settings.rounding_tolerance.scaleb(s)) for s in range(4)])[money.scales(ccy)]
     rounding = agg["conv"].to_numpy() & (np.abs(agg["diff"].to_numpy()) <= tol_minor)
-    for i in np.flatnonzero(~rounding | (rounding & (settings.rounding_account == ""))):  # errors only
+    wrong = np.flatnonzero(~rounding | (rounding & (settings.rounding_account == "")))
+    if len(wrong):  # journals that do not balance are set aside (after the other journal checks)
+        aside.append(pd.MultiIndex.from_arrays([lines["journal"], lines["entity"]]).isin(
+            pd.MultiIndex.from_arrays([agg["journal"].to_numpy()[wrong], agg["entity"].to_numpy()[wrong]])))
+    for i in wrong:  # errors only
         r, f = agg.iloc[i], first.iloc[i]
         scale = money.scale_of(ccy[i])
         amt = money.fmt(r["diff"], scale)
@@ -724,3 +844,19 @@ def _values_per(codes: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> di
     pairs = pd.DataFrame({"code": codes, "value": values}).drop_duplicates()
     pairs = pairs[np.isin(pairs["code"].to_numpy(), wanted)]
     return {code: set(v) for code, v in pairs.groupby("code")["value"]}
+
+
+def usable(book: Book) -> Book:
+    """The part of the books the close's steps can run on while errors stand: the opening
+    rows and the whole journals (per entity) whose every line passed validation.  Validation
+    runs the steps on it, so their own checks (rates, rules, statements) are reported in the
+    same pass as the errors of the cells."""
+    from dataclasses import replace
+
+    j, op = book.journals, book.opening
+    if "_ok" in j and len(j) and not j["_ok"].all():
+        key = pd.MultiIndex.from_arrays([j["journal"], j["entity"]])
+        j = j[~key.isin(key[~j["_ok"].to_numpy(dtype=bool)])].reset_index(drop=True)
+    if "_ok" in op and len(op) and not op["_ok"].all():
+        op = op[op["_ok"].to_numpy(dtype=bool)].reset_index(drop=True)
+    return replace(book, journals=j, opening=op)

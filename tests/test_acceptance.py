@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ACCEPTANCE = Path(__file__).resolve().parents[2] / "shared" / "acceptance"
-FINISHED = ["bad_books", "revaluation", "allocation", "consolidation", "consol_years"]
+FINISHED = ["bad_books", "revaluation", "allocation", "consolidation", "consol_years", "input_hygiene"]
 
 
 def _command() -> str:

@@ -17,7 +17,8 @@ for the ledger (balances, year-end entries, carries), as the app hands it over.
 from __future__ import annotations
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypo import profile
+from hypothesis import given
 from hypothesis import strategies as st
 
 from builders import ACCOUNTS, make_book, months, period
@@ -113,8 +114,7 @@ def consolidated(result) -> pd.DataFrame:
     return result.steps["consolidation"].reports["Consolidated"].set_index("account")
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@profile(10, 60)
 @given(book=groups())
 def test_consolidated_equity_rolls_forward_across_a_year_end(book):
     dec = run_close(book, period(book, "2026-12"), History())

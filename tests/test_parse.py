@@ -15,7 +15,8 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypo import profile
+from hypothesis import given, strategies as st
 
 from closebatch.parse import is_text, parse
 from closebatch.schema import SCHEMAS
@@ -51,8 +52,7 @@ def equal(whole: pd.Series, alone: pd.Series) -> bool:
     return all((pd.isna(x) and pd.isna(y)) or (type(x) is type(y) and x == y) for x, y in zip(a, b))
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@profile(10, 60)
 @given(values=columns())
 def test_a_column_types_as_its_cells_alone(values):
     s = pd.Series(values, dtype=object)

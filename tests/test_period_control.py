@@ -107,7 +107,7 @@ def test_a_period_from_open_to_permanently_closed(tmp_path):
     unposted = next(b for b in res.blockers if b.code == "unposted")
     assert (unposted.file, unposted.cell) == ("journals.xlsx", "I6")
     diff = next(b for b in res.blockers if b.code == "subledger-difference")
-    assert "a difference of -16.00" in diff.message and diff.file == "subledgers.xlsx"
+    assert "a difference of -20.00" in diff.message and diff.file == "subledgers.xlsx"
     task = next(b for b in res.blockers if b.code == "task-open")
     assert task.cell == "G3" and "T2" in task.message and "due 2026-02-02" in task.message
     assert "left Open" in res.message and "Open" in status_line(books, "2026-01")
@@ -138,7 +138,7 @@ def test_a_period_from_open_to_permanently_closed(tmp_path):
     # fix: post U1, correct the subledger, finish the bank reconciliation
     write_books({"journals.xlsx": {"Journals": journals(u1_posted="Y")},
                  "subledgers.xlsx": {"Subledgers": [["entity", "module", "control_account", "balance_acct", "period"],
-                                                    ["E1", "AR", "1100", 216, "2026-01"]]},
+                                                    ["E1", "AR", "1100", 220, "2026-01"]]},
                  "checklist.xlsx": {"Tasks": tasks(t2="Done")}}, books)
     res = app.close_books(books, period="2026-01", user="Cid", today=TODAY)  # a member, whatever the case
     assert res.exit_code == 0, [b.message for b in res.blockers] + [f.message for f in res.errors]
@@ -223,7 +223,7 @@ def test_cli_status_today_and_refusals(tmp_path):
 
 
 def test_no_lock_then_hold_by_hand(tmp_path):
-    books = make_books(tmp_path, u1_posted="Y", ar=216)
+    books = make_books(tmp_path, u1_posted="Y", ar=220)
     write_books({"checklist.xlsx": {"Tasks": tasks(t2="Done")}}, books)
     assert app.close_books(books, period="2026-01", user="ann", no_lock=True, today=TODAY).exit_code == 0
     # a line changed since that close: putting it on hold is refused
@@ -311,7 +311,7 @@ def test_a_blocked_entity_is_not_closed_and_reopen_forgets_entities(tmp_path):
 
 
 def test_a_circle_of_tasks_stops_the_close_naming_the_cells(tmp_path):
-    books = make_books(tmp_path, u1_posted="Y", ar=216)
+    books = make_books(tmp_path, u1_posted="Y", ar=220)
     circle = tasks()
     circle[1][5] = "T5"  # T1 waits for the lock task, which waits (through T3) for T1
     write_books({"checklist.xlsx": {"Tasks": circle}}, books)
@@ -324,7 +324,7 @@ def test_a_circle_of_tasks_stops_the_close_naming_the_cells(tmp_path):
 
 
 def test_lines_of_a_period_closed_outside_closebatch_are_its_ledger(tmp_path):
-    books = make_books(tmp_path, u1_posted="Y", ar=216)
+    books = make_books(tmp_path, u1_posted="Y", ar=220)
     m = master(periods=[[*r[:4], "On hold" if r[0] == "2026-01" else r[4], None] for r in periods()])
     write_books({"master.xlsx": m, "checklist.xlsx": {"Tasks": tasks(t2="Done")}}, books)
     res = app.close_books(books, user="ann", today=dt.date(2026, 3, 3))

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypo import profile
+from hypothesis import given, strategies as st
 
 from books import read_sheet, write_books
 from builders import SETTINGS, make_book, months, period
@@ -218,8 +219,7 @@ def check_invariants(book, result) -> None:
             {a: b for a, b in zip(cons["account"], cons["balance_group"]) if b}
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@profile(40, 300)
 @given(case=cases())
 def test_close_keeps_the_ledger_invariants(case):
     book = case.book()
@@ -227,8 +227,7 @@ def test_close_keeps_the_ledger_invariants(case):
     check_invariants(book, result)
 
 
-@settings(max_examples=4, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@profile(3, 8)
 @given(case=cases())
 def test_through_files_same_bytes_and_same_balances(tmp_path_factory, case):
     books = case.files(tmp_path_factory.mktemp("prop") / "books")

@@ -19,7 +19,8 @@ import openpyxl
 import pandas as pd
 import pytest
 import xlsxwriter
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypo import profile
+from hypothesis import given, strategies as st
 
 from books import D, J, OPENING, master, write_books
 from closebatch.io import guard, reader
@@ -239,8 +240,7 @@ def guard_outcome(path: Path) -> tuple:
 
 
 @pytest.mark.parametrize("odd", sorted(ODD))
-@settings(max_examples=6, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@profile(3, 12)
 @given(n=st.integers(1, 400), where=st.floats(0, 1), chunk=st.sampled_from([512, 4096, 1 << 22]))
 def test_quick_pass_refuses_what_the_full_patterns_refuse(small_workbook, tmp_path, monkeypatch, odd, n, where, chunk):
     monkeypatch.setattr(guard, "CHUNK", chunk)  # small chunks: the odd row lands in a middle one

@@ -211,3 +211,83 @@ def test_last_period_is_a_year_end_only_when_the_year_is_complete(tmp_path, last
     book, _ = findings_for(tmp_path, books)
     assert bool(book.periods["year_end"].iloc[-1]) is expected
     assert not book.periods["year_end"].iloc[:-1].any()
+
+
+@pytest.mark.parametrize("code", ["..", ".", "../../x", "2026/02", "a\\b", "Q1:2026", "P" * 32])
+def test_a_period_code_that_could_be_a_path_is_an_error_at_its_cell(tmp_path, code):
+    per = months(2026, 1, 3)
+    per[2][0] = code
+    books = base([])
+    books["master.xlsx"] = master(periods=per)
+    _, f = findings_for(tmp_path, books)
+    bad = [x for x in f if x.code == "period-code"]
+    assert [(x.sheet, x.cell, x.value) for x in bad] == [("Periods", "A3", code)]
+
+
+def test_names_of_every_kind_are_period_codes():
+    from closebatch.validate import safe_period_code
+
+    assert all(safe_period_code(c) for c in ("2026-01", "FY26 P1", "2026.01", "Jän_26", "P" * 31))
+
+
+def test_amount_acct_on_a_line_in_the_entitys_own_currency_must_equal_debit_minus_credit(tmp_path):
+    JA = J + ["amount_acct"]
+    _, f = findings_for(tmp_path, base(None, **{"journals.xlsx": {"Journals": [
+        JA,
+        ["J1", D(2026, 1, 5), "E1", "1000", "USD", 100, None, 999],
+        ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 100, -100],
+        ["J2", D(2026, 1, 6), "E1", "1000", "USD", 50, None, 50],
+        ["J2", D(2026, 1, 6), "E1", "4000", "USD", None, 50, 50]]}}))
+    bad = [x for x in f if x.code == "acct-mismatch"]
+    assert [(x.cell, x.value) for x in bad] == [("H2", "999.0"), ("H5", "50.0")]
+    assert "100" in bad[0].message and "-50" in bad[1].message
+    assert "journal-unbalanced" not in codes(f)  # not a second finding about the same cell
+
+
+def test_the_same_opening_balance_in_two_sheets_is_an_error_naming_both_cells(tmp_path):
+    tb = [["entity", "account", "currency", "balance"], ["E1", "1000", "USD", 1000], ["E1", "3000", "USD", -1000]]
+    resorted = [["comment", "balance", "currency", "account", "entity"], ["again", -1000, "USD", "3000", "E1"],
+                [None, 1000, "USD", "1000", "E1"]]
+    book, f = findings_for(tmp_path, base([], **{"opening.xlsx": {"TrialBalance": tb},
+                                                 "opening copy.xlsx": {"TrialBalance": resorted}}))
+    twice = sorted((x.file, x.cell) for x in f if x.code == "opening-twice")
+    assert twice == [("opening.xlsx", "D2"), ("opening.xlsx", "D3")]
+    assert all("opening copy.xlsx!TrialBalance!" in x.message for x in f if x.code == "opening-twice")
+
+
+def test_a_balance_split_over_rows_of_one_sheet_is_fine(tmp_path):
+    tb = [["entity", "account", "currency", "balance"], ["E1", "1000", "USD", 600], ["E1", "1000", "USD", 400],
+          ["E1", "3000", "USD", -1000]]
+    _, f = findings_for(tmp_path, base([], **{"opening.xlsx": {"TrialBalance": tb}}))
+    assert codes(f) == set()
+
+
+def test_a_journal_posted_in_part_is_an_error_naming_its_rows(tmp_path):
+    JP = J + ["posted"]
+    _, f = findings_for(tmp_path, base(None, **{"journals.xlsx": {"Journals": [
+        JP,
+        ["J1", D(2026, 1, 5), "E1", "1000", "USD", 100, None, "N"],
+        ["J1", D(2026, 1, 5), "E1", "6100", "USD", 50, None, "N"],
+        ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, 150, "Y"],
+        ["J2", D(2026, 1, 6), "E1", "1000", "USD", 5, None, "N"],
+        ["J2", D(2026, 1, 6), "E1", "4000", "USD", None, 5, "N"]]}}))
+    (bad,) = [x for x in f if x.is_error]
+    assert (bad.code, bad.cell) == ("posted-in-part", "H4")
+    assert "rows 4" in bad.message.replace("row(s)", "rows") and "2, 3" in bad.message
+
+
+def test_a_negative_statistic_is_a_warning(tmp_path):
+    stats = {"Statistics": [["name", "entity", "value"], ["headcount", "E1", 12], ["headcount", "E1", -3]]}
+    _, f = findings_for(tmp_path, base([], **{"stats.xlsx": stats}))
+    (w,) = [x for x in f if x.code == "negative-statistic"]
+    assert (w.severity, w.cell) == ("warning", "C3")
+
+
+def test_rates_beyond_what_converts_are_refused_both_ways_and_implausible_ones_warned(tmp_path):
+    rates = {"Rates": [["from", "to", "date", "rate", "type"], ["EUR", "USD", D(2026, 1, 1), 1e-300, "spot"],
+                       ["GBP", "USD", D(2026, 1, 1), 1e15, "spot"], ["JPY", "USD", D(2026, 1, 1), 1e-9, "spot"],
+                       ["DKK", "USD", D(2026, 1, 1), 0.15, "spot"]]}
+    book, f = findings_for(tmp_path, base([], **{"rates.xlsx": rates}))
+    assert sorted((x.cell, x.code) for x in f if x.is_error) == [("D2", "too-small"), ("D3", "too-large")]
+    assert [(x.cell, x.severity) for x in f if x.code == "implausible-rate"] == [("D4", "warning")]
+    assert sorted(book.rates["from"]) == ["DKK", "JPY"]

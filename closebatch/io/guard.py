@@ -23,8 +23,14 @@ in :mod:`closebatch.io.formulas`.  :func:`inspect` reads the file once, cheaply,
 Only the sheets closebatch will read get the cell-extent scan: a few regular-expression
 searches per chunk of XML prove the usual chunk (Excel's spelling, columns A to Z, rows below a
 million) within the limits, and only other chunks have their references collected (together
-about half the time calamine then takes, most of it inflating).  Limits are module constants
+about half the time calamine then takes, most of it inflating).  The scan also counts the
+cells the sheet holds, so that the reader can tell a sheet whose cells fill its used range
+from one with a stray value far away (:attr:`SheetScan.sparse`).  Limits are module constants
 so tests can lower them.
+
+The other sheets are looked at only as much as the run report needs: their visibility (from
+``workbook.xml``) and the values of their first row (:attr:`SheetScan.header`), so that a
+sheet holding a kind's columns under another name can be named.
 """
 from __future__ import annotations
 
@@ -89,6 +95,19 @@ _FAST, _SLOW = _patterns(_CANON), _patterns(_ANY)
 _TAG = re.compile(rb"<" + _NS + rb"""(row|c)((?:\s+[^\s=>/]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(/?)>(\s*</)?""")
 _ATTR_R = re.compile(rb"""(?:^|\s)r\s*=\s*["']([A-Za-z]*)(\d*)["']""")
 MAX_PRECISE = 300_000_000  # bytes of sheet XML the precise pass will walk
+# A sheet is read as a dense grid (calamine, fast) when its used range is small, or at most
+# DENSE_RATIO positions per cell it holds; otherwise cell by cell (memory follows the cells).
+DENSE_FLOOR = 1 << 20
+DENSE_RATIO = 16
+MAX_HEADER = 1 << 20  # bytes of XML looked at for the first row of a sheet closebatch does not read
+_ROW_NUMBER = re.compile(rb'<row r="([1-9][0-9]*)"')
+_CELL_ROW = re.compile(rb'<c r="[A-Z]([1-9][0-9]*)"')
+_FIRST_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\b[^>]*?(?:/>|>.*?</(?:[A-Za-z_][\w.-]*:)?row>)", re.S)
+_ROW_R = re.compile(rb"""\sr\s*=\s*["']([0-9]+)["']""")
+_HEAD_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\b([^>]*?)(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?c>)", re.S)
+_ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_V = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v\b[^>]*>(.*?)</(?:[A-Za-z_][\w.-]*:)?v>", re.S)
+_T = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?t\b[^>]*>(.*?)</(?:[A-Za-z_][\w.-]*:)?t>", re.S)
 
 class Refused(Exception):
     """A reason not to parse the workbook (becomes the finding)."""
@@ -104,12 +123,24 @@ RESAVE = "Open it in Excel and save it again as an Excel Workbook (.xlsx), or re
 
 @dataclass
 class SheetScan:
-    """What the scan learnt about a sheet closebatch will read."""
+    """What the scan learnt about a sheet: for a sheet closebatch will read (``wanted``) its
+    extent, cells and formulas; for any other, its first row."""
 
     part: str
-    rows: int = 0  # highest row number of a cell (1-based; an upper bound, USUAL_ROWS when that was proof enough)
-    cols: int = 0  # highest column number of a cell (an upper bound, USUAL_COLS likewise)
+    rows: int = 0  # highest row number of a cell (1-based; an upper bound)
+    cols: int = 0  # highest column number of a cell (an upper bound, USUAL_COLS when that was proof enough)
     formulas: bool = False  # the XML has <f> elements
+    cells: int = 0  # cell elements in the XML
+    state: str = "visible"  # visible, hidden or veryHidden (workbook.xml)
+    wanted: bool = True  # a sheet closebatch reads (scanned); else only ``header`` is known
+    header: list | None = None  # a sheet closebatch does not read: the text of its row 1
+
+    @property
+    def sparse(self) -> bool:
+        """True when the sheet's used range is large and mostly empty (a stray value far from
+        the data): read it cell by cell, so memory follows the cells it holds."""
+        positions = self.rows * self.cols
+        return positions > DENSE_FLOOR and positions > DENSE_RATIO * max(self.cells, 1)
 
 
 def column_number(letters: str) -> int:
@@ -149,12 +180,13 @@ def _inspect(path: Path, wanted) -> dict[str, SheetScan]:
         with zipfile.ZipFile(fh) as z:
             infos = z.infolist()
             _check_declared(infos)
-            sheets = _sheet_parts(fh, infos, wanted)
+            sheets, strings_part = _sheet_parts(fh, infos)
             scans = {}
-            by_part = {}
-            for name, part in sheets.items():
-                scans[name] = SheetScan(part)
-                by_part.setdefault(part, []).append(name)
+            by_part, others = {}, {}
+            for name, (part, state) in sheets.items():
+                scans[name] = SheetScan(part, state=state, wanted=bool(wanted(name)))
+                (by_part if scans[name].wanted else others).setdefault(part, []).append(name)
+            heads = {}
             for info in infos:
                 if info.is_dir():
                     continue
@@ -162,13 +194,26 @@ def _inspect(path: Path, wanted) -> dict[str, SheetScan]:
                 if targets:
                     _scan_sheet(fh, info, scans[targets[0]], targets[0])
                     for other in targets[1:]:
-                        scans[other] = scans[targets[0]]
+                        scans[other] = _same_part(scans[targets[0]], scans[other])
                 else:
                     xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
+                    head = b"" if info.filename in others else None
                     for chunk in _inflate(fh, info):
                         if xml and _DTD.search(chunk):
                             _dtd(info.filename)
+                        if head is not None and len(head) < MAX_HEADER:
+                            head += chunk[:MAX_HEADER]
+                    if head is not None:
+                        heads[info.filename] = head
+            _headers(fh, infos, scans, heads, strings_part)
             return scans
+
+
+def _same_part(scan: SheetScan, other: SheetScan) -> SheetScan:
+    """Two sheet names pointing at one part share its scan (each keeps its own visibility)."""
+    from dataclasses import replace
+
+    return replace(scan, state=other.state)
 
 
 def _check_directory_size(fh) -> None:
@@ -258,8 +303,11 @@ def _read_small(fh, info, what: str) -> bytes:
     return data
 
 
-def _sheet_parts(fh, infos, wanted) -> dict[str, str]:
-    """``{sheet name: part}`` of the sheets ``wanted`` selects (read from workbook.xml)."""
+def _sheet_parts(fh, infos) -> tuple[dict[str, tuple[str, str]], str]:
+    """``({sheet name: (part, visibility)}, shared strings part)`` read from workbook.xml and
+    its relationships (the shared strings part is "" when there is none)."""
+    import posixpath
+
     by_name = {i.filename: i for i in infos}
     wb_name = "xl/workbook.xml" if "xl/workbook.xml" in by_name else \
         next(n for n in by_name if n.endswith("/workbook.xml"))
@@ -267,18 +315,98 @@ def _sheet_parts(fh, infos, wanted) -> dict[str, str]:
     rels_name = f"{base}/_rels/workbook.xml.rels"
     wb = ET.fromstring(_read_small(fh, by_name[wb_name], "workbook.xml"))
     if rels_name not in by_name:
-        return {}
+        return {}, ""
     rels = ET.fromstring(_read_small(fh, by_name[rels_name], "workbook.xml.rels"))
-    target = {r.get("Id"): r.get("Target") or "" for r in rels.findall("rel:Relationship", NS)}
-    out = {}
-    import posixpath
 
+    def part(t: str) -> str:
+        return t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join(base, t))
+
+    target = {r.get("Id"): r.get("Target") or "" for r in rels.findall("rel:Relationship", NS)}
+    strings = next((part(r.get("Target") or "") for r in rels.findall("rel:Relationship", NS)
+                    if str(r.get("Type") or "").endswith("/sharedStrings") and r.get("Target")), "")
+    out = {}
     for s in wb.findall("m:sheets/m:sheet", NS):
         name = s.get("name") or ""
         t = target.get(s.get(f"{{{NS['r']}}}id"), "")
-        if not t or not wanted(name):
+        if not t:
             continue
-        out[name] = t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join(base, t))
+        out[name] = (part(t), s.get("state") or "visible")
+    return out, strings
+
+
+def _headers(fh, infos, scans: dict, heads: dict, strings_part: str) -> None:
+    """Fill in ``header`` of the sheets closebatch does not read: the text of their row 1
+    (shared strings looked up in one streamed pass that stops at the last one needed).  Best
+    effort: a first row that cannot be made out leaves ``header`` None."""
+    rows, wanted_strings = {}, set()
+    for name, scan in scans.items():
+        if scan.wanted or scan.part not in heads:
+            continue
+        cells = _first_row(heads[scan.part])
+        if cells is None:
+            continue
+        rows[name] = cells
+        wanted_strings |= {v for kind, v in cells if kind == "s"}
+    strings = {}
+    if wanted_strings and strings_part:
+        info = next((i for i in infos if i.filename == strings_part), None)
+        if info is not None:
+            strings = _shared_strings(fh, info, wanted_strings)
+    for name, cells in rows.items():
+        scans[name].header = [strings.get(v, "") if kind == "s" else v for kind, v in cells]
+
+
+def _first_row(xml: bytes) -> list | None:
+    """The cells of row 1 in a sheet's XML, as ``("s", index)`` for a shared string and
+    ``("v", text)`` otherwise (None when the first row cannot be found)."""
+    import html
+
+    start = xml.find(b"sheetData")
+    if start < 0:
+        return None
+    m = _FIRST_ROW.search(xml, start)
+    if m is None:
+        return None if xml.find(b"/sheetData", start) < 0 and len(xml) >= MAX_HEADER else []
+    row = m.group(0)
+    r = _ROW_R.search(row[:row.find(b">") + 1])
+    if r and int(r.group(1)) != 1:
+        return []  # row 1 is empty
+    out = []
+    for c in _HEAD_CELL.finditer(row):
+        attrs = {a: (v1 if v1 is not None else v2) for a, v1, v2 in _ATTR.findall(c.group(1))}
+        t, body = attrs.get(b"t", b""), c.group(2) or b""
+        if t == b"s":
+            v = _V.search(body)
+            if v and v.group(1).strip().isdigit():
+                out.append(("s", int(v.group(1))))
+            continue
+        text = b"".join(_T.findall(body)) if t == b"inlineStr" else (_V.search(body).group(1) if _V.search(body) else b"")
+        out.append(("v", html.unescape(text.decode("utf-8", "replace"))))
+    return out
+
+
+def _shared_strings(fh, info, wanted: set) -> dict:
+    """``{index: text}`` of the shared strings in ``wanted``, streamed, stopping after the
+    highest one."""
+    from xml.etree.ElementTree import XMLPullParser
+
+    last, out, i = max(wanted), {}, -1
+    parser = XMLPullParser(events=("end",))
+    try:
+        for chunk in _inflate(fh, info):
+            parser.feed(chunk)
+            for _, el in parser.read_events():
+                tag = el.tag.rsplit("}", 1)[-1]
+                if tag != "si":
+                    continue
+                i += 1
+                if i in wanted:
+                    out[i] = "".join(t.text or "" for t in el.iter() if t.tag.rsplit("}", 1)[-1] == "t")
+                el.clear()
+                if i >= last:
+                    return out
+    except Exception:  # noqa: BLE001 - header text is a courtesy; a damaged part is found elsewhere
+        return out
     return out
 
 
@@ -290,16 +418,12 @@ def _dtd(part: str):
 
 def _scan_sheet(fh, info, scan: SheetScan, sheet: str) -> None:
     """Highest row and column of any cell, refusing a sheet beyond Excel's grid or too big
-    to hold as one rectangle.  A quick pass bounds each usual chunk (see :func:`_usual`) and
-    takes positions from the ``r`` attributes of the others wherever they are (an upper
-    bound: it counts cells without a value too); only when that bound is over the limit, or
-    some cells have no ``r`` (their position follows the previous cell's), does a precise
-    pass walk the cells as calamine will."""
-    rows, cols, unreferenced, bounded = _extent(fh, info, scan, sheet, quick=True)
-    if bounded and rows * cols > MAX_CELLS:
-        # A usual chunk only proved rows <= USUAL_ROWS, too loose next to wide columns
-        # elsewhere in the sheet: take every chunk's exact maximum before going on.
-        rows, cols, unreferenced, _ = _extent(fh, info, scan, sheet, quick=False)
+    to hold as one rectangle.  A quick pass proves each usual chunk (see :func:`_usual`) within
+    columns A to Z and takes its last row from the row tags, and takes positions from the ``r``
+    attributes of the other chunks wherever they are (an upper bound: it counts cells without
+    a value too); only when that bound is over the limit, or some cells have no ``r`` (their
+    position follows the previous cell's), does a precise pass walk the cells as calamine will."""
+    rows, cols, unreferenced = _extent(fh, info, scan, sheet)
     if rows > EXCEL_ROWS or cols > EXCEL_COLS:
         raise Refused(f"has cells reaching row {rows:,} and column {cols:,}, beyond Excel's limits ({EXCEL_ROWS:,} "
                       f"rows by {EXCEL_COLS:,} columns): the file is damaged or was not made by Excel.", RESAVE,
@@ -313,13 +437,14 @@ def _scan_sheet(fh, info, scan: SheetScan, sheet: str) -> None:
     scan.rows, scan.cols = rows, cols
 
 
-def _extent(fh, info, scan: SheetScan, sheet: str, quick: bool) -> tuple[int, int, bool, bool]:
-    """One pass over a sheet part: ``(max row, max column, some cell has no reference,
-    some chunk was only bounded)``, checking entities, the dimension claim and every
-    reference on the way, and noting formulas in ``scan``."""
+def _extent(fh, info, scan: SheetScan, sheet: str) -> tuple[int, int, bool]:
+    """One pass over a sheet part: ``(max row, max column, some cell has no reference)``,
+    checking entities, the dimension claim and every reference on the way, and noting
+    formulas and the number of cells in ``scan``."""
     rows = cols = 0
-    unreferenced = bounded = False
+    unreferenced = False
     first = True
+    scan.cells = 0
     for data in _tag_chunks(fh, info, sheet):
         if _DTD.search(data):
             _dtd(info.filename)
@@ -328,15 +453,25 @@ def _extent(fh, info, scan: SheetScan, sheet: str, quick: bool) -> tuple[int, in
             dim = _DIM.search(data)
             if dim:
                 _check_dimension(dim.group(1).decode("ascii", "replace"), sheet)
-        if quick and _usual(data):
+        if _usual(data):
             if b' r="' in data:
-                rows, cols, bounded = max(rows, USUAL_ROWS), max(cols, USUAL_COLS), True
+                # the exact last row (from the row tags, or every cell's reference when some
+                # row tag has no number of its own); columns only bounded by Z
+                numbers = _ROW_NUMBER.findall(data)
+                if len(numbers) != data.count(b"<row"):
+                    numbers = _CELL_ROW.findall(data)
+                if numbers:
+                    top = len(max(numbers, key=len))
+                    rows = max(rows, int(max(n for n in numbers if len(n) == top)))
+                cols = max(cols, USUAL_COLS)
+                scan.cells += data.count(b'<c r="')
         else:
-            r, c, u = _scan_chunk(data, sheet)
+            r, c, u, n = _scan_chunk(data, sheet)
             rows, cols, unreferenced = max(rows, r), max(cols, c), unreferenced or u
+            scan.cells += n
         if not scan.formulas and any(rx.search(data) for rx in _FORMULA):
             scan.formulas = True
-    return rows, cols, unreferenced, bounded
+    return rows, cols, unreferenced
 
 
 def _usual(data: bytes) -> bool:
@@ -364,9 +499,9 @@ def _tag_chunks(fh, info, sheet):
         yield carry
 
 
-def _scan_chunk(data: bytes, sheet: str) -> tuple[int, int, bool]:
-    """``(max row, max column, some cell has no reference of its own)`` of a chunk (the
-    maxima are upper bounds)."""
+def _scan_chunk(data: bytes, sheet: str) -> tuple[int, int, bool, int]:
+    """``(max row, max column, some cell has no reference of its own, cells)`` of a chunk
+    (the maxima are upper bounds)."""
     fast = not _NONCANON.search(data) and not _PREFIXED_C.search(data)
     pat = _FAST if fast else _SLOW
     if pat["odd"].search(data):
@@ -390,7 +525,7 @@ def _scan_chunk(data: bytes, sheet: str) -> tuple[int, int, bool]:
     cells, refs = data.count(b"<c"), data.count(b'<c r="') if fast else -1
     if cells != refs:  # <col>, <cfRule> ... or cells without r: count exactly
         cells, refs = len(_CELL.findall(data)), len(_CELL_REF.findall(data))
-    return rows, cols, cells > refs
+    return rows, cols, cells > refs, cells
 
 
 def _precise(fh, info, sheet: str) -> tuple[int, int]:

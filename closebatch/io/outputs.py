@@ -112,14 +112,34 @@ def findings_frame(findings) -> pd.DataFrame:
     return df
 
 
-def write_validation(path: Path, findings, ignored=()) -> Path:
+def write_validation(path: Path, findings, ignored=(), skipped=()) -> Path:
+    """``validation.xlsx``: every finding, then what was not read (sheets that are no kind,
+    folders of earlier outputs), with why."""
     df = findings_frame(findings)
     sheets = [Sheet("Validation", df, [Column("severity"), Column("file"), Column("sheet"), Column("cell"),
                                        Column("column"), Column("value"), Column("message", width=70),
                                        Column("hint", width=60), Column("rule")])]
-    ign = pd.DataFrame(list(ignored), columns=["file", "sheet"])
-    sheets.append(Sheet("Ignored sheets", ign))
+    ign = pd.DataFrame([(f, s, "not a kind of sheet closebatch reads") for f, s in ignored] +
+                       [(f, "", why) for f, why in skipped], columns=["file", "sheet", "why"])
+    sheets.append(Sheet("Ignored sheets", ign, [Column("file", width=40), Column("sheet", width=24),
+                                                Column("why", width=60)]))
     return write_workbook(path, sheets)
+
+
+def copy_into(src: Path, folder: Path) -> Path:
+    """Copy ``src`` into ``folder`` under its name, atomically (a temporary copy renamed into place)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic.sweep(folder, src.name)
+    fd, tmp = tempfile.mkstemp(prefix=atomic.temp_prefix(src.name), dir=folder)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        atomic.replace(Path(tmp), folder / src.name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return folder / src.name
 
 
 def sha256(path: Path) -> str:
@@ -151,11 +171,14 @@ class OutputDir:
         self.final.parent.mkdir(parents=True, exist_ok=True)
         atomic.sweep(self.final.parent, self.final.name)
         self.tmp = Path(tempfile.mkdtemp(prefix=atomic.temp_prefix(self.final.name), dir=self.final.parent))
+        self.moved: list[str] = []
+        self.done = False
 
     def path(self, name: str) -> Path:
         return self.tmp / name
 
     def commit(self, order: list[str] | None = None) -> list[Path]:
+        """Move every file into place (``moved`` names those in place so far; ``done`` when all are)."""
         self.final.mkdir(parents=True, exist_ok=True)
         names = sorted(p.name for p in self.tmp.iterdir())
         if order:
@@ -165,8 +188,10 @@ class OutputDir:
         out = []
         for n in names:
             os.replace(self.tmp / n, self.final / n)
+            self.moved.append(n)
             out.append(self.final / n)
         atomic.fsync_dir(self.final)
+        self.done = True
         self.discard()
         return out
 

@@ -77,6 +77,8 @@ def run(tasks: list[Task], jobs: int | None = None, progress=None) -> None:
             _stop(pid, fd)
         raise
     failure = _collect(children, tick)
+    if isinstance(failure, OSError):
+        raise failure
     if failure:
         raise WriteFailed(failure)
 
@@ -97,6 +99,11 @@ def _spawn(group: list[Task]) -> tuple[int, int]:
                 try:
                     t.run()
                 except BaseException as e:  # noqa: BLE001 - reported to the parent
+                    if isinstance(e, OSError) and e.errno:  # a full disk, a permission: the parent raises it as such
+                        fields = [t.name, str(e.errno), e.strerror or "", str(e.filename or "")]
+                        os.write(w, ("oserror " + "\t".join(f.replace("\t", " ").replace("\n", " ") for f in fields)
+                                     + "\n").encode("utf-8", "replace"))
+                        break
                     detail = "".join(traceback.format_exception_only(type(e), e)).strip()
                     os.write(w, f"error {t.name}: {detail}\n".encode("utf-8", "replace"))
                     break
@@ -123,8 +130,9 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _collect(children: list[tuple[int, int]], tick) -> str:
-    """Wait for every child, reporting its finished tasks; the first failure's message."""
+def _collect(children: list[tuple[int, int]], tick):
+    """Wait for every child, reporting its finished tasks; the first failure: its message, or
+    the ``OSError`` a child met (rebuilt with its number, reason and file name)."""
     failure = ""
     sel = selectors.DefaultSelector()
     buffers = {}
@@ -145,6 +153,9 @@ def _collect(children: list[tuple[int, int]], tick) -> str:
                             tick(text[3:])
                         elif text.startswith("error ") and not failure:
                             failure = text[6:]
+                        elif text.startswith("oserror ") and not failure:
+                            _, errno_, strerror, filename = (text[8:].split("\t") + ["", "", "", ""])[:4]
+                            failure = OSError(int(errno_) if errno_.isdigit() else 0, strerror, filename or None)
                     continue
                 sel.unregister(fd)
                 os.close(fd)

@@ -16,7 +16,9 @@ guard, the parse and the building of frames of different workbooks at the same t
 """
 from __future__ import annotations
 
+import datetime as dt
 import gc
+import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -76,6 +78,7 @@ class ReadResult:
     sheets: list = field(default_factory=list)  # RawSheet
     findings: list = field(default_factory=list)
     ignored: list = field(default_factory=list)  # (file, sheet) read but not a known kind
+    skipped: list = field(default_factory=list)  # (folder, why) not read at all (earlier outputs)
     files: list = field(default_factory=list)  # Path of every workbook read
     root: Path | None = None  # the books folder
 
@@ -83,29 +86,118 @@ class ReadResult:
         return [s for s in self.sheets if s.kind == kind]
 
 
-def discover(folder: Path, exclude: tuple = ()) -> tuple[list[Path], list[Finding]]:
-    """Workbooks of the books folder, sorted by relative path; skips lock files, hidden
-    files and folders, the tool's own ``out/`` and ``ledger/`` folders."""
-    found, findings = [], []
+def discover(folder: Path, exclude: tuple = ()) -> tuple[list[Path], list[Finding], list]:
+    """Workbooks of the books folder, sorted by relative path, with the findings and the
+    folders skipped (``(relative path, why)``) on the way (spec section 1).
+
+    Skipped: hidden files and folders, the tool's own ``out/`` and ``ledger/`` folders, any
+    folder holding a closebatch ``manifest.json`` (an earlier close's outputs, wherever
+    ``--out`` put them) and the folders in ``exclude``.  An Excel owner file ``~$X.xlsx`` is
+    skipped with a warning that ``X.xlsx`` is open in Excel.  A symbolic link is never
+    followed: one that resolves outside the books folder is an error, one inside earns a
+    warning (what it points to is read where it is)."""
+    folder = Path(folder)
+    root = folder.resolve()
+    found, findings, skipped, owners = [], [], [], []
     excluded = {Path(p).resolve() for p in exclude}
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if any(part.startswith(".") or part.startswith("~$") for part in rel.parts):
-            continue
-        if any(part.lower() in SKIP_DIRS for part in rel.parts[:-1]):
-            continue
-        if any(p.resolve().is_relative_to(x) for x in excluded):
-            continue
-        if not p.is_file():
-            continue
-        suffix = p.suffix.lower()
-        if suffix in EXCEL_SUFFIXES:
-            found.append(p)
-        elif suffix in OTHER_SPREADSHEETS:
-            findings.append(Finding(ERROR, f"{rel.as_posix()} is {OTHER_SPREADSHEETS[suffix]}, which closebatch does not "
-                                    "read.", hint="Open it in Excel and save it as an Excel Workbook (.xlsx), then remove "
-                                    "the original from the books folder.", file=rel.as_posix(), code="unsupported-file"))
-    return found, findings
+    if is_output_folder(folder):
+        findings.append(Finding(ERROR, f"{folder} holds a closebatch manifest.json: it is the output folder of a close, "
+                                "not a books folder, so nothing in it is read.", hint="Give the folder that holds the "
+                                "input workbooks.", code="output-folder"))
+        return [], findings, [(".", "an earlier close's outputs (manifest.json)")]
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        here = Path(dirpath)
+        keep = []
+        for d in sorted(dirnames):
+            p = here / d
+            rel = p.relative_to(folder).as_posix()
+            if d.startswith(".") or d.startswith("~$") or d.lower() in SKIP_DIRS:
+                continue
+            if p.is_symlink():
+                findings.append(_link(p, rel, root, "folder"))
+                continue
+            if p.resolve() in excluded:
+                continue
+            if is_output_folder(p):
+                skipped.append((rel, "an earlier close's outputs (manifest.json): never read as input"))
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            p = here / name
+            rel = p.relative_to(folder).as_posix()
+            suffix = p.suffix.lower()
+            if name.startswith("~$"):
+                if suffix in EXCEL_SUFFIXES:
+                    owners.append((here, name, rel))
+                continue
+            if name.startswith("."):
+                continue
+            if p.is_symlink():
+                if suffix in EXCEL_SUFFIXES or suffix in OTHER_SPREADSHEETS:
+                    findings.append(_link(p, rel, root, "file"))
+                continue
+            if not p.is_file():
+                continue
+            if suffix in EXCEL_SUFFIXES:
+                found.append(p)
+            elif suffix in OTHER_SPREADSHEETS:
+                findings.append(Finding(ERROR, f"{rel} is {OTHER_SPREADSHEETS[suffix]}, which closebatch does not "
+                                        "read.", hint="Open it in Excel and save it as an Excel Workbook (.xlsx), then "
+                                        "remove the original from the books folder.", file=rel,
+                                        code="unsupported-file"))
+    found.sort(key=lambda p: p.relative_to(folder).as_posix())
+    names = {p.relative_to(folder).as_posix() for p in found}
+    for here, name, rel in owners:
+        findings.append(_owner_file(folder, here, name, rel, names))
+    return found, findings, skipped
+
+
+def is_output_folder(path: Path) -> bool:
+    """True for a folder holding a closebatch ``manifest.json`` (the outputs of a close)."""
+    m = Path(path) / "manifest.json"
+    try:
+        if not m.is_file() or m.stat().st_size > 50_000_000:
+            return False
+        with open(m, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return re.search(rb'"tool"\s*:\s*"closebatch"', head) is not None
+
+
+def _link(p: Path, rel: str, root: Path, what: str) -> Finding:
+    """A symbolic link in the books folder: never followed; an error when it leads outside."""
+    try:
+        target = p.resolve()
+        inside = target.is_relative_to(root)
+    except (OSError, RuntimeError):  # a loop, or a broken link
+        target, inside = None, False
+    if not inside:
+        return Finding(ERROR, f"{rel} is a symbolic link to {target or 'nowhere'}, outside the books folder; "
+                       "closebatch reads only what is inside the books folder.", hint=f"Copy the {what} into the books "
+                       "folder (or remove the link).", file=rel, code="link-outside")
+    shown = target.relative_to(root).as_posix() or "."
+    return Finding(WARNING, f"{rel} is a symbolic link to {shown} in the books folder; links are not followed, so it is "
+                   f"read (if at all) as {shown}.", hint="Remove the link to silence this warning.", file=rel,
+                   code="link")
+
+
+def _owner_file(folder: Path, here: Path, name: str, rel: str, read: set) -> Finding:
+    """``~$X.xlsx`` is the owner file Excel keeps beside ``X.xlsx`` while it is open (for a long
+    name, Excel drops its first two characters)."""
+    rest = name[2:]
+    candidates = [p for p in sorted(read) if Path(p).parent == here.relative_to(folder) and
+                  (Path(p).name == rest or Path(p).name[2:] == rest)] if rest else []
+    target = candidates[0] if candidates else (here / rest).relative_to(folder).as_posix()
+    return Finding(WARNING, f"{target} is open in Excel ({rel}, the owner file Excel keeps while a workbook is "
+                   "open, is present): changes not yet saved are not read.", hint=f"Save and close {Path(target).name} "
+                   "in Excel, then run again.", file=target, code="open-in-excel")
+
+
+def kind_of(sheet: str) -> str | None:
+    """The kind a sheet of this name holds (case and surrounding spaces ignored), or None."""
+    return _KIND_BY_NAME.get(str(sheet).strip().lower())
 
 
 def _wanted(sheet: str) -> bool:
@@ -160,8 +252,10 @@ def _repeat(value: str, n: int) -> np.ndarray:
     return out
 
 
-def _sheet_frame(grid: np.ndarray, rel: str, sheet: str, kind: str, findings: list) -> RawSheet | None:
-    """The sheet's frame from its cells (row 1 the header), or None for a sheet without one."""
+def _sheet_frame(grid: np.ndarray, rel: str, sheet: str, kind: str, findings: list,
+                 numbers=None) -> RawSheet | None:
+    """The sheet's frame from its cells (row 1 the header), or None for a sheet without one.
+    ``numbers``: the Excel row number of each row of ``grid`` (default: 1, 2, 3...)."""
     head = list(grid[0]) if len(grid) else []
     if not any(v not in ("", None) for v in head):
         if grid.size and ((grid != "") & np.not_equal(grid, None)).any():
@@ -194,7 +288,7 @@ def _sheet_frame(grid: np.ndarray, rel: str, sheet: str, kind: str, findings: li
     filled = ~blank.all(axis=1)
     body[blank] = None
     del blank
-    excel_rows = np.flatnonzero(filled) + 2
+    excel_rows = np.flatnonzero(filled) + 2 if numbers is None else np.asarray(numbers[1:], dtype="int64")[filled]
     if len(excel_rows) < len(body):
         body = body[filled]
     for j, k in enumerate(kinds):
@@ -273,13 +367,19 @@ def _load(path: Path, rel: str, inspection):
         yield "opened", {n for n in wb.sheet_names if _wanted(n) and n in scans and scans[n].formulas}
         for name in wb.sheet_names:
             kind = _KIND_BY_NAME.get(name.strip().lower())
+            scan = scans.get(name)
             if kind is None:
-                yield "ignored", name
-            elif name not in scans:  # never parse a sheet the guard did not check
+                yield "ignored", name, scan.header if scan is not None else None
+            elif scan is None or not scan.wanted:  # never parse a sheet the guard did not check
                 yield "finding", Finding(ERROR, f"Sheet {name} of {rel} could not be located in the workbook's "
                                          "parts, so it was not read.", hint="Open the workbook in Excel and save it "
                                          "again.", file=rel, sheet=name, code="unreadable")
             else:
+                if scan.state != "visible":
+                    yield "finding", _hidden_sheet(rel, name, kind, scan.state)
+                if scan.sparse:  # a stray value far away: cell by cell, not calamine's dense grid
+                    yield "sheet", name, kind, [_Sparse(path, name)]
+                    continue
                 try:
                     box = [wb.get_sheet_by_name(name)]  # the parse, without holding the interpreter's lock
                 except BaseException as e:  # noqa: BLE001
@@ -290,6 +390,90 @@ def _load(path: Path, rel: str, inspection):
                 yield "sheet", name, kind, box
     finally:
         wb.close()
+
+
+def _hidden_sheet(rel: str, name: str, kind: str, state: str) -> Finding:
+    how = "very hidden (visible only in the VBA editor)" if state.lower() == "veryhidden" else "hidden"
+    return Finding(WARNING, f"Sheet {name} of {rel} is {how}; closebatch reads it as {kind} all the same.",
+                   hint="Unhide it (right-click a sheet tab > Unhide) to see what is read, or delete it if it "
+                        "should not count.", file=rel, sheet=name, code="hidden-sheet")
+
+
+def looks_like(header) -> str | None:
+    """The kind whose required columns a sheet's header row holds (the most specific one), or None."""
+    from ..schema import SCHEMAS
+
+    have = {norm_header(h) for h in header or () if h not in (None, "")}
+    best, size = None, 0
+    for kind in KINDS:
+        need = {c.name for c in SCHEMAS[kind] if c.required}
+        if need and need <= have and len(need) > size:
+            best, size = kind, len(need)
+    return best
+
+
+class _Sparse:
+    """A sheet whose used range is mostly empty, read cell by cell (openpyxl's streaming
+    parser) into the rows that hold something, so memory follows the cells it holds rather
+    than the rectangle from A1 to its farthest cell.  Values as calamine gives them: numbers
+    as floats, date-only cells as dates, error cells and blanks as ""."""
+
+    def __init__(self, path: Path, name: str):
+        self.path, self.name = path, name
+
+    def grid(self) -> tuple[np.ndarray, list]:
+        """``(grid, excel rows)``: row 1 (the header) and every row with a value within the
+        header's columns (all of them when row 1 is empty), and their Excel row numbers."""
+        import warnings
+
+        import openpyxl
+        from openpyxl.worksheet._reader import WorkSheetParser
+
+        rows: dict[int, dict[int, object]] = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(self.path, read_only=True, data_only=True, keep_links=False)
+        try:
+            ws = wb[self.name]
+            with ws._get_source() as src:
+                parser = WorkSheetParser(src, ws._shared_strings, data_only=True, epoch=wb.epoch,
+                                         date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    for _, row in parser.parse():
+                        for c in row:
+                            v = _calamine_value(c["value"], c["data_type"])
+                            if v != "":
+                                rows.setdefault(c["row"], {})[c["column"]] = v
+        finally:
+            wb.close()
+        head = rows.pop(1, {})
+        width = max(head, default=0)
+        if width == 0:  # no header: the reader reports it when anything else is there
+            anything = next((v for r in rows.values() for v in r.values()), "")
+            return _grid([[""], [anything]]), [1, 2]
+        numbers = [1] + sorted(r for r, cells in rows.items() if any(c <= width for c in cells))
+        grid = np.empty((len(numbers), width), dtype=object)
+        grid[:] = ""
+        for i, r in enumerate(numbers):
+            for c, v in (head if r == 1 else rows[r]).items():
+                if c <= width:
+                    grid[i, c - 1] = v
+        return grid, numbers
+
+
+def _calamine_value(v, data_type: str):
+    if v is None or data_type == "e":
+        return ""
+    if isinstance(v, str):
+        return "" if not v.strip() else v
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return float(v)
+    if isinstance(v, dt.datetime) and (v.hour, v.minute, v.second, v.microsecond) == (0, 0, 0, 0):
+        return v.date()
+    return v
 
 
 def _unreadable_sheet(rel: str, name: str, e: BaseException) -> Finding:
@@ -311,13 +495,26 @@ def _take(events, path: Path, rel: str, result: ReadResult) -> None:
             result.files.append(path)
             formulas = uncached_formulas(path, args[0])
         elif event == "ignored":
-            result.ignored.append((rel, args[0]))
+            name, header = args
+            result.ignored.append((rel, name))
+            kind = looks_like(header)
+            if kind is not None:
+                result.findings.append(Finding(
+                    WARNING, f"Sheet {name} of {rel} is not read: its name is not a kind closebatch reads, but its "
+                    f"header row holds the columns of {kind}. It looks like {kind}: rename the sheet to read it.",
+                    hint=f"If its rows belong to the books, rename the sheet {kind}; if they do not, this warning "
+                         "can be ignored.", file=rel, sheet=name, cell="A1",
+                    code="looks-like-kind"))
         else:
             name, kind, box = args
             sheet = box.pop()
+            numbers = None
             try:
                 with _gc_paused():
-                    grid = _grid(sheet.to_python(skip_empty_area=False))
+                    if isinstance(sheet, _Sparse):
+                        grid, numbers = sheet.grid()
+                    else:
+                        grid = _grid(sheet.to_python(skip_empty_area=False))
             except BaseException as e:  # noqa: BLE001
                 if not _parser_failure(e):
                     raise
@@ -325,9 +522,11 @@ def _take(events, path: Path, rel: str, result: ReadResult) -> None:
                 continue
             finally:
                 del sheet
+            at = {r: i for i, r in enumerate(numbers)} if numbers is not None else None
             for r0, c0, text in formulas.get(name, []):
-                if r0 < grid.shape[0] and c0 < grid.shape[1] and grid[r0, c0] in ("", None):
-                    grid[r0, c0] = text
+                i = r0 if at is None else at.get(r0 + 1, grid.shape[0])
+                if i < grid.shape[0] and c0 < grid.shape[1] and grid[i, c0] in ("", None):
+                    grid[i, c0] = text
                     if r0 > 0:
                         result.findings.append(Finding(
                             WARNING, f"The formula {text} has no calculated value saved in the workbook, so it is "
@@ -335,7 +534,7 @@ def _take(events, path: Path, rel: str, result: ReadResult) -> None:
                             "formula's result is stored, or type the value.", file=rel, sheet=name,
                             cell=f"{column_letter(c0)}{r0 + 1}", value=text, code="uncached-formula"))
             with _gc_paused():
-                raw = _sheet_frame(grid, rel, name, kind, result.findings)
+                raw = _sheet_frame(grid, rel, name, kind, result.findings, numbers)
             del grid
             if raw is not None:
                 result.sheets.append(raw)
@@ -405,8 +604,9 @@ def read_books(folder: Path, exclude: tuple = (), progress=None, jobs: int | Non
         result.findings.append(Finding(ERROR, f"{folder} is not a folder.", hint="Give the path of the books folder.",
                                        code="no-books"))
         return result
-    paths, findings = discover(folder, exclude)
+    paths, findings, skipped = discover(folder, exclude)
     result.findings.extend(findings)
+    result.skipped.extend(skipped)
     rels = [p.relative_to(folder).as_posix() for p in paths]
     if jobs is None or jobs <= 1 or len(paths) <= 1:
         for i, (p, rel) in enumerate(zip(paths, rels)):

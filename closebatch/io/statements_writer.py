@@ -26,7 +26,7 @@ import pandas as pd
 from .. import money
 from ..statements import (BALANCE_SHEET, CASH_FLOW, CHANGES_IN_EQUITY, COMPREHENSIVE_INCOME, GROUP,
                           INCOME_STATEMENT, Statement)
-from .writer import Book, Column, Sheet, excel_text
+from .writer import Book, Column, Sheet, excel_text, fit, sheet_name
 
 LABEL_WIDTH = 46
 AMOUNT_WIDTH = 16
@@ -56,19 +56,15 @@ OK_TEXT = {BALANCE_SHEET: "Checked: total assets equal total liabilities and equ
 
 
 def sheet_names(statements: list[Statement]) -> list[str]:
-    """Unique sheet names of at most 31 characters: "Group Balance sheet", "US Cash flow"."""
-    out, seen = [], set()
+    """Unique, legal sheet names (:func:`closebatch.io.writer.sheet_name`): "Group Balance
+    sheet", "US Cash flow", the entity code cut to leave room for the statement's name (whose
+    words a reader looks for).  Apostrophes go too (the charts name the sheet in formulas)."""
+    out: list[str] = []
     for st in statements:
-        unit = "Group" if st.unit == GROUP else re.sub(r"[\[\]:*?/\\']", "_", st.unit)
+        unit = "Group" if st.unit == GROUP else re.sub(r"'", "_", st.unit)
         kind = SHEET_WORDS[st.kind]
-        base = f"{unit[:31 - len(kind) - 1]} {kind}"
-        name, n = base, 2
-        while name.lower() in seen:
-            suffix = f" ({n})"
-            name = base[:31 - len(suffix)] + suffix
-            n += 1
-        seen.add(name.lower())
-        out.append(name)
+        unit = sheet_name(unit)  # legal characters first, then cut to fit beside the statement's name
+        out.append(sheet_name(f"{fit(unit, 31 - len(kind) - 1)} {kind}", out))
     return out
 
 

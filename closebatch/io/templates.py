@@ -309,7 +309,9 @@ def write_template(kind: str, path: Path) -> Path:
     if kind == "Settings":
         _settings_rows(ws, f)
     _about(wb, kind, f)
-    wb.close()
+    from .writer import close_workbook
+
+    close_workbook(wb)
     return path
 
 

@@ -119,7 +119,7 @@ class Book:
         return ws
 
     def _write_part(self, ws_name: str, sheet: Sheet, df: pd.DataFrame, last: bool):
-        ws = self.wb.add_worksheet(ws_name)
+        ws = self.wb.add_worksheet(sheet_name(ws_name, (w.name for w in self.wb.worksheets())))
         cols = sheet.columns or [Column(c, _guess(df[c])) for c in df.columns]
         top = 0
         if sheet.title:
@@ -198,7 +198,63 @@ class Book:
         return write
 
     def close(self):
-        self.wb.close()
+        close_workbook(self.wb)
+
+
+def close_workbook(wb) -> None:
+    """Close an xlsxwriter workbook (which writes the file); a file system error (a full disk,
+    a permission) comes out as the ``OSError`` it is, not wrapped in xlsxwriter's own."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    try:
+        wb.close()
+    except FileCreateError as e:
+        cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else e.__context__
+        if isinstance(cause, OSError):
+            raise cause from None
+        raise
+
+
+_ILLEGAL_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
+
+
+def units(text: str) -> int:
+    """Length of ``text`` as Excel counts it (UTF-16 code units: an emoji counts 2)."""
+    return sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-16 units, never inside a character."""
+    out, n = [], 0
+    for c in text:
+        w = 2 if ord(c) > 0xFFFF else 1
+        if n + w > limit:
+            break
+        out.append(c)
+        n += w
+    return "".join(out)
+
+
+def sheet_name(text: str, taken=()) -> str:
+    """A legal worksheet name made from ``text`` (an entity code, a report's name): at most 31
+    UTF-16 units, none of ``[ ] : * ? /`` nor a backslash or control characters, no apostrophe
+    at either end, and not one of ``taken`` (compared without case; ``Name (2)``, ``Name (3)``…
+    then).  A legal, free name is kept as it is."""
+    name = _ILLEGAL_IN_SHEET_NAME.sub("_", str(text))
+    name = fit(name, 31)
+    if name.startswith("'"):
+        name = "_" + name[1:]
+    if name.endswith("'"):
+        name = name[:-1] + "_"
+    if not name.strip():
+        name = "Sheet"
+    seen = {str(t).lower() for t in taken}
+    base, k = name, 2
+    while name.lower() in seen:
+        suffix = f" ({k})"
+        name = fit(base, 31 - len(suffix)) + suffix
+        k += 1
+    return name
 
 
 def continued(name: str, k: int) -> str:

@@ -65,6 +65,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from .. import accounts
 from ..book import Book
 from ..context import CloseContext, LedgerState, Period
 from ..core import Finding, StepResult, balance_key, concat_lines, empty_lines, make_lines
@@ -162,29 +163,9 @@ def _fmt(minor: pd.Series, scale: pd.Series) -> pd.Series:
 
 def parse_accounts(spec: str, chart) -> tuple[list[str], list[str]]:
     """The chart accounts an account spec (``6100``, ``6000-6999``, ``6100, 6200-6299``)
-    names, in chart order, and the items that name nothing."""
-    chart = list(chart)
-    known = set(chart)
-    chosen, bad = set(), []
-    for item in (p.strip() for p in spec.replace(";", ",").split(",")):
-        if not item:
-            continue
-        if item in known:
-            chosen.add(item)
-            continue
-        parts = [p.strip() for p in item.split("-")]
-        if len(parts) != 2 or not all(parts):
-            bad.append(item)
-            continue
-        lo, hi = parts
-        if lo.isdigit() and hi.isdigit():
-            hit = [a for a in chart if a.isdigit() and int(lo) <= int(a) <= int(hi)]
-        else:
-            hit = [a for a in chart if len(a) == len(lo) and lo <= a <= hi]
-        if not hit:
-            bad.append(item)
-        chosen.update(hit)
-    return [a for a in chart if a in chosen], bad
+    names, in chart order, and the items that name nothing (:func:`closebatch.accounts.select`)."""
+    sel = accounts.select(spec, chart)
+    return list(sel.accounts), list(sel.bad)
 
 
 # --------------------------------------------------------------------------- the rules

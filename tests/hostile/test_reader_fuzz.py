@@ -12,7 +12,8 @@ import warnings
 
 import openpyxl
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypo import profile
+from hypothesis import given, strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from craft import cli, good_books
@@ -82,8 +83,7 @@ def apply(books, muts) -> None:
         wb.save(path)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@profile(15, 80)
 @given(muts=st.lists(mutation, min_size=1, max_size=4))
 def test_mutated_books_never_give_a_traceback(base, tmp_path_factory, muts):
     books = shutil.copytree(base, tmp_path_factory.mktemp("m") / "books")
