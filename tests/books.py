@@ -66,7 +66,7 @@ def months(year=2026, first=1, last=12):
 def master(entities=(("E1", "Entity One", "USD", None, None),), settings_extra=(), periods=None, accounts=None):
     return {"Settings": SETTINGS + [list(r) for r in settings_extra],
             "Entities": [["entity", "name", "currency", "parent", "ownership"]] + [list(e) for e in entities],
-            "Accounts": accounts or ACCOUNTS, "Periods": periods or months()}
+            "Accounts": accounts or ACCOUNTS_CASH, "Periods": periods or months()}
 
 
 OPENING = {"TrialBalance": [["entity", "account", "currency", "balance"],
