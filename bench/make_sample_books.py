@@ -81,6 +81,12 @@ ACCOUNTS = [  # account, name, type, revalue, settle, statement_line
     ("9990", "Rounding", "Expense", "N", "N", FX_GROUP),
 ]
 
+#: cash_flow of the accounts that do not take the default (operating for assets and liabilities,
+#: financing for equity): the bank accounts are cash, investments and equipment are investing;
+#: accumulated depreciation stays operating (depreciation is added back to profit).
+CASH_FLOW = {"1000": "cash", "1010": "cash", "1500": "cash", "1610": "investing", "1620": "investing",
+             "1800": "investing", "1810": "operating"}
+
 SETTINGS = [
     ("group_currency", "USD"),
     ("dimensions", "department"),
@@ -124,7 +130,7 @@ LAYOUT = {
                  ("ownership", "percent"), ("consolidate", "code")],
     "Accounts": [("account", "code"), ("name", "text"), ("type", "code"), ("revalue", "code"),
                  ("settle", "code"), ("translation", "code"), ("revaluation_rate_type", "code"),
-                 ("statement_line", "text"), ("control", "code")],
+                 ("statement_line", "text"), ("control", "code"), ("cash_flow", "code")],
     "Periods": [("period", "code"), ("start", "date"), ("end", "date"), ("fiscal_year", "integer"),
                 ("status", "code"), ("access_group", "code")],
     "Users": [("user", "code"), ("group", "code")],
@@ -664,7 +670,7 @@ def make_books(folder: Path) -> list[Path]:
         write_workbook(folder / "Master data.xlsx", {
             "Settings": [list(s) for s in SETTINGS],
             "Entities": [list(e) for e in ENTITIES],
-            "Accounts": [[a, n, t, rv, st, None, None, sl, None] for a, n, t, rv, st, sl in ACCOUNTS],
+            "Accounts": [[a, n, t, rv, st, None, None, sl, None, CASH_FLOW.get(a)] for a, n, t, rv, st, sl in ACCOUNTS],
             "Periods": periods(),
             "Users": [list(u) for u in USERS],
         }),

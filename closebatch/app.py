@@ -349,7 +349,8 @@ def _out_refusal(books: Path, out) -> Outcome | None:
                    f"workbooks. Give a folder of its own, e.g. {Path(books) / 'reports'}.")
 
 
-CONSEQUENTIAL = ("statement-unbalanced", "statement-incomplete")  # checks of the whole, when inputs were set aside
+# checks of the whole, when inputs were set aside
+CONSEQUENTIAL = ("statement-unbalanced", "statement-incomplete", "statement-disagrees")
 
 
 @dataclass
@@ -493,7 +494,8 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     _stage(progress, "Statements")
     group = statements.group_balances(result.steps.get("consolidation"))
     chk.statements, st_findings = statements.build(book, per, result.balances, group=group, movement=result.lines,
-                                                   history=load_comparatives(books, book, per, store))
+                                                   history=load_comparatives(books, book, per, store),
+                                                   flows=result.carry.get(statements.FLOWS))
     seen = {(f.code, f.message) for f in chk.findings}
     chk.late = [f for f in st_findings if f.is_error and (f.code, f.message) not in seen]  # comparative columns only
     chk.blockers = list(result.blockers) + _task_blockers(book, result, today,
@@ -881,7 +883,8 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
     if sts is None:
         group = statements.group_balances(result.steps.get("consolidation"))
         sts, _ = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
-                                  history=load_comparatives(read_root(read), book, result.period, store))
+                                  history=load_comparatives(read_root(read), book, result.period, store),
+                                  flows=result.carry.get(statements.FLOWS))
     tasks.append(parallel.Task("statements.xlsx", 10_000, lambda: write_statements(
         od.path("statements.xlsx"), sts, period, group_name=_group_name(book))))
     for step, fname in (("revaluation", "revaluation.xlsx"), ("settlement", "settlement.xlsx"),
@@ -941,8 +944,10 @@ def load_comparatives(books: Path | None, book: Book, per, store: Store | None =
     """Snapshots (:class:`closebatch.statements.Snapshot`) of the closed periods the
     statements of ``per`` compare with, from ``ledger/``: the prior period and the one before
     it, the same period last year and the one before it (movements need the previous period's
-    year to date), and every earlier period of the fiscal year (the revenue and expense chart).
-    Periods the ledger does not hold are left out."""
+    year to date), every earlier period of the fiscal year (the revenue and expense chart), and
+    the last period of the previous fiscal year (the balances the year to date starts from);
+    with each, the figures of the statements of movements its close carried.  Periods the
+    ledger does not hold are left out."""
     if books is None:
         return {}
     names = list(book.periods["period"])
@@ -952,6 +957,9 @@ def load_comparatives(books: Path | None, book: Book, per, store: Store | None =
     last_year = [p for p in names if fy[p] == per.fiscal_year - 1]
     k = len(this_year)
     wanted = set(this_year) | set(names[max(0, i - 2):i])
+    first = names.index(this_year[0]) if this_year else i
+    if first > 0:
+        wanted.add(names[first - 1])
     if k < len(last_year):
         j = names.index(last_year[k])
         wanted |= set(names[max(0, j - 1):j + 1])
@@ -960,7 +968,7 @@ def load_comparatives(books: Path | None, book: Book, per, store: Store | None =
     for p in [n for n in names[:i] if n in wanted]:
         ent, grp = store.period_balances(p)
         if ent is not None:
-            out[p] = statements.Snapshot(p, ent, grp)
+            out[p] = statements.Snapshot(p, ent, grp, store.sheet(p, f"carry_{statements.FLOWS}"))
     return out
 
 

@@ -272,18 +272,195 @@ def _open_after(res: StepResult, after: pd.DataFrame, per: Period) -> None:
 
 
 def _statements_check(ctx: CloseContext, state: LedgerState, cons: StepResult) -> StepResult:
-    """Step 9, statements: their checks on the period's own figures (a failed check is an
-    error, so nothing unbalanced is ever written; the workbook with its comparatives is written
-    by the app).  The consolidated balances are carried in the ledger, as the group's
-    comparatives of later closes."""
+    """Step 9, statements: the period's figures of the statements of movements (carried, so
+    later closes compare with them) and every statement's checks on the period's own figures
+    (a failed check is an error, so nothing unbalanced is ever written; the workbook with its
+    comparatives is written by the app).  The consolidated balances are carried in the ledger,
+    as the group's comparatives of later closes."""
+    book, per = ctx.book, ctx.period
     group = cons.reports.get("Consolidated")
-    sts, findings = statements_.build(ctx.book, ctx.period, state.balances(), group=statements_.group_balances(cons),
-                                      entities=ctx.entities)
-    carry = {}
+    findings: list[Finding] = []
+    gm = None
+    if statements_.group_balances(cons) is not None:
+        gm = _group_movement(ctx, state, cons, findings)
+    flows = statements_.period_flows(book, per, state.balances(), state.lines, group=gm,
+                                     previous=state.carried.get(statements_.FLOWS), entities=ctx.entities)
+    sts, st_findings = statements_.build(book, per, state.balances(), group=statements_.group_balances(cons),
+                                         movement=state.lines, entities=ctx.entities, flows=flows)
+    findings += st_findings
+    findings += statements_.flow_findings(book, per, flows, gm)
+    carry = {statements_.FLOWS: flows}
     if group is not None and len(group):
         carry["group_balances"] = group[["account", "account_name", "type", "balance_group"]].reset_index(drop=True)
     figures = {"statements": len(sts), "balanced": "yes" if all(s.balanced for s in sts) else "no"}
-    return StepResult(empty_lines(ctx.book.dims), findings, figures=figures, carry=carry)
+    return StepResult(empty_lines(book.dims), findings, figures=figures, carry=carry)
+
+
+def _translation_frame(df: pd.DataFrame | None, acct: str, group: str) -> pd.DataFrame:
+    cols = ["entity", "account", "currency", "translation", "acct", "group"]
+    if df is None or not len(df):
+        return pd.DataFrame({c: pd.Series([], dtype="int64" if c in ("acct", "group") else object) for c in cols})
+    out = pd.DataFrame({"entity": df["entity"].astype(str).to_numpy(), "account": df["account"].astype(str).to_numpy(),
+                        "currency": df["currency"].to_numpy() if "currency" in df else "",
+                        "translation": df["translation"].to_numpy() if "translation" in df else "",
+                        "acct": pd.to_numeric(df[acct], errors="coerce").fillna(0).astype("int64").to_numpy(),
+                        "group": pd.to_numeric(df[group], errors="coerce").fillna(0).astype("int64").to_numpy()})
+    return out
+
+
+def _group_movement(ctx: CloseContext, state: LedgerState, cons: StepResult, findings: list):
+    """What the group's statements of movements need (:class:`closebatch.statements.GroupMovement`):
+    the consolidated balances now and at the period's start (the previous close's, carried;
+    at a fiscal year's start with the year's profit in retained earnings; at the calendar's first
+    period a consolidation of the opening balances, :func:`opening_consolidation`), the
+    translated balances at both ends, the period's average rates and translation differences.
+    None, with a warning, when the start is not known (the previous period was closed outside
+    closebatch)."""
+    book, per = ctx.book, ctx.period
+    gcur = book.settings.group_currency or _top_currency(book)
+    close = cons.reports["Consolidated"].groupby("account")["balance_group"].sum().astype("int64")
+    cta = cons.reports.get("CTA")
+    oci = int(cta["cta_movement"].sum()) if cta is not None and len(cta) else 0
+    oci_nci = int(cta["cta_nci_movement"].sum()) if cta is not None and len(cta) else 0
+    now = _translation_frame(cons.reports.get("Translation"), "balance_acct", "amount_group")
+    first, gap, gap_nci, start_diff = per.index == 0, 0, 0, 0
+    prev = state.carried.get("group_balances")
+    if first:
+        op = opening_consolidation(book, per, ctx.entities, findings)
+        if op is None:
+            return None
+        opening, was, gap, gap_nci, start_diff = op
+    elif prev is not None and len(prev) and "balance_group" in prev:
+        opening = pd.to_numeric(prev["balance_group"], errors="coerce").fillna(0).astype("int64")
+        opening = pd.Series(opening.to_numpy(), index=prev["account"].astype(str).to_numpy()).groupby(level=0).sum()
+        if per.year_start:
+            opening = statements_.roll_year(opening, book)
+        was = _translation_frame(state.carried.get(consolidation.CARRY), "amount_acct", "amount_group")
+    else:
+        findings.append(Finding(WARNING, f"The group's comprehensive income, changes in equity and cash flow "
+                                f"statements of {per.name} are not made: the consolidated balances at its start "
+                                "(the previous close's) are not in the ledger.", hint="Close the previous period "
+                                "with closebatch first (reopen and close it again).", code="statements-no-opening"))
+        return None
+    foreign = sorted({c for c in book.entities["currency"] if c != gcur})
+    avg = {}
+    if foreign:
+        from .rates import lookup
+        res = lookup(book.rates, foreign, [gcur] * len(foreign), per.end, "average", period_start=per.start,
+                     period_end=per.end)
+        avg = {c: (float(r) if f else np.nan, bool(i)) for c, r, i, f in zip(foreign, res["rate"], res["inverse"],
+                                                                              res["found"])}
+    return statements_.GroupMovement(close=close, open=opening.astype("int64"), translation=now,
+                                     translation_open=was, average=avg, oci=oci, oci_nci=oci_nci, first=first,
+                                     start_differences=start_diff, reserve_gap=gap, reserve_gap_nci=gap_nci)
+
+
+def _top_currency(book: Book) -> str:
+    top = book.entities[book.entities["parent"].fillna("") == ""]
+    return str(top["currency"].iloc[0]) if len(top) else ""
+
+
+OPENING_PERIOD = "opening"
+
+
+def opening_consolidation(book: Book, first: Period, entities=(), findings: list | None = None):
+    """The consolidated balance sheet at the start of the calendar: the consolidation step run
+    on the opening balances (the TrialBalance and the posted lines dated before the first
+    period), as of the day before the calendar starts.
+
+    Assets and liabilities of a foreign entity are translated at the closing rate of that day
+    (Rates); where Rates has none, at the rate at which the entity's opening equity stands in
+    the group (its equity at HistoricalRates plus its opening translation reserve, over its
+    equity in its own currency), the rate the consolidation's first translation difference is
+    measured from.  Returns (balances with the opening profit or loss in retained earnings,
+    the translated balances, the reserve gap (owners' part and the non-controlling interests'),
+    the profit or loss of the opening consolidation layer), or None when it cannot be made."""
+    findings = findings if findings is not None else []
+    day = first.start - pd.Timedelta(days=1)
+    p0 = Period(name=OPENING_PERIOD, start=day, end=day, fiscal_year=first.fiscal_year, index=-1, year_end=False,
+                year_start=True)
+    opening, _ = _opening(book, first, History())
+    if entities:
+        opening = opening[opening["entity"].isin(entities)]
+    settle = frozenset(book.accounts.loc[book.accounts["settle"], "account"])
+    state = LedgerState(book.dims, opening, empty_lines(book.dims), {}, settle)
+    ctx = CloseContext(book=book, period=p0, entities=tuple(entities))
+    try:
+        res = consolidation.consolidate(ctx, state)
+        missing = sorted({f.value.split("/")[0] for f in res.findings if f.code == "rate-missing" and f.value})
+        if missing:
+            book = _implied_rates(book, res, missing, day, first)
+            res = consolidation.consolidate(CloseContext(book=book, period=p0, entities=tuple(entities)), state)
+    except Exception as e:  # noqa: BLE001 - the statements go on without the group's opening
+        findings.append(Finding(WARNING, f"The group's opening balance sheet at {day.date()} could not be "
+                                f"consolidated ({type(e).__name__}: {str(e)[:160]}); the group's statements of "
+                                "movements of the first period are not made.", code="statements-no-opening"))
+        return None
+    if "Consolidated" not in res.reports:
+        return None
+    bal = res.reports["Consolidated"].groupby("account")["balance_group"].sum().astype("int64")
+    pl = set(book.accounts.loc[book.accounts["type"].isin(["Revenue", "Expense"]), "account"])
+    layer = res.lines
+    start_diff = int(layer.loc[layer["account"].isin(pl), "amount"].sum()) if len(layer) else 0
+    cta = res.reports.get("CTA")
+    total_gap = int(cta["cta_movement"].sum()) if cta is not None and len(cta) else 0
+    gap_nci = int(cta["cta_nci_movement"].sum()) if cta is not None and len(cta) else 0
+    gap = total_gap - gap_nci
+    if total_gap and cta is not None:
+        gcur = book.settings.group_currency or _top_currency(book)
+        sc = money.scale_of(gcur)
+        who = ", ".join(f"{r['entity']} {money.fmt(-int(r['cta_total']), sc)} (HistoricalRates "
+                        f"{money.fmt(-int(r['cta_at_start']), sc)})" for _, r in cta.iterrows() if r["cta_movement"])
+        many = len(cta) * 2 + 2  # a minor unit of rounding per translated balance is no news
+        if abs(total_gap) > many:
+            findings.append(Finding(WARNING, f"The group's opening balance sheet at {day.date()}, translated at the "
+                                    f"closing rates of that day, holds a translation reserve (credit) of {who} "
+                                    f"{gcur}: the opening reserve given differs by {money.fmt(-total_gap, sc)} "
+                                    f"{gcur}. The "
+                                    "first period's other comprehensive income is measured from the reserve given, "
+                                    "so the difference shows in the first period's changes in equity.",
+                                    hint="Give each foreign entity's translation reserve at the start of the calendar "
+                                    "as a HistoricalRates row (translation_reserve_account, amount_group).",
+                                    sheet="HistoricalRates", code="opening-reserve-differs",
+                                    value=money.fmt(-total_gap, sc)))
+    return statements_.roll_year(bal, book), _translation_frame(res.reports.get("Translation"), "balance_acct",
+                                                                "amount_group"), gap, gap_nci, start_diff
+
+
+def _implied_rates(book: Book, res: StepResult, currencies: list, day, first: Period) -> Book:
+    """``book`` with a closing (and average) rate on ``day`` for each of ``currencies``: the rate
+    at which the entities' opening equity stands in the group (see :func:`opening_consolidation`),
+    else the first period's closing rate."""
+    import dataclasses
+
+    from .rates import lookup
+
+    gcur = book.settings.group_currency or _top_currency(book)
+    cta = res.reports.get("CTA")
+    rows = []
+    for cur in currencies:
+        rate = np.nan
+        if cta is not None and len(cta):
+            c = cta[cta["currency"] == cur]
+            acct = int(c["opening_net_assets_acct"].sum())
+            grp = int(c["opening_net_assets_group"].sum()) - int(c["cta_at_start"].sum())
+            if acct:
+                rate = (grp / 10 ** money.scale_of(gcur)) / (acct / 10 ** money.scale_of(cur))
+        if not np.isfinite(rate) or rate <= 0:
+            r = lookup(book.rates, [cur], [gcur], first.end, "closing")
+            if bool(r["found"].iloc[0]):
+                rate = float(r["rate"].iloc[0])
+                rate = 1.0 / rate if bool(r["inverse"].iloc[0]) else rate
+        if np.isfinite(rate) and rate > 0:
+            for rtype in ("closing", "average"):
+                rows.append({"from": cur, "to": gcur, "date": day, "rate": rate, "type": rtype,
+                             "source": "implied by the opening equity at HistoricalRates"})
+    if not rows:
+        return book
+    extra = pd.DataFrame(rows)
+    rates = pd.concat([book.rates, extra], ignore_index=True) if len(book.rates) else extra
+    rates["date"] = pd.to_datetime(rates["date"]).astype("datetime64[ns]")
+    return dataclasses.replace(book, rates=rates)
 
 
 def _carried(history: History) -> dict:

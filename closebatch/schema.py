@@ -22,6 +22,9 @@ class Col:
     note: str = ""
 
 
+#: The lines of the cash flow statement an account's movement belongs to (Accounts ``cash_flow``).
+CASH_FLOW_CLASSES = ("cash", "operating", "investing", "financing")
+
 TASK_STEPS = ("journals_posted", "subledgers", "revaluation", "settlement", "allocation", "consolidation",
               "statements", "lock")
 
@@ -38,7 +41,10 @@ SCHEMAS: dict[str, list[Col]] = {
                  Col("revalue", YN, default=False), Col("settle", YN, default=False),
                  Col("translation", ENUM, allowed=("closing", "average", "historical")),
                  Col("revaluation_rate_type", ENUM, allowed=("spot", "closing", "average")),
-                 Col("statement_line", TEXT), Col("control", ENUM, allowed=("AR", "AP", "Inventory"))],
+                 Col("statement_line", TEXT), Col("control", ENUM, allowed=("AR", "AP", "Inventory")),
+                 Col("cash_flow", ENUM, allowed=CASH_FLOW_CLASSES,
+                     note="cash, operating, investing or financing; default operating for Asset/Liability, "
+                          "financing for Equity")],
     "Periods": [Col("period", CODE, True, True), Col("start", DATE, True, True), Col("end", DATE, True, True),
                 Col("fiscal_year", INT), Col("status", ENUM, default="Open",
                                                allowed=("Open", "On hold", "Permanently closed")),

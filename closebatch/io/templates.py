@@ -73,6 +73,10 @@ COLUMNS: dict[str, list[Column]] = {
            "text"),
         _C("control", False, "AR, AP or Inventory: the account is the control account of that subledger. "
                              "Blank = none.", "choice", ("AR", "AP", "Inventory")),
+        _C("cash_flow", False, "cash, operating, investing or financing: the line of the cash flow statement the "
+                               "account's movement belongs to (cash = the account is cash). Default operating for "
+                               "Asset/Liability, financing for Equity; Revenue/Expense make up profit.", "choice",
+           ("cash", "operating", "investing", "financing")),
     ],
     "Periods": [
         _C("period", True, "Period name (text), e.g. 2026-01.", "code"),
