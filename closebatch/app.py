@@ -869,11 +869,12 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
     def table(name: str, sheets: list[Sheet]) -> None:
         tasks.append(parallel.Task(name, sum(s.cells for s in sheets), lambda: write_workbook(od.path(name), sheets)))
 
-    tb = outputs.trial_balance(book, result.balances, result.lines)
+    tb = outputs.trial_balance(book, result.balances, result.lines, period=result.period)
     sheets = [outputs.tb_sheet(book, tb)]
     cons = result.steps.get("consolidation")
     if cons is not None and "Consolidated" in cons.reports:
-        sheets.append(outputs.report_sheet("Consolidated", cons.reports["Consolidated"], book))
+        sheets.append(outputs.consolidated_sheet(book, cons.reports["Consolidated"]))
+    sheets.append(outputs.tb_totals(book, tb))
     table("adjusted_trial_balance.xlsx", sheets)
     lines = outputs.journal_lines(book, _all_lines(result, dims))
     tasks.append(parallel.Task("ledger_journal.xlsx", len(lines) * (18 + len(dims)),
@@ -897,7 +898,7 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
             tasks.append(parallel.Task(fname, cells, lambda reports=reports, fname=fname: write_consolidation(
                 od.path(fname), book, reports, period)))
             continue
-        table(fname, [outputs.report_sheet(k, v, book) for k, v in reports.items()])
+        table(fname, [outputs.report_sheet(k, v, book, step) for k, v in reports.items()])
     if result.period.year_end and result.year_end is not None:
         ye = outputs.journal_lines(book, result.year_end)
         opening = concat_lines([result.balances.assign(journal="", line=0, date=result.period.end, journal_type="",
