@@ -69,8 +69,8 @@ TABLES: dict = {
         # the rate applied (accounting currency per unit), not the quote: the quote is in rate_source
         "rename": {"rate": "rate_as_quoted", "rate_applied": "rate"},
         "order": ["entity", "account", "{dims}", "counterparty", "reference", "currency", "balance",
-                  "entity_currency", "balance_acct", "rate", "rate_text", "rate_type", "rate_date", "rate_source",
-                  "rate_quoted", "revalued_acct", "adjustment", "result", "account_posted", "posted"],
+                  "entity_currency", "balance_acct", "rate", "rate_text", "rate_date", "rate_source",
+                  "revalued_acct", "adjustment", "result", "account_posted"],
         "caption": "Revaluation at the closing rate: adjustment = balance × rate − balance acct (gain > 0, loss < 0)"},
     ("revaluation", "Totals"): {"kinds": {"gains": ("money", "currency"), "losses": ("money", "currency"),
                                           "net": ("money", "currency")},
@@ -86,6 +86,9 @@ def report_sheet(name: str, df: pd.DataFrame, book: Book, step: str = "") -> She
     not declared is an error: nothing is guessed from a column's name or type."""
     spec = TABLES.get((step, name), {})
     df = df.reset_index(drop=True).rename(columns=spec.get("rename", {}))
+    if step == "revaluation" and name == "Revaluation" and len(df):  # the source row with its quote and type
+        df = df.assign(rate_source=[f"{s} ({t}: {q})" if s else t for s, t, q in
+                                    zip(df["rate_source"], df["rate_type"], df["rate_quoted"])])
     kinds = {**KINDS, **{d: "code" for d in book.dims}, **{f"to_{d}": "code" for d in book.dims},
              **spec.get("kinds", {})}
     names = [c for c in df.columns if not str(c).startswith("_")]

@@ -136,6 +136,7 @@ class Book:
                                 "title": title if title is not None else self.path.stem})
         self.wb.set_calc_mode("auto")
         self.name = title if title is not None else self.path.stem
+        self._top = False  # cells aligned to the top (a sheet with wrapped text)
         self._formats = {}
         self._links: dict[str, int] = {}  # links written per worksheet
         self.header = self.fmt(bold=True, bg_color="#DDEBF7", border=1, text_wrap=True, valign="top")
@@ -181,7 +182,11 @@ class Book:
         # objects would take gigabytes
         for start in range(0, max(n, 1), BLOCK):
             block = df.iloc[start:start + BLOCK]
+            self._top = start > 0 and self._top
             plans = [self._plan(ws, c, block, len(block)) for c in cols]
+            if start == 0 and not self._top and any(p[4] is not None for p in plans):
+                self._top = True  # a sheet with wrapped text: every cell at the top of its row
+                plans = [self._plan(ws, c, block, len(block)) for c in cols]
             if start == 0:  # widths from the first block (money: from the whole column)
                 widths = []
                 for j, (c, plan) in enumerate(zip(cols, plans)):
@@ -192,7 +197,8 @@ class Book:
                     widths.append(w)
                     ws.set_column(j, j, w, plan[4])
                     ws.write_string(top, j, excel_text(title), self.header)
-            write_cells(ws, top + 1 + start, [(j, p[0], p[1], p[2]) for j, p in enumerate(plans)], len(block))
+            write_cells(ws, top + 1 + start, [(j, p[0], p[1], p[2]) for j, p in enumerate(plans)], len(block),
+                        _heights(plans, widths))
         self.next_row = top + 1 + n
         if sheet.totals and last and len(sheet.frame):
             r = self.next_row
@@ -225,32 +231,41 @@ class Book:
             minor = s.fillna(0).to_numpy(dtype="int64")
             vals = money.from_minor(minor, scale)
             width = _money_width(vals)
+            blank = s.isna().to_numpy() if s.dtype == object or pd.api.types.is_extension_array_dtype(s) else None
             kinds = np.unique(scale)
+            va = {"valign": "top"} if self._top else {}
             if len(kinds) <= 1:
-                f = self.money_fmt(int(kinds[0]) if len(kinds) else 2)
-                return vals.tolist(), ws.write_number, f, width, None
-            fmts = {int(k): self.money_fmt(int(k)) for k in kinds}
+                f = self.money_fmt(int(kinds[0]) if len(kinds) else 2, **va)
+                out = vals.tolist()
+                if blank is not None and blank.any():  # a figure that is not there stays blank, not 0
+                    out = [None if b else v for v, b in zip(out, blank.tolist())]
+                return out, ws.write_number, f, width, None
+            fmts = {int(k): self.money_fmt(int(k), **va) for k in kinds}
             pairs = list(zip(vals.tolist(), [fmts[k] for k in scale.tolist()]))
+            if blank is not None and blank.any():
+                pairs = [None if b else v for v, b in zip(pairs, blank.tolist())]
             return pairs, lambda r, j, v, _f: ws.write_number(r, j, v[0], v[1]), None, width, None
         if c.kind in ("count", "year", "rate", "percent", "number"):
-            f = self.fmt(num_format=NUMBER_FORMATS[c.kind])
+            f = self.fmt(num_format=NUMBER_FORMATS[c.kind], **({"valign": "top"} if self._top else {}))
             vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
             return _blank_nan(vals), ws.write_number, f, _number_width(c.kind, vals), None
         if c.kind == "date":
             return _blank_nan(np.asarray(excel_serials(s), dtype="float64")), ws.write_number, \
-                self.fmt(num_format="yyyy-mm-dd"), 11, None
+                self.fmt(num_format="yyyy-mm-dd", **({"valign": "top"} if self._top else {})), 11, None
         if c.kind == "link":  # values: (location in this workbook, text) pairs, or None
             return s.tolist(), self._link_writer(ws), self.fmt(font_color="blue", underline=1), 14, None
+        top = self.fmt(valign="top") if self._top else None
         if c.kind == "flag":
-            return np.where(s.fillna(False).to_numpy(dtype=bool), "Y", "N").tolist(), ws.write_string, None, 0, None
+            return np.where(s.fillna(False).to_numpy(dtype=bool), "Y", "N").tolist(), ws.write_string, top, 0, None
         vals = text_cells(s)
         longest = max((len(t) for t in vals[:2000] if t is not None), default=0)
         if c.kind == "code":
-            return vals, ws.write_string, None, min(40, longest + 2), None
+            return vals, ws.write_string, top, min(40, longest + 2), None
         limit = c.width or TEXT_WIDTH
         if longest + 2 > limit:  # long text wraps in a column of readable width
-            return vals, ws.write_string, None, limit, self.fmt(text_wrap=True, valign="top")
-        return vals, ws.write_string, None, longest + 2, None
+            wrap = self.fmt(text_wrap=True, valign="top")
+            return vals, ws.write_string, wrap, limit, wrap
+        return vals, ws.write_string, top, longest + 2, None
 
     def _link_writer(self, ws):
         """Write ``(location, text)`` as a link within the workbook; past Excel's limit of
@@ -433,12 +448,34 @@ def continuation_of(name: str, names) -> str | None:
     return next((n for n in names if n.startswith(base) and not _CONTINUED.match(n)), None)
 
 
-def write_cells(ws, first_row: int, plans: list, n: int) -> None:
+LINE_HEIGHT = 15  # points of a line of text at the default font
+
+
+def _heights(plans: list, widths: list) -> list | None:
+    """Per row, the height that shows every line of its wrapped cells (None: the default
+    height); None when no column wraps.  Spreadsheet programs do not all grow a row to its
+    wrapped text by themselves, so the writer sets it."""
+    wrapped = [(p[0], w) for p, w in zip(plans, widths) if p[4] is not None]
+    if not wrapped:
+        return None
+    n = len(wrapped[0][0])
+    lines = np.ones(n, dtype="int64")
+    for vals, w in wrapped:
+        chars = max(1, int(w) - 1)
+        k = np.fromiter((-(-len(v) // chars) if isinstance(v, str) else 1 for v in vals), dtype="int64", count=n)
+        lines = np.maximum(lines, k)
+    return [LINE_HEIGHT * int(k) if k > 1 else None for k in np.minimum(lines, 20).tolist()]
+
+
+def write_cells(ws, first_row: int, plans: list, n: int, heights: list | None = None) -> None:
     """Write ``n`` rows from ``first_row`` down: ``plans`` holds per column ``(column index,
-    values, write, format)`` as :meth:`Book._plan` makes them.  Row by row, so it suits a
+    values, write, format)`` as :meth:`Book._plan` makes them; ``heights`` (or None) the
+    height of each row, where it is not the default.  Row by row, so it suits a
     constant-memory worksheet; a None value leaves its cell blank."""
     for i in range(n):
         r = first_row + i
+        if heights is not None and heights[i] is not None:
+            ws.set_row(r, heights[i])
         for j, vals, write, f in plans:
             v = vals[i]
             if v is not None:
