@@ -4,7 +4,7 @@ One row per task a person signs in the period: every person's task (no ``step``)
 automated task with ``review`` = Y (the close does it; a reviewer signs it off).  Each row
 starts Not started with empty sign-offs, whatever an earlier period's checklist says: a new
 period starts afresh.  Beside the contract's columns (task, period, status, prepared_by,
-prepared_on, reviewed_by, reviewed_on, note) stand the task's name, owner, entity, due date
+prepared_on, reviewed_by, reviewed_on, note) stand the task's name, owner, due date
 and whether it needs a review, so whoever fills it in need not look them up; the reader keeps
 such columns for lineage and otherwise ignores them.  The status cells offer the three
 statuses, the date cells take dates, the name cells offer the users of the Users sheet, and
@@ -21,8 +21,7 @@ from ..checklist import _normalise, working_day
 from .writer import Book, Column, Sheet
 
 STATUSES = ["Not started", "In progress", "Done"]
-COLUMNS = [Column("task", "code"), Column("name", width=40), Column("owner", "code"), Column("entity", "code"),
-           Column("due_date", "date"), Column("review", "code", width=8), Column("period", "code"),
+COLUMNS = [Column("task", "code"), Column("name", width=40), Column("owner", "code"), Column("due_date", "date"), Column("review", "code", width=8), Column("period", "code"),
            Column("status", "code", width=13), Column("prepared_by", "code", width=14),
            Column("prepared_on", "date", width=12), Column("reviewed_by", "code", width=14),
            Column("reviewed_on", "date", width=12), Column("note", width=40)]
@@ -45,7 +44,7 @@ def checklist_rows(book, period: str, period_end) -> pd.DataFrame:
     keep = (t["step"] == "") | t["review"]
     t = t[keep.to_numpy()].reset_index(drop=True)
     return pd.DataFrame({
-        "task": t["task"], "name": t["name"], "owner": t["owner"], "entity": t["entity"],
+        "task": t["task"], "name": t["name"], "owner": t["owner"],
         "due_date": pd.to_datetime(pd.Series([working_day(period_end, d) for d in t["due"]], dtype=object)),
         "review": ["Y" if r else "N" for r in t["review"]], "period": period, "status": "Not started",
         "prepared_by": "", "prepared_on": pd.NaT, "reviewed_by": "", "reviewed_on": pd.NaT,

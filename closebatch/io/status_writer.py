@@ -238,17 +238,17 @@ def _cell(book: Book, ws, r: int, j: int, c: Column, rec: dict, wrap) -> None:
     if c.kind == "money":
         ccy = str(rec.get(c.scale, "") or "")
         scale = money.scale_of(ccy) if ccy else 2
-        ws.write_number(r, j, float(Decimal(int(v)).scaleb(-scale)), book.money_fmt(scale))
+        ws.write_number(r, j, float(Decimal(int(v)).scaleb(-scale)), book.money_fmt(scale, valign="top"))
     elif c.kind == "percent":
-        ws.write_number(r, j, float(v), book.fmt(num_format="0%"))
+        ws.write_number(r, j, float(v), book.fmt(num_format="0%", valign="top"))
     elif c.kind == "count":
-        ws.write_number(r, j, float(v), book.fmt(num_format="#,##0"))
+        ws.write_number(r, j, float(v), book.fmt(num_format="#,##0", valign="top"))
     elif c.kind == "date":
-        ws.write_string(r, j, f"{pd.Timestamp(v):%Y-%m-%d}")
+        ws.write_string(r, j, f"{pd.Timestamp(v):%Y-%m-%d}", book.fmt(valign="top"))
     elif c.kind == "flag":
-        ws.write_string(r, j, "Y" if v else "N")
+        ws.write_string(r, j, "Y" if v else "N", book.fmt(valign="top"))
     else:
-        ws.write_string(r, j, excel_text(str(v)), wrap if c.kind == "text" else None)
+        ws.write_string(r, j, excel_text(str(v)), wrap if c.kind == "text" else book.fmt(valign="top"))
 
 
 # --------------------------------------------------------------------------- Tasks

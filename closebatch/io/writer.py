@@ -281,7 +281,8 @@ class Book:
     def close(self):
         for ws in self.wb.worksheets():
             if not ws.fit_page:  # a sheet written by hand without a print setup
-                print_setup(ws, self.name, ws.name, header_row=ws.panes[0] - 1 if ws.panes and ws.panes[0] else None)
+                # the frozen rows are its header; without any, its first row is repeated
+                print_setup(ws, self.name, ws.name, header_row=ws.panes[0] - 1 if ws.panes and ws.panes[0] else 0)
             include_charts(ws)
         close_workbook(self.wb)
 
