@@ -66,6 +66,8 @@ class Book:
     * ``allocations``, ``statistics``, ``eliminations``, ``historical_rates``,
       ``subledgers``, ``tasks``, ``users``, ``statements``: the sheets with typed columns
       (empty frames when absent)
+    * ``checklist``: the Checklist sheets (task, period, status, prepared_by, prepared_on,
+      reviewed_by, reviewed_on, note), or None when the books have none
     """
 
     settings: Settings
@@ -85,6 +87,9 @@ class Book:
     statements: pd.DataFrame
     # (file, sheet) -> {normalised column name -> Excel column letter}
     columns: dict = field(default_factory=dict)
+    # each period's task statuses and sign-offs (spec v1.1); None when the books have no
+    # Checklist sheet (then Tasks.status is the status of the period being closed, as in v1)
+    checklist: pd.DataFrame | None = None
 
     @property
     def dims(self) -> tuple[str, ...]:

@@ -97,8 +97,16 @@ def read_sheet(path: Path, sheet: str) -> list[dict]:
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     rows = list(wb[sheet].iter_rows(values_only=True))
     wb.close()
-    header = [str(h) for h in rows[0]] if rows else []
+    header = [norm(h) for h in rows[0]] if rows else []
     return [dict(zip(header, r)) for r in rows[1:]]
+
+
+def norm(h) -> str:
+    """A header as the contract reads it back: case, spaces, ``-`` and ``_`` ignored
+    (``Balance acct`` -> ``balance_acct``)."""
+    import re
+
+    return re.sub(r"[\s\-_]+", "_", str(h if h is not None else "").strip().lower()).strip("_")
 
 
 # A USD parent P owning 80% of a EUR subsidiary S, with intercompany balances, January and

@@ -34,7 +34,7 @@ from ..cells import column_letter
 from ..core import ERROR, WARNING, Finding
 
 KINDS = ("Settings", "Entities", "Accounts", "Periods", "TrialBalance", "Journals", "Rates", "Allocations",
-         "Statistics", "Eliminations", "HistoricalRates", "Subledgers", "Tasks", "Users", "Statements")
+         "Statistics", "Eliminations", "HistoricalRates", "Subledgers", "Tasks", "Checklist", "Users", "Statements")
 _KIND_BY_NAME = {k.lower(): k for k in KINDS}
 # Friendly aliases for sheet names (an extension of the contract; the spec's names always work).
 _KIND_BY_NAME.update({"trial balance": "TrialBalance", "trial_balance": "TrialBalance", "journal": "Journals",
