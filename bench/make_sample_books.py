@@ -599,6 +599,8 @@ CHECKLIST = [  # task, period, status, prepared_by, prepared_on, reviewed_by, re
     ["T08", "2026-01", "Done", "jonas.holm", date(2026, 2, 4), "lisa.morgan", date(2026, 2, 4),
      "IC-FEES differences of 69.98 and 13.79 USD agreed with DK and UK: timing of the fee invoices"],
     ["T09", "2026-01", "In progress", "jonas.holm", None, None, None, None],
+    ["T10", "2026-01", "Done", None, None, "jonas.holm", date(2026, 2, 5),
+     "Statements reviewed; remove this row to see the close stop short of the lock"],
 ]
 
 README = """\
@@ -627,9 +629,10 @@ Close January:
     closebatch close sample_books --period 2026-01
 
 The results go to `sample_books/out/2026-01/`; the ledger the next close starts from goes to
-`sample_books/ledger/`. Both are ignored by git. January stays Open (exit status 3): the
-review of the financial statements is not signed yet. Review `statements.xlsx`, sign task T10
-in `Checklist 2026-01.xlsx` (reviewed_by, reviewed_on) and close again to put it on hold.
+`sample_books/ledger/`. Both are ignored by git. Every required task of January is signed
+(T10, the review of the financial statements, by jonas.holm), so the close puts January on
+hold. Take T10's row out of `Checklist 2026-01.xlsx` and the close leaves January Open (exit
+status 3) with a blocker that names the cell to sign.
 `closebatch checklist sample_books --period 2026-02` then writes February's checklist.
 """
 

@@ -117,6 +117,7 @@ def write_statements(path: Path, statements: list[Statement], period: str, group
     data.set_column(1, 4, AMOUNT_WIDTH)
     data.hide_gridlines(2)
     data.fit_to_pages(1, 0)
+    data.repeat_rows(0)  # its first table's heading on every page (a long sheet of chart figures)
     data.set_footer("&LChart data&RPage &P of &N")
     w.book.close()
     return Path(path)
