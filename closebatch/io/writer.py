@@ -197,6 +197,9 @@ class Book:
                     widths.append(w)
                     ws.set_column(j, j, w, plan[4])
                     ws.write_string(top, j, excel_text(title), self.header)
+                lines = max((_wrapped_lines(c.title(sheet.words), w) for c, w in zip(cols, widths)), default=1)
+                if lines > 1:  # a header that wraps gets the height of its lines (no row overlaps it)
+                    ws.set_row(top, 15 * lines)
             write_cells(ws, top + 1 + start, [(j, p[0], p[1], p[2]) for j, p in enumerate(plans)], len(block),
                         _heights(plans, widths))
         self.next_row = top + 1 + n
@@ -289,6 +292,19 @@ class Book:
 
 NUMBER_FORMATS = {"count": "#,##0", "year": "0", "rate": "0.000000###", "percent": "0.00%",
                   "number": "#,##0.########"}
+
+
+def _wrapped_lines(text: str, width: float) -> int:
+    """How many lines ``text`` takes when wrapped at spaces in a column ``width`` characters wide."""
+    room = max(1, int(width) - 1)
+    lines, used = 1, 0
+    for word in str(text).split():
+        need = len(word) if not used else used + 1 + len(word)
+        if used and need > room:
+            lines, used = lines + 1, len(word)
+        else:
+            used = need
+    return lines
 
 
 def _header_width(title: str) -> int:
