@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import checklist, money, periods, seal
+from . import checklist, money, periods, registry, seal
 from .book import Book
 from .close import CloseResult, History, period_of, run_close
 from .core import ERROR, Finding, StepResult, concat_lines, empty_lines, line_columns
@@ -888,15 +888,15 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
                                   flows=result.carry.get(statements.FLOWS))
     tasks.append(parallel.Task("statements.xlsx", 10_000, lambda: write_statements(
         od.path("statements.xlsx"), sts, period, group_name=_group_name(book))))
-    for step, fname in (("revaluation", "revaluation.xlsx"), ("settlement", "settlement.xlsx"),
-                        ("allocation", "allocation.xlsx"), ("consolidation", "consolidation.xlsx")):
+    for st in registry.STEPS:  # each step's schedules in its workbook
+        step, fname = st.name, st.workbook
         r = result.steps.get(step)
-        if r is None:
+        if r is None or not fname:
             continue
         reports = {k: v for k, v in r.reports.items() if not k.startswith("_")}
         if not reports:
             reports = {step.capitalize(): pd.DataFrame({"note": [f"Nothing to report for {step} in {period}."]})}
-        if step == "consolidation" and "Worksheet" in reports:
+        if st.writer == "consolidation" and "Worksheet" in reports:
             cells = sum(len(v) * max(1, len(v.columns)) for v in reports.values())
             tasks.append(parallel.Task(fname, cells, lambda reports=reports, fname=fname: write_consolidation(
                 od.path(fname), book, reports, period)))

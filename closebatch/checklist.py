@@ -39,21 +39,12 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from . import money
+from . import money, registry
 from .core import WARNING, Finding
 
 DONE = "Done"
-STEP_ORDER = ("journals_posted", "subledgers", "settlement", "revaluation", "allocation", "consolidation",
-              "statements", "year_end", "lock")
-STEP_TITLES = {"journals_posted": "Journals posted", "subledgers": "Subledgers tied to control accounts",
-               "settlement": "Settlement of open items", "revaluation": "Foreign-currency revaluation",
-               "allocation": "Allocations", "consolidation": "Consolidation", "statements": "Statements",
-               "year_end": "Year-end close", "lock": "Lock (period put on hold)"}
-# figures of the steps that are money, in minor units: per entity (accounting currency) or group
-MONEY_BY_ENTITY = ("gains", "losses", "profit_for_year")
-MONEY_GROUP = ("consolidated_total",)
-# per entity, in group currency: the translation reserve, each figure labelled (consolidation)
-MONEY_GROUP_BY_ENTITY = ("cta_total", "cta_goodwill", "cta_nci_share", "cta_owners_share", "cta_movement")
+STEP_ORDER = registry.STEP_NAMES
+STEP_TITLES = {s.name: s.title for s in registry.STEPS}
 TASK_COLUMNS = ["task", "name", "area", "owner", "entity", "due", "due_date", "depends_on", "status", "done",
                 "blocked", "blocked_by", "overdue", "days_overdue", "required", "step", "outcome", "figures", "source",
                 "done_by", "review", "prepared_by", "prepared_on", "reviewed_by", "reviewed_on", "note", "waiting_for"]
@@ -337,16 +328,17 @@ def flatten_figures(step: str, figures: dict, ent_ccy: dict, group_ccy: str) -> 
     rows = []
     for k, v in figures.items():
         if isinstance(v, dict):
+            kind = registry.figure_kind(step, k)
             for e in sorted(v):
                 x = v[e]
-                if k in MONEY_GROUP_BY_ENTITY and isinstance(x, (int, np.integer)):
+                if kind == "money_group_by_entity" and isinstance(x, (int, np.integer)):
                     rows.append((k, str(e), _money(int(x), group_ccy), group_ccy))
-                elif k in MONEY_BY_ENTITY and isinstance(x, (int, np.integer)):
+                elif kind == "money_acct_by_entity" and isinstance(x, (int, np.integer)):
                     ccy = ent_ccy.get(e, group_ccy)
                     rows.append((k, str(e), _money(int(x), ccy), ccy))
                 else:
                     rows.append((k, str(e), x if isinstance(x, (int, str, Decimal)) else str(x), ""))
-        elif k in MONEY_GROUP and isinstance(v, (int, np.integer)):
+        elif registry.figure_kind(step, k) == "money_group" and isinstance(v, (int, np.integer)):
             rows.append((k, "", _money(int(v), group_ccy), group_ccy))
         elif isinstance(v, (bool, np.bool_)):
             rows.append((k, "", "yes" if v else "no", ""))
@@ -363,25 +355,16 @@ def step_outcomes(book, result, lock: StepOutcome | None = None) -> dict[str, St
     ent_ccy = book.entity_currency()
     gcur = book.settings.group_currency
     out = {}
-    unposted = [b for b in result.blockers if b.code == "unposted"]
-    posted = result.posted_inputs
-    out["journals_posted"] = StepOutcome(
-        "journals_posted", "done" if not unposted else "blocked", not unposted,
-        figures=(("lines_posted", "", int(len(posted)) if posted is not None else 0, ""),
-                 ("unposted_journals", "", len(unposted), "")))
-    diffs = [b for b in result.blockers if b.code == "subledger-difference"]
-    sl = book.subledgers
-    n_sl = int(((sl["period"].fillna("") == "") | (sl["period"] == result.period.name)).sum()) if len(sl) else 0
-    out["subledgers"] = StepOutcome("subledgers", "done" if not diffs else "blocked", not diffs,
-                                    figures=(("subledger_balances", "", n_sl, ""), ("differences", "", len(diffs), "")))
     for name, r in result.steps.items():
         if name in ("lock",):
             continue
+        st = registry.step(name)
         errs = sum(f.is_error for f in r.findings)
         warns = len(r.findings) - errs
-        word = "errors" if errs else ("not the year end" if name == "year_end" and not result.period.year_end
-                                      else "done")
-        out[name] = StepOutcome(name, word, not errs, lines=int(len(r.lines)), errors=errs,
+        blocked = st is not None and any(f.code in st.blocks for f in r.findings)
+        word = "errors" if errs else "blocked" if blocked else (
+            "not the year end" if name == "year_end" and not result.period.year_end else "done")
+        out[name] = StepOutcome(name, word, not errs and not blocked, lines=int(len(r.lines)), errors=errs,
                                 warnings=warns, figures=flatten_figures(name, r.figures, ent_ccy, gcur))
     if "statements" not in out:
         # the statements of a close are written with its outputs

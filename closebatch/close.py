@@ -12,7 +12,9 @@ checks → year-end close.  Each step sees the ledger as the steps before it lef
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -21,8 +23,8 @@ from . import money
 from . import statements as statements_
 from .book import Book
 from .context import CloseContext, LedgerState, Period
-from .core import WARNING, Finding, StepResult, balance_key, concat_lines, empty_lines, line_columns, make_lines
-from .steps import allocation, consolidation, revaluation, settlement, year_end
+from .core import ERROR, WARNING, Finding, StepResult, balance_key, concat_lines, empty_lines, line_columns, make_lines
+from .steps import consolidation
 
 POSTING_TYPES = ("daily", "adjustment")
 
@@ -48,6 +50,7 @@ class CloseResult:
     eliminations: pd.DataFrame | None = None  # consolidation-layer lines (group currency)
     posted_inputs: pd.DataFrame | None = None  # the input lines consumed (for fingerprints)
     carry: dict = field(default_factory=dict)  # name -> frame for the next close
+    timings: dict = field(default_factory=dict)  # step name -> seconds it took (for the benchmark)
 
     @property
     def errors(self) -> list:
@@ -179,15 +182,23 @@ def subledger_differences(ctx: CloseContext, state: LedgerState) -> list[Finding
 
 def run_close(book: Book, per: Period, history: History, user: str = "", entities: tuple = (),
               stage=None) -> CloseResult:
-    """Close ``per``: every step in the spec's order on the ledger as the steps before it left
-    it.  ``stage(name)``, if given, hears as each step starts (progress on a terminal)."""
+    """Close ``per``: every step of :data:`closebatch.registry.STEPS`, in the spec's order, on
+    the ledger as the steps before it left it.  ``stage(name)``, if given, hears as each step
+    starts (progress on a terminal).
+
+    The runner builds the period's posted lines (the given lines, the lines earlier closes
+    scheduled into the period, the automatic reversals), then runs each step: the lines a step
+    posts in the period enter the ledger the next step sees (those dated later are scheduled
+    for their own period); a step that fails becomes an error naming it, never a crash; each
+    step's time is recorded (``CloseResult.timings``).  Last, each step's ``finish`` completes
+    its result with what the later steps did."""
+    from .registry import STEPS
+
     stage = stage or (lambda name: None)
     dims = book.dims
     ctx = CloseContext(book=book, period=per, user=user, entities=tuple(entities))
     opening, open_items = _opening(book, per, history)
     settle = frozenset(book.accounts.loc[book.accounts["settle"], "account"])
-    findings: list[Finding] = []
-    blockers: list[Finding] = []
 
     j = book.journals
     if entities:
@@ -196,13 +207,6 @@ def run_close(book: Book, per: Period, history: History, user: str = "", entitie
         open_items = open_items[open_items["entity"].isin(entities)]
     inside = _in(j, per) if len(j) else np.zeros(0, bool)
     given = j[inside & j["posted"].to_numpy()]
-    unposted = j[inside & ~j["posted"].to_numpy()]
-    for _, r in unposted.drop_duplicates("journal").iterrows():  # one finding per unposted journal
-        n = int((unposted["journal"] == r["journal"]).sum())
-        blockers.append(book.finding(r, "posted", f"Journal {r['journal']} ({n} line{'s' * (n != 1)}) dated in "
-                                     f"{per.name} is not posted.", hint="Post it (posted = Y) or move it to a later "
-                                     "period before the period can be put on hold.", severity=WARNING,
-                                     code="unposted"))
     revs = reversals(given, dims)
     scheduled_in = history.scheduled if history.scheduled is not None else empty_lines(dims)
     if len(scheduled_in) and entities:
@@ -211,73 +215,92 @@ def run_close(book: Book, per: Period, history: History, user: str = "", entitie
     now = generated_now[_in(generated_now, per)] if len(generated_now) else generated_now
     later = concat_lines([revs[revs["date"] > per.end]], dims) if len(revs) else empty_lines(dims)
     posted = concat_lines([given, now], dims)
-    state = LedgerState(dims, opening, posted, _carried(history), settle)
+    state = LedgerState(dims, opening, posted, _carried(history), settle, open_items)
 
     steps: dict[str, StepResult] = {}
-    stage("Settlement")
-    res = settlement.settle(ctx, state, open_items)
-    res = _move_carry(res)
-    steps["settlement"] = res
-    state = state.add(res.lines)
-    for name, fn in (("revaluation", revaluation.revalue), ("allocation", allocation.allocate)):
-        if name == "allocation":
-            # step 3, subledgers: against the control accounts as settlement and revaluation
-            # left them (a subledger is kept at period-end rates)
-            stage("Subledgers")
-            findings.extend(subledger_differences(ctx, state))
-            blockers.extend(f for f in findings if f.code == "subledger-difference")
-        stage(name.capitalize())
-        res = fn(ctx, state)
-        steps[name] = res
-        dated_now = _in(res.lines, per) if len(res.lines) else np.zeros(0, bool)
-        later = concat_lines([later, res.lines[~dated_now]], dims)
-        state = state.add(res.lines[dated_now])
-    stage("Consolidation")
-    res = consolidation.consolidate(ctx, state)
-    steps["consolidation"] = res
-    stage("Statements")
-    steps["statements"] = _statements_check(ctx, state, res)
-    stage("Year-end")
-    res_ye = year_end.close_year(ctx, state)
-    steps["year_end"] = res_ye
-    for r in steps.values():
-        findings.extend(r.findings)
+    timings: dict[str, float] = {}
+    findings: list[Finding] = []
+    blockers: list[Finding] = []
+    for st in STEPS:
+        if st.run is None:
+            continue
+        if st.stage:
+            stage(st.stage)
+        started = time.perf_counter()
+        res = _run_step(st, replace(ctx, earlier=MappingProxyType(dict(steps))), state)
+        timings[st.name] = time.perf_counter() - started
+        steps[st.name] = res
+        if st.posts and len(res.lines):
+            dated_now = _in(res.lines, per)
+            later = concat_lines([later, res.lines[~dated_now]], dims)
+            state = state.add(res.lines[dated_now])
+    done = replace(ctx, earlier=MappingProxyType(dict(steps)))
+    for st in STEPS:
+        if st.finish is not None and st.name in steps:
+            steps[st.name] = st.finish(done, steps[st.name], steps)
     carry = {}
-    for r in steps.values():
-        carry.update(r.carry)
-    # lines posted on settlement accounts after settlement ran (revaluation of open items,
-    # allocations) are open items too, so the carried items keep equalling the ledger
-    after = concat_lines([steps[n].lines for n in ("revaluation", "allocation")], dims)
-    after = after[after["account"].isin(settle) & _in(after, per)] if len(after) else after
-    if len(after) and "open_items" in carry:
-        carry["open_items"] = concat_lines([carry["open_items"], after], dims)
-        _open_after(steps["settlement"], after, per)
+    for st in STEPS:
+        if st.name in steps:
+            findings.extend(steps[st.name].findings)
+            blockers.extend(f for f in steps[st.name].findings if f.code in st.blocks)
+            carry.update(steps[st.name].carry)
+    empty = StepResult(empty_lines(dims))
     return CloseResult(period=per, lines=state.lines, balances=state.balances(), steps=steps, findings=findings,
-                       blockers=blockers, scheduled=later, year_end=res_ye.lines,
-                       eliminations=steps["consolidation"].lines, posted_inputs=given, carry=carry)
+                       blockers=blockers, scheduled=later, year_end=steps.get("year_end", empty).lines,
+                       eliminations=steps.get("consolidation", empty).lines, posted_inputs=given, carry=carry,
+                       timings=timings)
 
 
-def _open_after(res: StepResult, after: pd.DataFrame, per: Period) -> None:
-    """Settlement's ``Open`` report as the period ends: with the lines the later steps posted
-    on the open items (revaluation, allocation), so that it adds up to the ledger balance of
-    each settlement account, as the carried open items do."""
-    rep = res.reports.get("Open")
-    if rep is None:
-        return
-    extra = after.assign(origin="period")
-    extra["age_days"] = (per.end - extra["date"]).dt.days.astype("int64")
-    rep = pd.concat([rep, extra[list(rep.columns)]], ignore_index=True)
-    order = ["entity", "account", "currency", "reference", "date"]
-    res.reports["Open"] = rep.sort_values(order, kind="stable").reset_index(drop=True)
+def _run_step(st, ctx: CloseContext, state: LedgerState) -> StepResult:
+    """``st.run(ctx, state)``; an exception becomes an error naming the step (the close stops
+    before writing anything, and says why), never a traceback."""
+    try:
+        return st.run(ctx, state)
+    except money.AmountOverflow as e:
+        message, hint, code = (f"The {st.title.lower()} step of {ctx.period.name} cannot convert an amount: {e}.",
+                               "Correct the rate (or the amount) in the books.", "amount-overflow")
+    except Exception as e:  # noqa: BLE001 - a step's bug must reach the user as a finding
+        message, hint, code = (f"The {st.title.lower()} step of {ctx.period.name} stopped: {type(e).__name__}: "
+                               f"{str(e)[:300]}.", "This is a fault of closebatch, not of the books: report it with "
+                               "the books folder (or the smallest books that show it).", "step-failed")
+    return StepResult(empty_lines(ctx.book.dims), [Finding(ERROR, message, hint=hint, code=code, value=st.name)])
 
 
-def _statements_check(ctx: CloseContext, state: LedgerState, cons: StepResult) -> StepResult:
+def journals_posted(ctx: CloseContext, state: LedgerState) -> StepResult:
+    """Step 2: unposted lines dated in the period are listed; they block the lock."""
+    book, per = ctx.book, ctx.period
+    j = book.journals
+    if ctx.entities and len(j):
+        j = j[j["entity"].isin(ctx.entities)]
+    inside = _in(j, per) if len(j) else np.zeros(0, bool)
+    unposted = j[inside & ~j["posted"].to_numpy()] if len(j) else j
+    out = []
+    for _, r in unposted.drop_duplicates("journal").iterrows():  # one finding per unposted journal
+        n = int((unposted["journal"] == r["journal"]).sum())
+        out.append(book.finding(r, "posted", f"Journal {r['journal']} ({n} line{'s' * (n != 1)}) dated in "
+                                f"{per.name} is not posted.", hint="Post it (posted = Y) or move it to a later "
+                                "period before the period can be put on hold.", severity=WARNING, code="unposted"))
+    given = int(state.lines["journal_type"].isin(POSTING_TYPES).sum()) if len(state.lines) else 0
+    return StepResult(empty_lines(book.dims), out, figures={"lines_posted": given, "unposted_journals": len(out)})
+
+
+def subledgers(ctx: CloseContext, state: LedgerState) -> StepResult:
+    """Step 3: each subledger against its control account, as settlement and revaluation left
+    it (a subledger is kept at period-end rates)."""
+    found = subledger_differences(ctx, state)
+    sl = ctx.book.subledgers
+    n = int(((sl["period"].fillna("") == "") | (sl["period"] == ctx.period.name)).sum()) if len(sl) else 0
+    return StepResult(empty_lines(ctx.book.dims), found, figures={"subledger_balances": n, "differences": len(found)})
+
+
+def statements_check(ctx: CloseContext, state: LedgerState) -> StepResult:
     """Step 9, statements: the period's figures of the statements of movements (carried, so
     later closes compare with them) and every statement's checks on the period's own figures
     (a failed check is an error, so nothing unbalanced is ever written; the workbook with its
     comparatives is written by the app).  The consolidated balances are carried in the ledger,
     as the group's comparatives of later closes."""
     book, per = ctx.book, ctx.period
+    cons = ctx.earlier.get("consolidation") or StepResult(empty_lines(book.dims))
     group = cons.reports.get("Consolidated")
     findings: list[Finding] = []
     gm = None
@@ -467,10 +490,3 @@ def _carried(history: History) -> dict:
     if history.previous is None:
         return {}
     return {k[len("carry_"):]: v for k, v in history.previous.items() if k.startswith("carry_")}
-
-
-def _move_carry(res: StepResult) -> StepResult:
-    """Settlement returns its carry as a report named ``_carry_NAME``; move it to ``carry``."""
-    for k in [k for k in res.reports if k.startswith("_carry_")]:
-        res.carry[k[len("_carry_"):]] = res.reports.pop(k)
-    return res

@@ -25,8 +25,7 @@ class Col:
 #: The lines of the cash flow statement an account's movement belongs to (Accounts ``cash_flow``).
 CASH_FLOW_CLASSES = ("cash", "operating", "investing", "financing")
 
-TASK_STEPS = ("journals_posted", "subledgers", "revaluation", "settlement", "allocation", "consolidation",
-              "statements", "lock")
+from .registry import TASK_STEPS  # noqa: E402 - the steps a task may stand for: the registry's
 
 SCHEMAS: dict[str, list[Col]] = {
     "Settings": [Col("key", TEXT, True, True, note="setting name, e.g. group_currency"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import __version__, money
+from .. import __version__
 from ..book import Book
 from . import atomic
 from .writer import Column, Sheet, write_workbook

@@ -38,8 +38,7 @@ class Column(NamedTuple):
 _C = Column
 YN = ("Y", "N")
 RATE_TYPES = ("spot", "closing", "average")
-TASK_STEPS = ("journals_posted", "subledgers", "revaluation", "settlement", "allocation", "consolidation",
-              "statements", "lock")
+from ..registry import TASK_STEPS  # noqa: E402 - the steps a task may stand for
 
 #: Every sheet kind of the books format (spec section 2), in the spec's order, with its
 #: columns in the spec's order.  Dimension columns (from the ``dimensions`` setting) are not
