@@ -80,6 +80,8 @@ def refused(books, period="2026-03"):
     v = app.verify(books)
     assert v.exit_code == 1
     assert app.status(books).exit_code == 1
+    chk = app.checklist_workbook(books)  # even a file to fill in: its statuses would come from the seal
+    assert chk.exit_code == 1 and chk.message.startswith("Refused") and not chk.written
     return res.findings
 
 

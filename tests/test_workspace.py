@@ -88,6 +88,21 @@ def test_checklist_across_three_periods_with_sign_offs_and_a_missing_review(tmp_
     assert "reviewed by ann" in feb_status.message and "5 done" in feb_status.message
 
 
+def test_status_prints_progress_by_entity_and_the_persons_tasks_that_block_the_lock(tmp_path):
+    """The terminal's checklist: progress by area, owner and entity; every name in full; the
+    persons' required tasks not done, each at the cell where it is signed."""
+    books = books_with(tmp_path, [["BANK", "2026-01", "Done", "bob", D(2026, 2, 2), None, None, None]])
+    res = app.status(books, today=D(2026, 2, 3), period="2026-01")
+    assert res.exit_code == 0, res.message
+    assert "by entity: (group) 0/5" in res.message
+    assert "Review the statements" in res.message
+    assert "2 required task(s) of persons not done: they block the lock" in res.message
+    lines = res.message.splitlines()
+    bank = next(x for x in lines if x.strip().startswith("Checklist.xlsx!Checklist!") and "BANK" in x)
+    assert "needs a review" in bank or "review" in bank
+    assert any(x.strip().startswith("tasks.xlsx!Tasks!") and "ACCR" in x for x in lines), lines
+
+
 def test_books_without_a_checklist_keep_v1(tmp_path):
     """Without a Checklist sheet, Tasks.status is the period's status and review is not asked."""
     books = write_books({"master.xlsx": master(), "opening.xlsx": OPENING, "tasks.xlsx": {"Tasks": [

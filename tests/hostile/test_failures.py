@@ -150,17 +150,17 @@ def test_ctrl_c_while_the_library_is_imported_exits_130_without_a_traceback(tmp_
     assert not (books / ".closebatch.lock").exists()
 
 
-@pytest.mark.parametrize("where", ["load", "_write_outputs"])
+@pytest.mark.parametrize("where", ["check.load", "app.write_outputs"])
 def test_ctrl_c_during_a_close_exits_130_and_says_what_was_persisted(tmp_path, monkeypatch, where):
     books = good_books(tmp_path / "b")
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(app, where, interrupt)
+    monkeypatch.setattr(f"closebatch.{where}", interrupt)
     r = close(books)
     assert r.exit_code == 130 and "interrupted" in r.stderr
-    if where == "_write_outputs":
+    if where == "app.write_outputs":
         assert "Nothing was persisted" in r.stderr
     monkeypatch.undo()
     assert not (books / ".closebatch.lock").exists() and status_of(books) == "Open"
