@@ -293,6 +293,37 @@ def subledgers(ctx: CloseContext, state: LedgerState) -> StepResult:
     return StepResult(empty_lines(ctx.book.dims), found, figures={"subledger_balances": n, "differences": len(found)})
 
 
+def consolidation_step(ctx: CloseContext, state: LedgerState) -> StepResult:
+    """Step 8, consolidation (:func:`closebatch.steps.consolidation.consolidate`).  At the
+    calendar's first close nothing is carried yet, so the consolidation income and expense the
+    opening balances already hold (an intercompany difference at the start, a bargain
+    purchase gain of an earlier year) would be charged to the first period's profit: they are
+    given to the step as arisen in earlier fiscal years (the ``consolidation_profit`` of a
+    consolidation of the opening balances, :func:`opening_consolidation`), so the step moves
+    them to retained earnings, where the opening balance sheet has them."""
+    if _seeds(ctx.period, state):
+        op = opening_consolidation(ctx.book, ctx.period, ctx.entities, [])
+        seed = op[5] if op is not None else None
+        if seed is not None and len(seed):
+            seed = seed.assign(fiscal_year=ctx.period.fiscal_year - 1, period=OPENING_PERIOD)
+            state = replace(state, carried={**state.carried, consolidation.PROFIT_CARRY: seed})
+    return consolidation.consolidate(ctx, state)
+
+
+def _seeds(per: Period, state: LedgerState) -> bool:
+    """Whether the consolidation of ``per`` starts from the opening balances' consolidation
+    income and expense (the calendar's first close, with nothing carried)."""
+    c = state.carried.get(consolidation.PROFIT_CARRY)
+    return per.index == 0 and (c is None or not len(c))
+
+
+def _cumulative(carry: pd.DataFrame | None) -> int:
+    """The consolidation income and expense measured to date in a ``consolidation_profit`` carry."""
+    if carry is None or not len(carry):
+        return 0
+    return int(pd.to_numeric(carry.loc[carry["figure"] == "cumulative", "amount_group"]).sum())
+
+
 def statements_check(ctx: CloseContext, state: LedgerState) -> StepResult:
     """Step 9, statements: the period's figures of the statements of movements (carried, so
     later closes compare with them) and every statement's checks on the period's own figures
@@ -352,7 +383,9 @@ def _group_movement(ctx: CloseContext, state: LedgerState, cons: StepResult, fin
         op = opening_consolidation(book, per, ctx.entities, findings)
         if op is None:
             return None
-        opening, was, gap, gap_nci, start_diff = op
+        opening, was, gap, gap_nci, start_diff, seeded = op
+        if _seeds(per, state):  # the consolidation step moved the opening layer's profit to retained earnings
+            start_diff -= _cumulative(seeded)
     elif prev is not None and len(prev) and "balance_group" in prev:
         opening = pd.to_numeric(prev["balance_group"], errors="coerce").fillna(0).astype("int64")
         opening = pd.Series(opening.to_numpy(), index=prev["account"].astype(str).to_numpy()).groupby(level=0).sum()
@@ -397,7 +430,8 @@ def opening_consolidation(book: Book, first: Period, entities=(), findings: list
     equity in its own currency), the rate the consolidation's first translation difference is
     measured from.  Returns (balances with the opening profit or loss in retained earnings,
     the translated balances, the reserve gap (owners' part and the non-controlling interests'),
-    the profit or loss of the opening consolidation layer), or None when it cannot be made."""
+    the profit or loss of the opening consolidation layer, and its ``consolidation_profit``
+    carry), or None when it cannot be made."""
     findings = findings if findings is not None else []
     day = first.start - pd.Timedelta(days=1)
     p0 = Period(name=OPENING_PERIOD, start=day, end=day, fiscal_year=first.fiscal_year, index=-1, year_end=False,
@@ -447,7 +481,8 @@ def opening_consolidation(book: Book, first: Period, entities=(), findings: list
                                     sheet="HistoricalRates", code="opening-reserve-differs",
                                     value=money.fmt(-total_gap, sc)))
     return statements_.roll_year(bal, book), _translation_frame(res.reports.get("Translation"), "balance_acct",
-                                                                "amount_group"), gap, gap_nci, start_diff
+                                                                "amount_group"), gap, gap_nci, start_diff, \
+        res.carry.get(consolidation.PROFIT_CARRY)
 
 
 def _implied_rates(book: Book, res: StepResult, currencies: list, day, first: Period) -> Book:

@@ -63,7 +63,7 @@ def _steps() -> tuple[Step, ...]:
              blocks=("subledger-difference",), figures={"subledger_balances": "count", "differences": "count"}),
         Step("allocation", "Allocations", run=allocation.allocate, journal_type="allocation",
              workbook="allocation.xlsx", posts=True, stage="Allocation", figures={"rules": "count", "lines": "count"}),
-        Step("consolidation", "Consolidation", run=consolidation.consolidate, journal_type="elimination",
+        Step("consolidation", "Consolidation", run=close.consolidation_step, journal_type="elimination",
              workbook="consolidation.xlsx", writer="consolidation", stage="Consolidation",
              figures={"consolidated_entities": "count", "eliminations": "count", "consolidated_total": "money_group",
                       **{k: "money_group_by_entity" for k in consolidation.CTA_FIGURES}}),

@@ -90,9 +90,10 @@ revaluation of the entities' foreign-currency cash at the average rate.  What re
 operating line, "intercompany exchange differences, rounding (non-cash)": the translation
 differences of eliminated intercompany balances (their counterpart, an exchange gain or loss or
 an intercompany difference, is in profit) and the rounding of the average-rate translation
-(minor units).  At the first period the opening consolidation may hold intercompany
-differences that the first close charges to profit again, and a reserve differing by rounding
-from the one HistoricalRates gives: both are shown on their own row ("Consolidation differences
+(minor units).  At the first period the opening consolidation may hold a reserve differing
+(by rounding, or as given) from the one HistoricalRates gives, and consolidation income and
+expense of the opening layer that the first close did not move to retained earnings (it moves
+them: :func:`closebatch.close.consolidation_step`): both are shown on their own row ("Consolidation differences
 at the start of the calendar") of the changes in equity and of the cash flows.
 """
 from __future__ import annotations
@@ -817,9 +818,9 @@ class GroupMovement:
     ``oci`` and ``oci_nci``: the period's translation differences (the CTA report's
     ``cta_movement`` and ``cta_nci_movement``, summed over the entities; ledger sign, a credit
     is a gain); ``start_differences``: at the first period of the calendar, the profit or loss
-    the opening consolidation holds (intercompany differences at the start), which the first
-    close charges to its profit again; ``reserve_gap`` and ``reserve_gap_nci``: at the first
-    period, the translation reserve the opening balance sheet holds (owners' part, and the
+    the opening consolidation holds (intercompany differences at the start) that the first
+    close did not move to retained earnings (nil when it did); ``reserve_gap`` and
+    ``reserve_gap_nci``: at the first period, the translation reserve the opening balance sheet holds (owners' part, and the
     non-controlling interests' share) less the one the consolidation measures the first
     period's translation differences from (HistoricalRates): the rounding of the opening
     translation, or an opening reserve given at odds with the opening rate."""

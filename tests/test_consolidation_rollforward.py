@@ -114,7 +114,7 @@ def consolidated(result) -> pd.DataFrame:
     return result.steps["consolidation"].reports["Consolidated"].set_index("account")
 
 
-@profile(10, 60)
+@profile(6, 60)
 @given(book=groups())
 def test_consolidated_equity_rolls_forward_across_a_year_end(book):
     dec = run_close(book, period(book, "2026-12"), History())

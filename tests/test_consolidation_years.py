@@ -116,6 +116,45 @@ def test_intercompany_differences_in_both_directions_carry_into_retained_earning
     assert sum(v for a, v in feb.items() if a[0] in "4567") == -200
 
 
+def test_an_intercompany_difference_at_the_start_of_the_calendar_is_in_retained_earnings(tmp_path):
+    """The opening balances disagree: P's receivable from S 1,000, S's payable to P 1,100 (an
+    invoice P never booked, before the calendar).  The difference, −100 in 7950, arose before
+    the calendar: the first close (December 2026) moves it to retained earnings, where the
+    group's opening balance sheet has it, so December's profit is the outside sale alone (300)
+    and the changes in equity need no reconciling row."""
+    import openpyxl
+
+    books = write_books({
+        "master.xlsx": master(entities=(("P", "Parent", "USD", None, None), ("S", "Sub S", "USD", "P", 1)),
+                              settings_extra=[["group_currency", "USD"]], periods=PERIODS),
+        "opening.xlsx": {"TrialBalance": [
+            ["entity", "account", "currency", "balance", "counterparty"],
+            ["P", "1000", "USD", 10000, None], ["P", "1300", "USD", 1000, "S"], ["P", "1600", "USD", 5000, None],
+            ["P", "3000", "USD", -16000, None],
+            ["S", "1000", "USD", 6100, None], ["S", "2300", "USD", -1100, "P"], ["S", "3000", "USD", -5000, None]]},
+        "journals.xlsx": {"Journals": [
+            GJ,
+            ["P-2", D(2026, 12, 10), "P", "1000", "USD", 300, None, None],
+            ["P-2", D(2026, 12, 10), "P", "4000", "USD", None, 300, None]]},
+        "group.xlsx": {"Eliminations": [
+            ["rule", "type", "account", "counter_account", "difference_account", "entity", "counterparty"],
+            ["IC-BAL", "intercompany", "1300", "2300", "7950", None, None],
+            ["INV-S", "investment", "1600", "3000", "1700", "P", "S"]]},
+    }, tmp_path / "books")
+    out = close(books, "2026-12")
+    dec = group(out)
+    assert "7950" not in dec and dec["3100"] == -100 and dec["4000"] == -300
+    assert sum(v for a, v in dec.items() if a[0] in "4567") == -300  # the outside sale alone
+    moved = [r for r in read_sheet(out / "consolidation.xlsx", "Eliminations") if r["role"] == "earlier_years"]
+    assert sorted((r["account"], Decimal(str(r["amount_group"]))) for r in moved) == [("3100", -100), ("7950", 100)]
+    wb = openpyxl.load_workbook(out / "statements.xlsx", read_only=True)
+    labels = [str(r[0]) for ws in wb.worksheets for r in ws.iter_rows(values_only=True) if r and r[0]]
+    wb.close()
+    assert not any("start of the calendar" in x for x in labels)
+    jan = group(close(books, "2027-01"))
+    assert jan["3100"] == -400 and "7950" not in jan  # December's profit joins the difference of before
+
+
 # --------------------------------------------------------------------------- bargain purchase
 
 def test_bargain_purchase_gain_is_income_of_its_year_only(tmp_path):

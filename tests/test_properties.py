@@ -219,7 +219,7 @@ def check_invariants(book, result) -> None:
             {a: b for a, b in zip(cons["account"], cons["balance_group"]) if b}
 
 
-@profile(40, 300)
+@profile(25, 300)
 @given(case=cases())
 def test_close_keeps_the_ledger_invariants(case):
     book = case.book()

@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypo import profile
+from hypothesis import given, strategies as st
 
 import test_properties as tp
 from builders import make_book, period
@@ -88,8 +89,7 @@ def _check(book, per, result, history):
             assert row["Profit for the period"][1] == -int(bal[pl].sum())  # year to date
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@profile(12, 80)
 @given(case=two_periods())
 def test_every_statement_agrees_with_the_balance_sheets(case):
     book = _book(case)
