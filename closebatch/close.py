@@ -295,15 +295,21 @@ def subledgers(ctx: CloseContext, state: LedgerState) -> StepResult:
 
 def consolidation_step(ctx: CloseContext, state: LedgerState) -> StepResult:
     """Step 8, consolidation (:func:`closebatch.steps.consolidation.consolidate`).  At the
-    calendar's first close nothing is carried yet, so the consolidation income and expense the
-    opening balances already hold (an intercompany difference at the start, a bargain
-    purchase gain of an earlier year) would be charged to the first period's profit: they are
-    given to the step as arisen in earlier fiscal years (the ``consolidation_profit`` of a
+    calendar's first close nothing is carried yet, so an intercompany difference the opening
+    balances already hold would be charged to the first period's profit: it is given to the
+    step as arisen in earlier fiscal years (the ``consolidation_profit`` of a
     consolidation of the opening balances, :func:`opening_consolidation`), so the step moves
-    them to retained earnings, where the opening balance sheet has them."""
+    it to retained earnings, where the opening balance sheet has it.  (Goodwill or a bargain
+    purchase gain is measured at the first close that consolidates the investment: it arises
+    then.)"""
     if _seeds(ctx.period, state):
         op = opening_consolidation(ctx.book, ctx.period, ctx.entities, [])
         seed = op[5] if op is not None else None
+        if seed is not None and len(seed):  # intercompany differences: a bargain purchase arises at this close
+            el = ctx.book.eliminations
+            ic = set(el.loc[el["type"].astype(str).str.strip().str.lower() == "intercompany", "rule"].astype(str)) \
+                if len(el) and {"rule", "type"} <= set(el.columns) else set()
+            seed = seed[seed["rule"].astype(str).isin(ic).to_numpy()]
         if seed is not None and len(seed):
             seed = seed.assign(fiscal_year=ctx.period.fiscal_year - 1, period=OPENING_PERIOD)
             state = replace(state, carried={**state.carried, consolidation.PROFIT_CARRY: seed})

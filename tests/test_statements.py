@@ -13,10 +13,12 @@ Hand computation for January (closing 1.25, average 1.20; acquisition rate 1.10)
   980 + 10,000 + 1,000 + 1,500.
 * Group (USD): cash 30,990 + 13,480 x 1.25 = 47,840; goodwill 10,010 - 80% x 12,100 = 330 USD
   = 300 EUR, at 1.25 = 375; total assets 48,215.  Intercompany: 1,250 - 980 x 1.25 = 25 not
-  cancelled, to 7950 (an expense).  Revenue 1,000 + 2,000 x 1.20 = 3,400, FX gain 150, rent
-  500 x 1.20 = 600: profit 3,400 + 150 - 600 - 25 = 2,925, of which NCI 20% x 1,800 = 360 and
-  owners 2,565.  Equity: share capital 41,100, translation reserve 1,425, profit attributable
-  to owners 2,565 (= 45,090 owners' equity) and NCI 3,125: total 48,215.
+  cancelled, to 7950 (an expense); 22 of it (1,100 - 980 x 1.10) was there at the start of the
+  calendar, so it is retained earnings, and January's expense is 3.  Revenue 1,000 + 2,000 x
+  1.20 = 3,400, FX gain 150, rent 500 x 1.20 = 600: profit 3,400 + 150 - 600 - 3 = 2,947, of
+  which NCI 20% x 1,800 = 360 and owners 2,587.  Equity: share capital 41,100, retained
+  earnings -22, translation reserve 1,425, profit attributable to owners 2,587 (= 45,090
+  owners' equity) and NCI 3,125: total 48,215.
 """
 from __future__ import annotations
 
@@ -128,23 +130,25 @@ def test_default_statements_match_the_trial_balance_for_every_entity_and_the_gro
     # the group at the start: S at 1.10 (the rate its opening equity stands at: no closing rate of
     # 31 Dec 2025 is given): cash 29,990 + 11,980 x 1.10 = 43,168; goodwill 10,010 - 80% x 12,100 =
     # 330; the intercompany balances (1,100 against 980 x 1.10 = 1,078) leave 22 in retained
-    # earnings; NCI 20% x 12,100 = 2,420
+    # earnings; NCI 20% x 12,100 = 2,420.  That difference arose before the calendar: it stays
+    # in retained earnings, and January's intercompany difference is what arose in January:
+    # 25 at its end (1,250 against 980 x 1.25 = 1,225) less the 22 of before = 3
     g_bs = statement(path, "Group Balance sheet")
     assert g_bs["Cash"] == [Decimal("47840"), Decimal("43168")] and g_bs["Goodwill"] == [Decimal("375"), 330]
     assert g_bs["Total assets"] == [Decimal("48215"), Decimal("43498")]
     assert g_bs["Translation reserve"] == [Decimal("1425"), 0]
-    assert g_bs["Retained earnings"] == [0, Decimal("-22")]
-    assert g_bs["Profit for the period attributable to owners"] == [Decimal("2565"), 0]
+    assert g_bs["Retained earnings"] == [Decimal("-22"), Decimal("-22")]
+    assert g_bs["Profit for the period attributable to owners"] == [Decimal("2587"), 0]
     assert g_bs["Equity attributable to owners of the parent"] == [Decimal("45090"), Decimal("41078")]
     assert g_bs["Non-controlling interests"] == [Decimal("3125"), Decimal("2420")]
     assert g_bs["Total equity"] == [Decimal("48215"), Decimal("43498")]
     assert g_bs["Total liabilities and equity"] == [Decimal("48215"), Decimal("43498")]
     g_is = statement(path, "Group Income statement")
     assert g_is["Total revenue"] == [Decimal("3550")] * 2
-    assert g_is["Intercompany difference"] == [Decimal("25")] * 2
-    assert g_is["Total expenses"] == [Decimal("625")] * 2  # 600 rent + 25; the NCI share is no expense
-    assert g_is["Profit for the period"] == [Decimal("2925")] * 2
-    assert g_is["Owners of the parent"] == [Decimal("2565")] * 2
+    assert g_is["Intercompany difference"] == [Decimal("3")] * 2
+    assert g_is["Total expenses"] == [Decimal("603")] * 2  # 600 rent + 3; the NCI share is no expense
+    assert g_is["Profit for the period"] == [Decimal("2947")] * 2
+    assert g_is["Owners of the parent"] == [Decimal("2587")] * 2
     assert g_is["Non-controlling interests"] == [Decimal("360")] * 2
 
     # the same totals straight from the adjusted trial balance
@@ -170,16 +174,16 @@ def test_statements_sheet_rows(tmp_path):
     assert res.exit_code == 0, [f.message for f in res.findings]
     path = books / "out" / "2026-01" / "statements.xlsx"
     g_bs = statement(path, "Group Balance sheet")
-    # other assets: goodwill 375 (1300 and 1600 eliminated); equity 41,100 + 1,425 + 3,125;
-    # profit of the Revenue/Expense range, the NCI share (8900) included: 2,565.  The opening
+    # other assets: goodwill 375 (1300 and 1600 eliminated); equity 41,100 - 22 + 1,425 + 3,125;
+    # profit of the Revenue/Expense range, the NCI share (8900) included: 2,587.  The opening
     # balance sheet: cash 43,168, goodwill 330, equity 41,100 - 22 + 2,420 (see the first test)
     assert g_bs == {"Cash": [Decimal("47840"), Decimal("43168")], "Other assets": [Decimal("375"), Decimal("330")],
                     "Total assets": [Decimal("48215"), Decimal("43498")], "Liabilities": [0, 0],
-                    "Equity": [Decimal("45650"), Decimal("43498")], "Profit for the period": [Decimal("2565"), 0],
+                    "Equity": [Decimal("45628"), Decimal("43498")], "Profit for the period": [Decimal("2587"), 0],
                     "Total equity and liabilities": [Decimal("48215"), Decimal("43498")]}
     g_is = statement(path, "Group Income statement")
-    # costs 600 + 25 + 360 (8900 is in the range 5000-7899, 7910, 7930-9999)
-    assert g_is == {"Income": [Decimal("3550")] * 2, "Costs": [Decimal("985")] * 2, "Result": [Decimal("2565")] * 2}
+    # costs 600 + 3 + 360 (8900 is in the range 5000-7899, 7910, 7930-9999)
+    assert g_is == {"Income": [Decimal("3550")] * 2, "Costs": [Decimal("963")] * 2, "Result": [Decimal("2587")] * 2}
     s_bs = statement(path, "S Balance sheet")
     assert s_bs["Liabilities"] == [Decimal("980")] * 2 and s_bs["Equity"] == [Decimal("11000")] * 2
     assert s_bs["Total assets"] == s_bs["Total equity and liabilities"] == [Decimal("13480"), Decimal("11980")]

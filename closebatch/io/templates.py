@@ -35,199 +35,211 @@ class Column(NamedTuple):
     allowed: tuple[str, ...] = ()
 
 
-_C = Column
 YN = ("Y", "N")
 RATE_TYPES = ("spot", "closing", "average")
-from ..registry import TASK_STEPS  # noqa: E402 - the steps a task may stand for
+
+#: What each column of a template says in its header note, and the kind of value that decides
+#: its cell format: (note, value).  The columns themselves (order, required, allowed values)
+#: are the contract's, from :data:`closebatch.schema.SCHEMAS`.
+NOTES: dict[str, dict[str, tuple[str, str]]] = {
+    "Settings": {
+        "key": ("Setting name, one of the keys listed below (e.g. group_currency). Text.", "code"),
+        "value": ("The setting's value. Blank = the default noted on the key.", "code"),
+    },
+    "Entities": {
+        "entity": ("Entity code (text), e.g. US. Used in every other sheet.", "code"),
+        "name": ("Legal name of the entity. Text.", "text"),
+        "currency": ("Accounting currency of the entity: ISO 4217 code, e.g. USD.", "code"),
+        "parent": ("Entity code of the parent. Blank for the top of the group.", "code"),
+        "ownership": ("Share the parent holds, 80% or 0.8. Default 100%.", "percent"),
+        "consolidate": ("Y/N: include the entity in the consolidation. Default Y.", "yn"),
+    },
+    "Accounts": {
+        "account": ("Account code (text, e.g. 1100); the chart is shared by all entities.", "code"),
+        "name": ("Account name. Text.", "text"),
+        "type": ("One of Asset, Liability, Equity, Revenue, Expense.", "choice"),
+        "revalue": ("Y/N: revalue foreign-currency balances at period end. Default N.", "yn"),
+        "settle": ("Y/N: open items on this account are settled by reference. Default N.", "yn"),
+        "translation": (
+            "closing, average or historical. Default by type: Asset/Liability closing, Revenue/Expense "
+            "average, Equity historical.", "choice"),
+        "revaluation_rate_type": (
+            "spot, closing or average: overrides the revaluation_rate_type setting for this account. "
+            "Blank = the setting.", "choice"),
+        "statement_line": ("Label grouping the account in the statements. Default the account name.", "text"),
+        "control": (
+            "AR, AP or Inventory: the account is the control account of that subledger. Blank = none.", "choice"),
+        "cash_flow": (
+            "cash, operating, investing or financing: the line of the cash flow statement the account's"
+            " movement belongs to (cash = the account is cash). Default operating for Asset/Liability, "
+            "financing for Equity; Revenue/Expense make up profit.", "choice"),
+    },
+    "Periods": {
+        "period": ("Period name (text), e.g. 2026-01.", "code"),
+        "start": ("First day of the period (date). Periods do not overlap and leave no gap.", "date"),
+        "end": ("Last day of the period (date).", "date"),
+        "fiscal_year": (
+            "Fiscal year (number). Default the year of end; the last period of a fiscal year is its "
+            "year-end period.", "integer"),
+        "status": ("Initial status: Open, On hold or Permanently closed. Default Open.", "choice"),
+        "access_group": ("Users group (see Users) allowed to close and post into the period. Blank = anyone.", "code"),
+    },
+    "TrialBalance": {
+        "entity": ("Entity code. Each entity's opening balances sum to zero in accounting currency.", "code"),
+        "account": ("Account code (text).", "code"),
+        "currency": ("Transaction currency of the balance: ISO 4217 code.", "code"),
+        "balance": ("Opening balance in transaction currency, signed: debit positive, credit negative.", "amount"),
+        "balance_acct": (
+            "Balance in the entity's accounting currency, signed. Required when currency differs from "
+            "the entity's; else it equals balance.", "amount"),
+        "counterparty": ("Entity code of the other entity of an intercompany balance.", "code"),
+        "reference": ("Open item (document number) on a settlement account (settle = Y).", "code"),
+    },
+    "Journals": {
+        "journal": ("Journal number (text). A journal balances per entity in accounting currency.", "code"),
+        "line": ("Line number within the journal (number).", "integer"),
+        "date": ("Posting date (date).", "date"),
+        "entity": ("Entity code.", "code"),
+        "account": ("Account code (text).", "code"),
+        "currency": ("Transaction currency: ISO 4217 code.", "code"),
+        "debit": (
+            "Debit amount in transaction currency, non-negative. Exactly one of debit and credit is "
+            "non-zero.", "amount"),
+        "credit": (
+            "Credit amount in transaction currency, non-negative. Exactly one of debit and credit is "
+            "non-zero.", "amount"),
+        "amount_acct": (
+            "Signed amount in the entity's accounting currency (debit positive). Blank = converted at "
+            "the spot rate of date.", "amount"),
+        "description": ("Free text.", "text"),
+        "reference": ("Document number: the settlement key on settle = Y accounts.", "code"),
+        "counterparty": ("Entity code of the other entity on intercompany lines.", "code"),
+        "type": ("daily, or adjustment (a manual period-end adjustment). Default daily.", "choice"),
+        "posted": ("Y/N: the line is posted. Default Y; unposted lines block the lock.", "yn"),
+        "reverse_on": ("Date: an automatic reversing entry is generated on that date. Blank = none.", "date"),
+        "prepared_by": ("User who prepared the line (text).", "code"),
+    },
+    "Rates": {
+        "from": ("Currency converted from: ISO 4217 code.", "code"),
+        "to": ("Currency converted to: ISO 4217 code.", "code"),
+        "date": ("Date the rate is effective from; the latest entry dated on or before a date applies.", "date"),
+        "rate": ("1 from = rate to (number).", "rate"),
+        "type": ("spot, closing or average. Default spot. An average rate is dated within its period.", "choice"),
+    },
+    "Allocations": {
+        "rule": ("Rule name; rows sharing a rule form one rule, one row per destination line.", "code"),
+        "step": ("Rules run in step order (number); a later step sees earlier postings. Default 1.", "integer"),
+        "entity": ("Entity code. Blank = every entity.", "code"),
+        "source_account": (
+            "Account, range (6000-6999) or comma-separated list whose period movement is allocated.", "code"),
+        "method": ("fixed_percent, fixed_weight, equal or basis.", "choice"),
+        "basis": (
+            "For method basis: a statistic name from Statistics, or ledger:ACCOUNTS for account "
+            "balances.", "code"),
+        "destination_account": (
+            "Account receiving this row's share. Add to_<dimension> columns for the destination's "
+            "dimensions.", "code"),
+        "value": ("Percent for fixed_percent (a rule's rows sum to 100), weight for fixed_weight (number).", "number"),
+        "offset_account": ("Account credited with the allocated amount. Default the source account.", "code"),
+    },
+    "Statistics": {
+        "name": ("Statistic name used as an allocation basis, e.g. headcount or floor_area.", "code"),
+        "entity": ("Entity code. Blank = any entity.", "code"),
+        "period": ("Period name, e.g. 2026-01. Blank = every period.", "code"),
+        "value": ("The statistic's value (number).", "number"),
+    },
+    "Eliminations": {
+        "rule": ("Rule name (text).", "code"),
+        "type": ("intercompany (default) or investment.", "choice"),
+        "account": ("intercompany: the account at one entity; investment: the parent's investment account.", "code"),
+        "counter_account": (
+            "intercompany: the mirror account at the counterparty; investment: the subsidiary's equity "
+            "accounts (list or range).", "code"),
+        "difference_account": ("Receives what does not cancel (intercompany) or the goodwill (investment).", "code"),
+        "entity": ("investment: the parent entity code.", "code"),
+        "counterparty": ("investment: the subsidiary's entity code.", "code"),
+        "description": ("Free text.", "text"),
+    },
+    "HistoricalRates": {
+        "entity": ("Entity code of a foreign-currency entity.", "code"),
+        "account": ("Equity account code (text).", "code"),
+        "rate": ("Historical rate, entity currency to group currency. Give rate or amount_group, not both.", "rate"),
+        "amount_group": (
+            "Translated opening balance in group currency, signed (e.g. retained earnings). Give rate "
+            "or amount_group, not both.", "amount"),
+    },
+    "Subledgers": {
+        "entity": ("Entity code.", "code"),
+        "module": ("AR, AP or Inventory.", "choice"),
+        "control_account": ("The control account the subledger ties to.", "code"),
+        "balance_acct": ("Subledger total at period end, signed, in accounting currency.", "amount"),
+        "period": ("Period name, e.g. 2026-01.", "code"),
+    },
+    "Tasks": {
+        "task": ("Task id (text).", "code"),
+        "name": ("What has to be done.", "text"),
+        "area": ("Area of the close, e.g. Treasury.", "text"),
+        "owner": ("User responsible (text).", "code"),
+        "due": ("Working days relative to period end, e.g. -2 or 3 (number). Default 0.", "integer"),
+        "depends_on": ("Comma-separated task ids that must be done first.", "code"),
+        "status": (
+            "Not started, In progress or Done: the status of the period being closed, for books without"
+            " a Checklist (v1). With a Checklist, each period's status is there.", "choice"),
+        "required": ("Y/N: the period is not put on hold while a required task is not done. Default Y.", "yn"),
+        "step": (
+            "Automated step this task stands for (the close does it when the step runs without errors):"
+            " journals_posted, settlement, revaluation, subledgers, allocation, consolidation, "
+            "statements, lock. Blank: a person's task, done when a person marks it Done.", "choice"),
+        "review": (
+            "Y/N: the task also needs a reviewer's sign-off in the Checklist, by someone other than the"
+            " preparer. Default N.", "yn"),
+        "entity": ("Entity code the task is for (its progress); blank = the group.", "code"),
+    },
+    "Checklist": {
+        "task": ("Task id from the Tasks sheet.", "code"),
+        "period": ("Period code, e.g. 2026-01: the statuses and sign-offs of that period.", "code"),
+        "status": (
+            "Not started, In progress or Done (a person's task). An automated task is done by the "
+            "close: sign its review only.", "choice"),
+        "prepared_by": ("Who did the task (a user).", "code"),
+        "prepared_on": ("The day it was done (a date).", "date"),
+        "reviewed_by": ("Who reviewed it: someone other than the preparer.", "code"),
+        "reviewed_on": ("The day it was reviewed (a date).", "date"),
+        "note": ("Anything the reviewer should know.", "text"),
+    },
+    "Users": {
+        "user": ("User name (text), e.g. the operating-system login.", "code"),
+        "group": ("Group the user belongs to (one row per user and group).", "code"),
+    },
+    "Statements": {
+        "statement": ("balance_sheet or income_statement.", "choice"),
+        "row": ("Row number within the statement (number).", "integer"),
+        "label": ("Text shown on the row.", "text"),
+        "accounts": ("Accounts summed on the row: range (4000-4999) or comma-separated list.", "code"),
+        "sign": ("1 or -1: display sign. Default 1.", "choice"),
+        "total_of": ("Comma-separated row numbers this row totals.", "code"),
+    },
+}
+ALLOWED = {("Statements", "sign"): ("1", "-1")}  # a drop-down where the contract takes any number
+
+
+def _columns() -> dict[str, list[Column]]:
+    """Every template's columns: the contract's (:data:`closebatch.schema.SCHEMAS`) with their notes."""
+    from ..schema import ENUM, SCHEMAS, YN as YES_NO
+
+    out = {}
+    for kind, cols in SCHEMAS.items():
+        notes = NOTES.get(kind, {})
+        out[kind] = [Column(c.name, c.required, *(notes.get(c.name) or (c.note or c.name, "text")),
+                            ALLOWED.get((kind, c.name), tuple(c.allowed) if c.type == ENUM else
+                                        YN if c.type == YES_NO else ())) for c in cols]
+    return out
+
 
 #: Every sheet kind of the books format (spec section 2), in the spec's order, with its
 #: columns in the spec's order.  Dimension columns (from the ``dimensions`` setting) are not
 #: listed: they are the user's own.
-COLUMNS: dict[str, list[Column]] = {
-    "Settings": [
-        _C("key", True, "Setting name, one of the keys listed below (e.g. group_currency). Text.", "code"),
-        _C("value", True, "The setting's value. Blank = the default noted on the key.", "code"),
-    ],
-    "Entities": [
-        _C("entity", True, "Entity code (text), e.g. US. Used in every other sheet.", "code"),
-        _C("name", True, "Legal name of the entity. Text.", "text"),
-        _C("currency", True, "Accounting currency of the entity: ISO 4217 code, e.g. USD.", "code"),
-        _C("parent", False, "Entity code of the parent. Blank for the top of the group.", "code"),
-        _C("ownership", False, "Share the parent holds, 80% or 0.8. Default 100%.", "percent"),
-        _C("consolidate", False, "Y/N: include the entity in the consolidation. Default Y.", "yn", YN),
-    ],
-    "Accounts": [
-        _C("account", True, "Account code (text, e.g. 1100); the chart is shared by all entities.", "code"),
-        _C("name", True, "Account name. Text.", "text"),
-        _C("type", True, "One of Asset, Liability, Equity, Revenue, Expense.", "choice",
-           ("Asset", "Liability", "Equity", "Revenue", "Expense")),
-        _C("revalue", False, "Y/N: revalue foreign-currency balances at period end. Default N.", "yn", YN),
-        _C("settle", False, "Y/N: open items on this account are settled by reference. Default N.", "yn", YN),
-        _C("translation", False, "closing, average or historical. Default by type: Asset/Liability closing, "
-                                 "Revenue/Expense average, Equity historical.", "choice",
-           ("closing", "average", "historical")),
-        _C("revaluation_rate_type", False, "spot, closing or average: overrides the revaluation_rate_type "
-                                           "setting for this account. Blank = the setting.", "choice", RATE_TYPES),
-        _C("statement_line", False, "Label grouping the account in the statements. Default the account name.",
-           "text"),
-        _C("control", False, "AR, AP or Inventory: the account is the control account of that subledger. "
-                             "Blank = none.", "choice", ("AR", "AP", "Inventory")),
-        _C("cash_flow", False, "cash, operating, investing or financing: the line of the cash flow statement the "
-                               "account's movement belongs to (cash = the account is cash). Default operating for "
-                               "Asset/Liability, financing for Equity; Revenue/Expense make up profit.", "choice",
-           ("cash", "operating", "investing", "financing")),
-    ],
-    "Periods": [
-        _C("period", True, "Period name (text), e.g. 2026-01.", "code"),
-        _C("start", True, "First day of the period (date). Periods do not overlap and leave no gap.", "date"),
-        _C("end", True, "Last day of the period (date).", "date"),
-        _C("fiscal_year", False, "Fiscal year (number). Default the year of end; the last period of a fiscal "
-                                 "year is its year-end period.", "integer"),
-        _C("status", False, "Initial status: Open, On hold or Permanently closed. Default Open.", "choice",
-           ("Open", "On hold", "Permanently closed")),
-        _C("access_group", False, "Users group (see Users) allowed to close and post into the period. "
-                                  "Blank = anyone.", "code"),
-    ],
-    "TrialBalance": [
-        _C("entity", True, "Entity code. Each entity's opening balances sum to zero in accounting currency.",
-           "code"),
-        _C("account", True, "Account code (text).", "code"),
-        _C("currency", True, "Transaction currency of the balance: ISO 4217 code.", "code"),
-        _C("balance", True, "Opening balance in transaction currency, signed: debit positive, credit "
-                            "negative.", "amount"),
-        _C("balance_acct", False, "Balance in the entity's accounting currency, signed. Required when currency "
-                                  "differs from the entity's; else it equals balance.", "amount"),
-        _C("counterparty", False, "Entity code of the other entity of an intercompany balance.", "code"),
-        _C("reference", False, "Open item (document number) on a settlement account (settle = Y).", "code"),
-    ],
-    "Journals": [
-        _C("journal", True, "Journal number (text). A journal balances per entity in accounting currency.",
-           "code"),
-        _C("line", False, "Line number within the journal (number).", "integer"),
-        _C("date", True, "Posting date (date).", "date"),
-        _C("entity", True, "Entity code.", "code"),
-        _C("account", True, "Account code (text).", "code"),
-        _C("currency", True, "Transaction currency: ISO 4217 code.", "code"),
-        _C("debit", True, "Debit amount in transaction currency, non-negative. Exactly one of debit and credit "
-                          "is non-zero.", "amount"),
-        _C("credit", True, "Credit amount in transaction currency, non-negative. Exactly one of debit and "
-                           "credit is non-zero.", "amount"),
-        _C("amount_acct", False, "Signed amount in the entity's accounting currency (debit positive). Blank = "
-                                 "converted at the spot rate of date.", "amount"),
-        _C("description", False, "Free text.", "text"),
-        _C("reference", False, "Document number: the settlement key on settle = Y accounts.", "code"),
-        _C("counterparty", False, "Entity code of the other entity on intercompany lines.", "code"),
-        _C("type", False, "daily, or adjustment (a manual period-end adjustment). Default daily.", "choice",
-           ("daily", "adjustment")),
-        _C("posted", False, "Y/N: the line is posted. Default Y; unposted lines block the lock.", "yn", YN),
-        _C("reverse_on", False, "Date: an automatic reversing entry is generated on that date. Blank = none.",
-           "date"),
-        _C("prepared_by", False, "User who prepared the line (text).", "code"),
-    ],
-    "Rates": [
-        _C("from", True, "Currency converted from: ISO 4217 code.", "code"),
-        _C("to", True, "Currency converted to: ISO 4217 code.", "code"),
-        _C("date", True, "Date the rate is effective from; the latest entry dated on or before a date "
-                         "applies.", "date"),
-        _C("rate", True, "1 from = rate to (number).", "rate"),
-        _C("type", False, "spot, closing or average. Default spot. An average rate is dated within its "
-                          "period.", "choice", RATE_TYPES),
-    ],
-    "Allocations": [
-        _C("rule", True, "Rule name; rows sharing a rule form one rule, one row per destination line.", "code"),
-        _C("step", False, "Rules run in step order (number); a later step sees earlier postings. Default 1.",
-           "integer"),
-        _C("entity", False, "Entity code. Blank = every entity.", "code"),
-        _C("source_account", True, "Account, range (6000-6999) or comma-separated list whose period movement "
-                                   "is allocated.", "code"),
-        _C("method", True, "fixed_percent, fixed_weight, equal or basis.", "choice",
-           ("fixed_percent", "fixed_weight", "equal", "basis")),
-        _C("basis", False, "For method basis: a statistic name from Statistics, or ledger:ACCOUNTS for account "
-                           "balances.", "code"),
-        _C("destination_account", True, "Account receiving this row's share. Add to_<dimension> columns for "
-                                        "the destination's dimensions.", "code"),
-        _C("value", False, "Percent for fixed_percent (a rule's rows sum to 100), weight for fixed_weight "
-                           "(number).", "number"),
-        _C("offset_account", False, "Account credited with the allocated amount. Default the source "
-                                    "account.", "code"),
-    ],
-    "Statistics": [
-        _C("name", True, "Statistic name used as an allocation basis, e.g. headcount or floor_area.", "code"),
-        _C("entity", False, "Entity code. Blank = any entity.", "code"),
-        _C("period", False, "Period name, e.g. 2026-01. Blank = every period.", "code"),
-        _C("value", True, "The statistic's value (number).", "number"),
-    ],
-    "Eliminations": [
-        _C("rule", True, "Rule name (text).", "code"),
-        _C("type", False, "intercompany (default) or investment.", "choice", ("intercompany", "investment")),
-        _C("account", True, "intercompany: the account at one entity; investment: the parent's investment "
-                            "account.", "code"),
-        _C("counter_account", True, "intercompany: the mirror account at the counterparty; investment: the "
-                                    "subsidiary's equity accounts (list or range).", "code"),
-        _C("difference_account", True, "Receives what does not cancel (intercompany) or the goodwill "
-                                       "(investment).", "code"),
-        _C("entity", False, "investment: the parent entity code.", "code"),
-        _C("counterparty", False, "investment: the subsidiary's entity code.", "code"),
-        _C("description", False, "Free text.", "text"),
-    ],
-    "HistoricalRates": [
-        _C("entity", True, "Entity code of a foreign-currency entity.", "code"),
-        _C("account", True, "Equity account code (text).", "code"),
-        _C("rate", False, "Historical rate, entity currency to group currency. Give rate or amount_group, not "
-                          "both.", "rate"),
-        _C("amount_group", False, "Translated opening balance in group currency, signed (e.g. retained "
-                                  "earnings). Give rate or amount_group, not both.", "amount"),
-    ],
-    "Subledgers": [
-        _C("entity", True, "Entity code.", "code"),
-        _C("module", True, "AR, AP or Inventory.", "choice", ("AR", "AP", "Inventory")),
-        _C("control_account", True, "The control account the subledger ties to.", "code"),
-        _C("balance_acct", True, "Subledger total at period end, signed, in accounting currency.", "amount"),
-        _C("period", False, "Period name, e.g. 2026-01.", "code"),
-    ],
-    "Tasks": [
-        _C("task", True, "Task id (text).", "code"),
-        _C("name", True, "What has to be done.", "text"),
-        _C("area", False, "Area of the close, e.g. Treasury.", "text"),
-        _C("owner", False, "User responsible (text).", "code"),
-        _C("due", False, "Working days relative to period end, e.g. -2 or 3 (number). Default 0.", "integer"),
-        _C("depends_on", False, "Comma-separated task ids that must be done first.", "code"),
-        _C("status", False, "Not started, In progress or Done: the status of the period being closed, for books "
-                            "without a Checklist (v1). With a Checklist, each period's status is there.", "choice",
-           ("Not started", "In progress", "Done")),
-        _C("required", False, "Y/N: the period is not put on hold while a required task is not done. "
-                              "Default Y.", "yn", YN),
-        _C("step", False, "Automated step this task stands for (the close does it when the step runs without "
-                          "errors): " + ", ".join(TASK_STEPS) + ". Blank: a person's task, done when a person "
-                          "marks it Done.", "choice", TASK_STEPS),
-        _C("review", False, "Y/N: the task also needs a reviewer's sign-off in the Checklist, by someone other "
-                            "than the preparer. Default N.", "yn", YN),
-        _C("entity", False, "Entity code the task is for (its progress); blank = the group.", "code"),
-    ],
-    "Checklist": [
-        _C("task", True, "Task id from the Tasks sheet.", "code"),
-        _C("period", True, "Period code, e.g. 2026-01: the statuses and sign-offs of that period.", "code"),
-        _C("status", True, "Not started, In progress or Done (a person's task). An automated task is done by the "
-                           "close: sign its review only.", "choice", ("Not started", "In progress", "Done")),
-        _C("prepared_by", False, "Who did the task (a user).", "code"),
-        _C("prepared_on", False, "The day it was done (a date).", "date"),
-        _C("reviewed_by", False, "Who reviewed it: someone other than the preparer.", "code"),
-        _C("reviewed_on", False, "The day it was reviewed (a date).", "date"),
-        _C("note", False, "Anything the reviewer should know.", "text"),
-    ],
-    "Users": [
-        _C("user", True, "User name (text), e.g. the operating-system login.", "code"),
-        _C("group", True, "Group the user belongs to (one row per user and group).", "code"),
-    ],
-    "Statements": [
-        _C("statement", True, "balance_sheet or income_statement.", "choice", ("balance_sheet", "income_statement")),
-        _C("row", True, "Row number within the statement (number).", "integer"),
-        _C("label", True, "Text shown on the row.", "text"),
-        _C("accounts", False, "Accounts summed on the row: range (4000-4999) or comma-separated list.", "code"),
-        _C("sign", False, "1 or -1: display sign. Default 1.", "choice", ("1", "-1")),
-        _C("total_of", False, "Comma-separated row numbers this row totals.", "code"),
-    ],
-}
+COLUMNS: dict[str, list[Column]] = _columns()
 
 #: What each kind holds (spec section 1), for the About sheet.
 PURPOSE: dict[str, str] = {
