@@ -10,6 +10,7 @@ them prints or exits (the CLI does).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def validate_books(books: Path, out: Path | None = None, progress=None, jobs=Non
     out = Path(out) if out else books / "out"
     try:
         chk = check_close(books, period, out if Path(out).resolve() != (books / "out").resolve() else None, (),
-                     run_user(user), progress, today or dt.date.today(), jobs, closing=False)
+                          run_user(user), progress, today or dt.date.today(), jobs, closing=False)
     except BaseException as e:
         e.closebatch_persisted = "Nothing was written."
         raise
@@ -157,17 +158,21 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
 
             seal_note = "dry run: nothing sealed" if dry_run else (
                 "entities closed: the period is sealed when its last entity is closed" if not completing else "")
+            started = time.perf_counter()
             write_outputs(od, book, result, findings, chk.read, period, blockers, staged, jobs, progress,
-                           chk.statements, sealer=sealer, seal_note=seal_note, started_from=chk.started_from,
-                           store=store)
+                          chk.statements, sealer=sealer, seal_note=seal_note, started_from=chk.started_from,
+                          store=store)
+            chk.timings["write"] = time.perf_counter() - started
+            started = time.perf_counter()  # persisting: the outputs moved into place, the ledger committed
             atomic.checkpoint("ledger-written")
             stage(progress, "Saving")
             written = od.commit(order=["manifest.json"], stop=atomic.checkpoint)
             atomic.checkpoint("outputs-moved")
             if not dry_run:
                 persist_close(ledger, book, period, user, now, result, staged, chk.started_from, close_seal, lock,
-                               completing, record_entities, run_entities, closed_before, blockers)
+                              completing, record_entities, run_entities, closed_before, blockers)
                 saved.decided = True
+            chk.timings["persist"] = time.perf_counter() - started
             if out_root is None:  # the books' latest validation report: a copy, after what matters
                 outputs.copy_into(out_dir / "validation.xlsx", latest)
         except BaseException:
@@ -189,7 +194,7 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     if close_seal:
         msg += f" Sealed: {close_seal}."
     return Outcome(code, message=msg, findings=findings, blockers=blockers, out_dir=out_dir, written=written,
-                   period=period, summary=summary(result))
+                   period=period, summary=summary(result), timings=chk.timings)
 
 
 @dataclass

@@ -3,6 +3,7 @@ the one pass ``validate`` and ``close`` share, so that every problem is found at
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,14 +31,20 @@ def _system_allocator() -> None:
         pa.set_memory_pool(pa.system_memory_pool())
 
 
-def load(books: Path, exclude=(), progress=None, jobs=None):
+def load(books: Path, exclude=(), progress=None, jobs=None, timings: dict | None = None):
     """Read and validate a books folder.  ``progress(stage, done, total, name)``, if given,
-    hears about long stages (see :func:`stage_progress`)."""
+    hears about long stages (see :func:`closebatch.outcome.stage_progress`); ``timings``, if
+    given, gets the seconds of ``read`` and ``validate``."""
     _system_allocator()
+    started = time.perf_counter()
     read = read_books(Path(books), exclude=exclude, progress=stage_progress(progress, "Reading workbooks"),
                       jobs=parallel.default_jobs() if jobs is None else jobs)
     stage(progress, "Validating")
+    validating = time.perf_counter()
     book, findings = load_book(read)
+    if timings is not None:
+        timings["read"] = validating - started
+        timings["validate"] = time.perf_counter() - validating
     return read, book, findings
 
 
@@ -101,6 +108,7 @@ class Checked:
     run_entities: tuple = ()
     closed_before: dict = field(default_factory=dict)
     completing: bool = True
+    timings: dict = field(default_factory=dict)  # seconds per phase (see Outcome.timings)
 
     @property
     def stopped(self) -> bool:
@@ -109,7 +117,7 @@ class Checked:
 
 
 def check_close(books: Path, period, out_root, entities, user, progress, today, jobs, closing: bool,
-           now: dt.datetime | None = None) -> Checked:
+                now: dt.datetime | None = None) -> Checked:
     """Everything the close of ``period`` checks before it writes, for ``close`` and ``validate``
     alike: the books read and validated, the period chosen and its control (refusals), lines
     dated in closed periods, and the close's steps run (pure: nothing is written) so that their
@@ -124,8 +132,10 @@ def check_close(books: Path, period, out_root, entities, user, progress, today, 
     from .money import AmountOverflow
     from .validate import usable
 
-    read, book, findings = load(books, exclude=(out_root,) if out_root else (), progress=progress, jobs=jobs)
-    chk = Checked(read, book, list(findings), list(findings))
+    timings: dict = {}
+    read, book, findings = load(books, exclude=(out_root,) if out_root else (), progress=progress, jobs=jobs,
+                                timings=timings)
+    chk = Checked(read, book, list(findings), list(findings), timings=timings)
     if book is None or not len(book.periods):
         chk.note = "There is no usable Periods sheet, so the close of a period could not be checked further."
         return chk
@@ -187,6 +197,7 @@ def check_close(books: Path, period, out_root, entities, user, progress, today, 
     if any(f.code == "period-code" for f in findings):
         chk.note = "The close's own checks were not run: a period code is not a name (see above)."
         return chk
+    started = time.perf_counter()
     try:
         result = run_close(usable(book) if had_errors else book, per, hist, user=user, entities=chk.run_entities,
                            stage=lambda name: stage(progress, name))
@@ -205,6 +216,8 @@ def check_close(books: Path, period, out_root, entities, user, progress, today, 
     if result is None:
         return chk
     chk.result = result
+    timings["close"] = time.perf_counter() - started
+    timings["steps"] = dict(result.timings)
     known = {_problem(f) for f in findings if f.is_error and f.cell}
     steps = [_locate(f, read, book) for f in result.findings]
     steps = [f for f in steps if not (f.is_error and f.cell and _problem(f) in known)]  # one problem, one finding
@@ -216,13 +229,15 @@ def check_close(books: Path, period, out_root, entities, user, progress, today, 
         return chk
     stage(progress, "Statements")
     group = statements.group_balances(result.steps.get("consolidation"))
+    started = time.perf_counter()
     chk.statements, st_findings = statements.build(book, per, result.balances, group=group, movement=result.lines,
                                                    history=load_comparatives(books, book, per, store),
                                                    flows=result.carry.get(statements.FLOWS))
+    timings["statements"] = time.perf_counter() - started
     seen = {(f.code, f.message) for f in chk.findings}
     chk.late = [f for f in st_findings if f.is_error and (f.code, f.message) not in seen]  # comparative columns only
     chk.blockers = list(result.blockers) + task_blockers(book, result, today,
-                                                          None if chk.completing else chk.run_entities)
+                                                         None if chk.completing else chk.run_entities)
     return chk
 
 

@@ -120,7 +120,7 @@ def change_period(books: Path, period: str, action: str, user: str | None = None
                 row = periods.history_row(period, "Open", "Open", user, now, "closebatch period open: entities "
                                           f"{', '.join(sorted(ents))} reopened", entities=",".join(sorted(ents)))
                 commit_ledger(state, book, statuses, periods.add_history(history, [row]), staged=[staged],
-                        entities=True, touched=[period])
+                              entities=True, touched=[period])
                 return Outcome(EXIT_OK, message=f"Period {period}: entities {', '.join(sorted(ents))} reopened; the "
                                f"period stays Open (by {user}).")
             return Outcome(EXIT_OK, message=decision.message)
@@ -131,7 +131,7 @@ def change_period(books: Path, period: str, action: str, user: str | None = None
             rows.append(periods.history_row(c.period, c.old, c.new, user, now, c.note, event=c.event))
         staged = entity_closes_after(store, book, period, None, user, None, now) if ents else None
         commit_ledger(state, book, statuses, periods.add_history(history, rows), staged=[staged],
-                entities=bool(ents), touched=[c.period for c in decision.changes])
+                      entities=bool(ents), touched=[c.period for c in decision.changes])
         head = store.ledger(refresh=True).head
         return Outcome(EXIT_OK, message=decision.message + f" Ledger sealed; head {head}.")
 

@@ -146,7 +146,7 @@ def seal_refusal(state: LedgerState, blocking: list, period: str | None = None) 
 
 
 def commit_ledger(state: LedgerState, book: Book, statuses: dict, history: pd.DataFrame, closes=None, staged=(),
-            touched=(), entities: bool = False) -> None:
+                  touched=(), entities: bool = False) -> None:
     """Seal and persist: the new statuses and History, the records of every period (``closes``:
     period -> (started_from, close_seal) of a close made now), the tables of ``staged`` (sealed
     already) in place of the period's earlier ones (with ``entities``, the entity closes'
@@ -165,8 +165,8 @@ def commit_ledger(state: LedgerState, book: Book, statuses: dict, history: pd.Da
 
 
 def persist_close(state: LedgerState, book: Book, period: str, user: str, now: dt.datetime, result, staged,
-                   started_from: str, close_seal: str, lock: bool, completing: bool, record_entities: bool,
-                   run_entities, closed_before, blockers) -> None:
+                  started_from: str, close_seal: str, lock: bool, completing: bool, record_entities: bool,
+                  run_entities, closed_before, blockers) -> None:
     """The close's decision, sealed in one commit: the period's data (when every entity is
     closed), its status (On hold when nothing blocks the lock) and History, the entities
     closed so far."""
@@ -189,7 +189,7 @@ def persist_close(state: LedgerState, book: Book, period: str, user: str, now: d
         ents = entity_closes_after(state.store, book, period, run_entities, user, result, now)
     closes = {period: (started_from, close_seal)} if staged is not None else {}
     commit_ledger(state, book, statuses, periods.add_history(history, rows), closes, [staged, ents],
-            entities=bool(completing and closed_before) or record_entities, touched=[period])
+                  entities=bool(completing and closed_before) or record_entities, touched=[period])
 
 
 def ledger_inputs(state: LedgerState, book: Book, per) -> tuple[History, str, dict]:

@@ -20,6 +20,9 @@ class Outcome:
     written: list = field(default_factory=list)
     period: str = ""
     summary: dict = field(default_factory=dict)
+    # seconds per phase of a close (read, validate, close, statements, write, persist), and
+    # under ``steps`` each step's own (:attr:`closebatch.close.CloseResult.timings`)
+    timings: dict = field(default_factory=dict)
 
     @property
     def errors(self):

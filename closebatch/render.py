@@ -66,8 +66,8 @@ def _all_lines(result: CloseResult, dims) -> pd.DataFrame:
 
 
 def write_outputs(od, book: Book, result: CloseResult, findings, read, period, blockers, staged=None, jobs=None,
-                   progress=None, sts=None, sealer=None, seal_note: str = "", started_from: str = "",
-                   store=None) -> list[str]:
+                  progress=None, sts=None, sealer=None, seal_note: str = "", started_from: str = "",
+                  store=None) -> list[str]:
     """Write every output workbook into ``od`` (and ``staged``, the period's ledger data
     files, under temporary names), then seal the data files (``sealer()`` returns the close
     seal, "" when nothing is sealed) and write close_status.xlsx and the manifest, which
@@ -130,7 +130,7 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
                    "note": seal_note if not sealed else "the seal of this close: its tables in ledger/ and, through "
                    "the seal it started from, every earlier close (closebatch verify BOOKS checks them)"}
     write_status(od.path("close_status.xlsx"), book, result, blockers, ledger_seal,
-                  _relative(read_root(read), od.final))
+                 _relative(read_root(read), od.final))
     written = sorted(p.name for p in od.tmp.iterdir())
     inputs = [(p.relative_to(read_root(read)).as_posix() if read_root(read) else p.name, p) for p in read.files]
     totals = {"lines": int(len(lines)), "debit_acct": money.fmt(int(lines["amount_acct"].clip(lower=0).sum()), 2)
@@ -162,7 +162,7 @@ def group_name(book: Book) -> str:
 
 
 def write_status(path: Path, book: Book, result: CloseResult, blockers, ledger_seal: dict | None = None,
-                  books_root: Path | None = None) -> None:
+                 books_root: Path | None = None) -> None:
     """``close_status.xlsx``: the checklist as of the run's day, each step's outcome with its
     figures, the blockers (see :mod:`closebatch.io.status_writer`)."""
     lock_step = result.steps.get("lock")
