@@ -9,15 +9,21 @@ a frozen header row, an autofilter and widths fitted to the content.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import xlsxwriter
 
 from .. import money
+from . import fastcells
+from .fastcells import Cells
 
 FIXED_DATE = dt.datetime(2000, 1, 1)
 OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
@@ -133,9 +139,9 @@ class Book:
             plans = [self._plan(ws, c, block, len(block)) for c in cols]
             if start == 0:  # widths from the first block
                 for j, (c, plan) in enumerate(zip(cols, plans)):
-                    ws.set_column(j, j, c.width or max(len(c.header or c.name) + 2, plan[3]))
+                    ws.set_column(j, j, c.width or max(len(c.header or c.name) + 2, plan[1]))
                     ws.write_string(top, j, excel_text(str(c.header or c.name)), self.header)
-            write_cells(ws, top + 1 + start, [(j, p[0], p[1], p[2]) for j, p in enumerate(plans)], len(block))
+            write_cells(ws, top + 1 + start, [(j, p[0]) for j, p in enumerate(plans)], len(block))
         self.next_row = top + 1 + n
         if sheet.totals and last and len(sheet.frame):
             r = self.next_row
@@ -154,9 +160,9 @@ class Book:
         return ws
 
     def _plan(self, ws, c: Column, df: pd.DataFrame, n: int):
-        """``(values, write, format, width)`` of one column's first ``n`` cells: ``values`` a
-        list (None = leave the cell blank), ``write`` the worksheet method, ``format`` one
-        format for the column or None when each value is a ``(value, format)`` pair."""
+        """``(cells, width)`` of one column's first ``n`` cells: ``cells`` a
+        :class:`~closebatch.io.fastcells.Cells` (the values, whole-column, with their format
+        or formats), ``width`` the column's width fitted to them."""
         s = df[c.name].iloc[:n] if c.name in df else pd.Series([None] * n, dtype=object)
         if c.kind == "money":
             scale = (money.scales(df[c.scale].iloc[:n].to_numpy()) if isinstance(c.scale, str)
@@ -166,53 +172,87 @@ class Book:
             kinds = np.unique(scale)
             if len(kinds) <= 1:
                 f = self.money_fmt(int(kinds[0]) if len(kinds) else 2)
-                return vals.tolist(), ws.write_number, f, width
-            fmts = {int(k): self.money_fmt(int(k)) for k in kinds}
-            pairs = list(zip(vals.tolist(), [fmts[k] for k in scale.tolist()]))
-            return pairs, lambda r, j, v, _f: ws.write_number(r, j, v[0], v[1]), None, width
+                return Cells("number", np.asarray(vals, dtype="float64"), f), width
+            fmts = [self.money_fmt(int(k)) for k in kinds]
+            return Cells("number", np.asarray(vals, dtype="float64"), formats=fmts,
+                         pick=np.searchsorted(kinds, scale)), width
         if c.kind in ("number", "rate", "int", "pct"):
             f = {"rate": self.fmt(num_format="0.000000###"), "int": self.fmt(num_format="0"),
                  "pct": self.fmt(num_format="0.00%")}.get(c.kind) or self.fmt(num_format="#,##0.########")
             vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
-            return _blank_nan(vals), ws.write_number, f, 10 if c.kind == "pct" else 12
+            return Cells("number", vals, f), 10 if c.kind == "pct" else 12
         if c.kind == "date":
-            return _blank_nan(np.asarray(excel_serials(s), dtype="float64")), ws.write_number, \
-                self.fmt(num_format="yyyy-mm-dd"), 11
+            return Cells("number", np.asarray(excel_serials(s), dtype="float64"), self.fmt(num_format="yyyy-mm-dd")), 11
         if c.kind == "link":  # values: (location in this workbook, text) pairs, or None
-            return s.tolist(), self._link_writer(ws), self.fmt(font_color="blue", underline=1), 14
+            return Cells("link", s.tolist(), self.fmt(font_color="blue", underline=1), link=_Links(self, ws)), 14
         if c.kind == "bool":
-            return np.where(s.fillna(False).to_numpy(dtype=bool), "Y", "N").tolist(), ws.write_string, None, 0
-        vals = text_cells(s)
-        longest = max((len(t) for t in vals[:500] if t is not None), default=0)
-        return vals, ws.write_string, None, min(60, longest + 2)
-
-    def _link_writer(self, ws):
-        """Write ``(location, text)`` as a link within the workbook; past Excel's limit of
-        links on a sheet (counted across the blocks of a sheet), the text alone."""
-        def write(r, j, v, f):
-            count = self._links[ws.name] = self._links.get(ws.name, 0) + 1
-            if count <= MAX_LINKS:
-                ws.write_url(r, j, f"internal:{v[0]}", f, excel_text(v[1]))
-            else:
-                ws.write_string(r, j, excel_text(v[1]))
-        return write
+            return Cells("string", pa.array(np.where(s.fillna(False).to_numpy(dtype=bool), "Y", "N"),
+                                            pa.large_string())), 0
+        vals = text_array(s)
+        longest = max((len(t) for t in vals[:500].to_pylist() if t is not None), default=0)
+        return Cells("string", vals), min(60, longest + 2)
 
     def close(self):
         close_workbook(self.wb)
 
 
+class _Links:
+    """Links within the workbook on one worksheet: ``(location, text)`` written as a link,
+    and past Excel's limit of links on a sheet (counted across the blocks of a sheet) as the
+    text alone, without the link format."""
+
+    def __init__(self, book: Book, ws):
+        self.book, self.ws = book, ws
+
+    def register(self, r: int, j: int, v, f) -> str | None:
+        """Write the link of ``v`` (its text too, unless the worksheet is told not to); the
+        text, or None past the limit (nothing written)."""
+        count = self.book._links[self.ws.name] = self.book._links.get(self.ws.name, 0) + 1
+        if count > MAX_LINKS:
+            return None
+        text = excel_text(v[1])
+        self.ws.write_url(r, j, f"internal:{v[0]}", f, text)
+        return text
+
+    def plain_text(self, v) -> str:
+        return excel_text(v[1])
+
+    def __call__(self, r: int, j: int, v, f) -> None:
+        if self.register(r, j, v, f) is None:
+            self.ws.write_string(r, j, self.plain_text(v))
+
+
+#: zlib level of the parts of every workbook written here (xlsxwriter's default is 6): level 1
+#: deflates the XML of a large sheet four times as fast, into a file about 30 % larger.
+COMPRESS_LEVEL = 1
+
+
+class _ZipFile(zipfile.ZipFile):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("compresslevel", COMPRESS_LEVEL)
+        super().__init__(*args, **kwargs)
+
+
 def close_workbook(wb) -> None:
-    """Close an xlsxwriter workbook (which writes the file); a file system error (a full disk,
-    a permission) comes out as the ``OSError`` it is, not wrapped in xlsxwriter's own."""
+    """Close an xlsxwriter workbook (which writes the file, its parts deflated at
+    :data:`COMPRESS_LEVEL`); a file system error (a full disk, a permission) comes out as the
+    ``OSError`` it is, not wrapped in xlsxwriter's own."""
+    from xlsxwriter import workbook as xw_workbook
     from xlsxwriter.exceptions import FileCreateError
 
+    patched = getattr(xw_workbook, "ZipFile", None) is zipfile.ZipFile
     try:
+        if patched:  # xlsxwriter opens its zip file by this name; only while this workbook closes
+            xw_workbook.ZipFile = _ZipFile
         wb.close()
     except FileCreateError as e:
         cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else e.__context__
         if isinstance(cause, OSError):
             raise cause from None
         raise
+    finally:
+        if patched:
+            xw_workbook.ZipFile = zipfile.ZipFile
 
 
 _ILLEGAL_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
@@ -281,24 +321,36 @@ def continuation_of(name: str, names) -> str | None:
 
 def write_cells(ws, first_row: int, plans: list, n: int) -> None:
     """Write ``n`` rows from ``first_row`` down: ``plans`` holds per column ``(column index,
-    values, write, format)`` as :meth:`Book._plan` makes them.  Row by row, so it suits a
-    constant-memory worksheet; a None value leaves its cell blank."""
+    cells)``, ``cells`` a :class:`~closebatch.io.fastcells.Cells` as :meth:`Book._plan` makes
+    it; a blank value leaves its cell blank.  A constant-memory worksheet gets the whole
+    block at once (:mod:`closebatch.io.fastcells`, the bytes xlsxwriter would write); any
+    other, or with :data:`CELL_BY_CELL` set, cell by cell through xlsxwriter, row by row."""
+    if not CELL_BY_CELL and fastcells.usable(ws):
+        fastcells.write_rows(ws, first_row, plans, n)
+        return
+    cols = []
+    for j, cells in plans:
+        if cells.kind == "number":
+            write = ws.write_number
+        elif cells.kind == "link":
+            write = cells.link
+        else:
+            write = ws.write_string
+        cols.append((j, cells.cell_list()[:n], write, cells.format_list(n)))
     for i in range(n):
         r = first_row + i
-        for j, vals, write, f in plans:
+        for j, vals, write, fmts in cols:
             v = vals[i]
             if v is not None:
-                write(r, j, v, f)
+                write(r, j, v, fmts[i])
+
+
+#: Write every cell through xlsxwriter's API (the reference the block writer is tested
+#: against; also set by ``CLOSEBATCH_CELL_BY_CELL=1`` in the environment).
+CELL_BY_CELL = os.environ.get("CLOSEBATCH_CELL_BY_CELL", "") not in ("", "0")
 
 
 MAX_LINKS = 65_530  # hyperlinks Excel keeps on one worksheet
-
-
-def _blank_nan(vals: np.ndarray) -> list:
-    """Floats as a list with None where the value is NaN (a blank cell)."""
-    out = vals.astype(object)
-    out[np.isnan(vals)] = None
-    return out.tolist()
 
 
 def text_cells(s: pd.Series) -> list:
@@ -310,6 +362,20 @@ def text_cells(s: pd.Series) -> list:
     if any(t is not None and len(t) > MAX_TEXT // 2 for t in out):
         out = [t if t is None else excel_text(t) for t in out]
     return out
+
+
+def text_array(s: pd.Series) -> pa.Array:
+    """A column as the text of its cells, an Arrow array: null for a missing or empty value,
+    other values as ``str``, each cut to what one Excel cell holds (:func:`excel_text`).
+    Text columns (pandas' ``str``) convert whole; others go value by value (:func:`text_cells`)."""
+    if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+        try:
+            arr = pa.array(s, pa.large_string())
+        except (pa.ArrowException, TypeError, ValueError):
+            arr = None
+        if arr is not None and not (len(arr) and pc.max(pc.utf8_length(arr)).as_py() or 0) > MAX_TEXT // 2:
+            return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.large_string()), arr)
+    return pa.array(text_cells(s), pa.large_string())
 
 
 def excel_serials(dates: pd.Series) -> list:

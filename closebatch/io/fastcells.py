@@ -1,0 +1,260 @@
+"""Writing a block of cells in one go: the XML xlsxwriter would write, built column-wise.
+
+xlsxwriter turns every cell into XML in Python, a few microseconds per cell, so a
+million-line ledger journal spends a minute and a half in it.  In constant-memory mode it
+writes each finished row of a worksheet as ``<row><c/>…</row>`` into a temporary file and
+copies that file into the sheet at the end.  :func:`write_rows` builds the same rows for a
+whole block of a table at once with Arrow's string kernels (cell references, styles, escaped
+text, numbers as text) and appends them to that file, then leaves the worksheet as if it
+had written them itself: its dimensions, its last row, the hyperlinks of the block.
+Everything else in the workbook (styles, column widths, the header, frozen panes, filters,
+print setup, links, document properties) is still xlsxwriter's.
+
+The bytes are xlsxwriter's own: numbers as ``f"{x:.16G}"``, text escaped as it escapes it
+(``&<>``; control characters as ``_xHHHH_``; ``xml:space="preserve"`` for leading or
+trailing white space), formats numbered in the order xlsxwriter would first meet them, and
+the test suite compares whole files written both ways.  :func:`usable` says when a worksheet
+is in a state this covers (constant-memory, no row formats or heights, no comments);
+otherwise the caller writes cell by cell, with the same result.
+
+Text always goes in as an inline string (``t="inlineStr"``): never a formula, whatever it
+starts with.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.xmlwriter import XMLwriter
+
+#: Text xlsxwriter rewrites beyond ``&<>`` (control characters, literal ``_xHHHH_``,
+#: U+FFFE/U+FFFF): such cells are escaped by xlsxwriter's own function, one by one.
+_SPECIAL = r"_x[0-9a-fA-F]{4}_|[\x{0}-\x{8}\x{b}-\x{1f}\x{fffe}\x{ffff}]"
+_WHITESPACE = re.compile(r"\s")
+_SAFE_INT = 1e15  # integral floats below this print as their integer digits with .16G
+
+
+@dataclass
+class Cells:
+    """One column of a block of rows, as :meth:`closebatch.io.writer.Book._plan` makes it.
+
+    ``kind``: ``number`` (``values`` a float64 array, NaN for a blank cell), ``string``
+    (``values`` an Arrow string array, null for a blank cell) or ``link`` (``values`` a list
+    of ``(location, text)`` pairs or None, written by ``link``).  ``fmt`` is the format of
+    every cell, or, when ``formats`` is given, ``pick`` holds each cell's index into it."""
+
+    kind: str
+    values: object
+    fmt: object = None
+    formats: list | None = None
+    pick: np.ndarray | None = None
+    link: object = None  # for links: ``register(row, col, value, fmt)`` and ``plain_text(value)``
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def cell_list(self) -> list:
+        """The values as a list (None for a blank cell), for writing cell by cell."""
+        if self.kind == "number":
+            out = self.values.astype(object)
+            out[np.isnan(self.values)] = None
+            return out.tolist()
+        if self.kind == "string":
+            return self.values.to_pylist()
+        return list(self.values)
+
+    def format_list(self, n: int) -> list:
+        if self.formats is None:
+            return [self.fmt] * n
+        return [self.formats[k] for k in self.pick[:n].tolist()]
+
+
+def usable(ws) -> bool:
+    """Whether :func:`write_rows` writes this worksheet exactly as xlsxwriter would."""
+    return bool(getattr(ws, "constant_memory", False)) and not ws.row_info and not ws.comments \
+        and ws.default_row_height == ws.original_row_height and not getattr(ws, "row_data_fh_closed", True) \
+        and hasattr(ws, "table") and hasattr(ws, "hyperlinks") and hasattr(ws, "previous_row")
+
+
+def write_rows(ws, first_row: int, columns: list, n: int) -> None:
+    """Write ``n`` rows from ``first_row`` down, ``columns`` being ``(column index, Cells)``
+    in increasing column order, into the constant-memory worksheet ``ws``."""
+    if n <= 0:
+        return
+    if first_row > ws.previous_row:  # xlsxwriter's pending row (the header) goes out first
+        ws._write_single_row(first_row)
+    elif first_row < ws.previous_row or ws.table:
+        raise ValueError(f"rows from {first_row + 1} on cannot follow row {ws.previous_row + 1}")
+    rownums = pc.cast(pa.array(np.arange(first_row + 1, first_row + n + 1, dtype=np.int64)), pa.large_string())
+    present = np.zeros(n, dtype=bool)
+    used_cols = []
+    first_seen = []  # (row, column, format): the order xlsxwriter would number formats in
+    parts = []
+    for j, cells in columns:
+        valid = _valid(cells, n)
+        if not valid.any():
+            continue
+        present |= valid
+        used_cols.append(j)
+        fmts, pick = _formats_of(ws, j, cells, n)
+        for k, f in enumerate(fmts):
+            if f is not None:
+                rows = np.flatnonzero(valid & (pick == k)) if pick is not None else np.flatnonzero(valid)
+                if len(rows):
+                    first_seen.append((int(rows[0]), j, f))
+        parts.append((j, cells, valid, fmts, pick))
+    for _, _, f in sorted(first_seen, key=lambda x: (x[0], x[1])):
+        f._get_xf_index()
+    links = {j: _link_texts(ws, first_row, j, cells, valid) for j, cells, valid, _, _ in parts if cells.kind == "link"}
+    xml = [_column_xml(j, cells, valid, fmts, pick, rownums, links.get(j)) for j, cells, valid, fmts, pick in parts]
+    rows = _join('<row r="', rownums, '">', *xml, "</row>", "")
+    if not present.all():  # a row without a cell is not written at all
+        rows = pc.if_else(pa.array(present), rows, pa.scalar("", pa.large_string()))
+    _append(ws, rows)
+    if present.any():
+        hit = np.flatnonzero(present)
+        ws._check_dimensions(first_row + int(hit[0]), min(used_cols))
+        ws._check_dimensions(first_row + int(hit[-1]), max(used_cols))
+    ws.previous_row = first_row + n - 1
+    ws.table.clear()
+
+
+def _join(*parts) -> pa.Array:
+    """Element-wise concatenation of Arrow string arrays and Python strings (the last
+    argument is the separator, as for ``binary_join_element_wise``)."""
+    args = [pa.scalar(p, pa.large_string()) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*args)
+
+
+def _valid(cells: Cells, n: int) -> np.ndarray:
+    if cells.kind == "number":
+        return ~np.isnan(cells.values[:n])
+    if cells.kind == "string":
+        return ~np.asarray(cells.values.is_null().to_numpy(zero_copy_only=False))[:n]
+    return np.fromiter((v is not None for v in cells.values[:n]), dtype=bool, count=n)
+
+
+def _formats_of(ws, j: int, cells: Cells, n: int):
+    """The formats of a column's cells: a list and, when there are several, each cell's
+    index into it.  A cell without a format takes its column's (``set_column``), as xlsxwriter
+    does."""
+    if cells.formats is not None:
+        return list(cells.formats), np.asarray(cells.pick[:n])
+    f = cells.fmt
+    if f is None and j in ws.col_info:
+        f = ws.col_info[j].column_format
+    return [f], None
+
+
+def _style_attr(fmts, pick, n):
+    """`` s="N"`` per cell (or one for the column); None when no cell has a format."""
+    attrs = [f' s="{f._get_xf_index()}"' if f is not None else "" for f in fmts]
+    if pick is None:
+        return attrs[0]
+    return pa.array(np.asarray(attrs, dtype=object)[pick], pa.large_string())
+
+
+def _column_xml(j, cells: Cells, valid, fmts, pick, rownums, link=None):
+    """The ``<c>`` elements of one column (a null where the cell is blank)."""
+    n = len(valid)
+    ref = '<c r="' + xl_col_to_name(j)
+    style = _style_attr(fmts, pick, n)
+    mask = pa.array(~valid)
+    if cells.kind == "number":
+        text = _number_text(cells.values[:n], valid)
+        out = _join(ref, rownums, '"', style, "><v>", text, "</v></c>", "")
+    else:
+        if cells.kind == "link":
+            texts, plain = link
+            if plain.any():  # past the links a sheet holds: plain text, no format
+                style = pc.if_else(pa.array(plain), pa.scalar("", pa.large_string()),
+                                   style if isinstance(style, pa.Array) else pa.scalar(style, pa.large_string()))
+        else:
+            texts = cells.values[:n]
+        escaped, preserve = _escape(texts)
+        out = _join(ref, rownums, '"', style, ' t="inlineStr"><is><t', preserve, ">", escaped,
+                                          "</t></is></c>", "")
+    return pc.if_else(mask, pa.scalar(None, pa.large_string()), out).fill_null("")
+
+
+def _number_text(values: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """``f"{x:.16G}"`` of every value: integral values of a safe size vectorised, the others
+    through Python's own formatting (the same digits, not merely the same number)."""
+    v = np.where(valid, values, 0.0)
+    integral = (v == np.floor(v)) & (np.abs(v) < _SAFE_INT) & ~((v == 0) & np.signbit(v))
+    text = pc.cast(pa.array(v.astype(np.int64)), pa.large_string())
+    rest = np.flatnonzero(~integral)
+    if len(rest):
+        fixed = pa.array(["%.16G" % x for x in v[rest].tolist()], pa.large_string())
+        out = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+        out[rest] = fixed.to_numpy(zero_copy_only=False)
+        text = pa.array(out, pa.large_string())
+    return text
+
+
+def _escape(texts) -> tuple:
+    """Text as xlsxwriter puts it in an inline string, and the `` xml:space="preserve"``
+    attribute where it keeps leading or trailing white space."""
+    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    special = pc.fill_null(pc.match_substring_regex(arr, _SPECIAL), False)
+    if pc.any(special).as_py():  # control characters and their look-alikes: xlsxwriter's own escape
+        idx = np.flatnonzero(special.to_numpy(zero_copy_only=False))
+        out = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+        out[idx] = [XMLwriter._escape_control_characters(s) for s in out[idx].tolist()]
+        arr = pa.array(out, pa.large_string())
+    if pc.any(pc.fill_null(pc.match_substring_regex(arr, "[&<>]"), False)).as_py():
+        for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+            arr = pc.replace_substring(arr, a, b)
+    preserve = pc.or_(_edge_space(pc.utf8_slice_codeunits(arr, 0, 1)), _edge_space(pc.utf8_slice_codeunits(arr, -1)))
+    attr = pc.if_else(pc.fill_null(preserve, False), pa.scalar(' xml:space="preserve"', pa.large_string()),
+                      pa.scalar("", pa.large_string()))
+    return arr, attr
+
+
+def _edge_space(chars: pa.Array) -> pa.Array:
+    """Whether each one-character string is white space as Python's ``\\s`` has it."""
+    uniq = [c for c in pc.unique(chars.drop_null()).to_pylist() if c and _WHITESPACE.match(c)]
+    return pc.is_in(chars, value_set=pa.array(uniq, chars.type))
+
+
+def _link_texts(ws, first_row, j, cells: Cells, valid) -> tuple:
+    """Hand every link of the block to the worksheet as the cell-by-cell writer does
+    (``cells.link.register``), with the worksheet told not to buffer their text (the text
+    cells are in the rows built here).  Returns the text of each cell and which cells fell
+    past the sheet's limit of links (plain text, without the link format)."""
+    texts, plain = [None] * len(valid), np.zeros(len(valid), dtype=bool)
+    ws.ignore_write_string = True
+    try:
+        for i in np.flatnonzero(valid).tolist():
+            v = cells.values[i]
+            text = cells.link.register(first_row + i, j, v, cells.fmt)
+            if text is None:
+                plain[i] = True
+                text = cells.link.plain_text(v)
+            texts[i] = text
+    finally:
+        ws.ignore_write_string = False
+    return pa.array(texts, pa.large_string()), plain
+
+
+def _append(ws, rows: pa.Array) -> None:
+    """Append the rows' XML to the worksheet's row file, where xlsxwriter's own go."""
+    rows = rows.cast(pa.large_string()) if rows.type != pa.large_string() else rows
+    if rows.offset or rows.null_count:
+        rows = pa.concat_arrays([rows.fill_null("")])
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=len(rows) + 1, offset=rows.offset * 8)
+    data = rows.buffers()[2]
+    chunk = memoryview(data)[int(offsets[0]):int(offsets[-1])] if data is not None else b""
+    fh = ws.fh
+    raw = getattr(fh, "buffer", None)
+    if raw is not None:
+        fh.flush()
+        raw.write(chunk)
+    else:
+        fh.write(bytes(chunk).decode("utf-8"))

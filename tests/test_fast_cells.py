@@ -1,0 +1,167 @@
+"""Tables written a block at a time (``closebatch.io.fastcells``) are the bytes xlsxwriter
+writes cell by cell: the same file, whatever the text, numbers, formats, blanks and links."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from python_calamine import CalamineWorkbook
+
+from closebatch.io import writer
+from closebatch.io.journal_report import write_ledger_journal
+from closebatch.io.outputs import journal_lines
+from closebatch.io.writer import Book, Column, Sheet, write_workbook
+
+HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2", "@SUM(A1)", "plain", "", None, "a & b < c > d \"q\"",
+           "tab\there", "line\nbreak", " leading", "trailing ", "\u00a0nbsp", "ctrl\x01\x1f", "_x0041_ literal",
+           "emoji \U0001F600", "\ufffe odd", "x" * 40, "carriage\r", "ünïcødé €"]
+
+
+def frame(n: int = 57) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    text = [HOSTILE[i % len(HOSTILE)] for i in range(n)]
+    ccy = np.where(np.arange(n) % 5 == 3, "JPY", np.where(np.arange(n) % 7 == 0, "KWD", "USD"))
+    amount = rng.integers(-10**9, 10**9, n)
+    amount[:6] = [7, -7, 0, 10**15 + 1, 5, -10**12]
+    num = rng.normal(size=n) * 1e6
+    num[:5] = [np.nan, -0.0, 1e16, 0.07, 1 / 3]
+    dates = pd.Series(pd.to_datetime("2026-01-01") + pd.to_timedelta(np.arange(n) % 40, unit="D"))
+    dates[4] = pd.NaT
+    links = [(f"'Lines'!A{i + 2}:C{i + 3}", f"rows {i + 2}-{i + 3}") if i % 4 else None for i in range(n)]
+    return pd.DataFrame({
+        "text": pd.Series(text, dtype="str"), "obj": pd.Series([t if i % 3 else i for i, t in enumerate(text)],
+                                                               dtype=object),
+        "ccy": pd.Series(ccy, dtype="str"), "amount": amount, "scaled": amount // 3, "num": num,
+        "rate": np.linspace(0.5, 2, n), "int": np.arange(n), "pct": np.linspace(0, 1, n), "date": dates,
+        "flag": np.arange(n) % 2 == 0, "link": links,
+    })
+
+
+COLUMNS = [Column("text"), Column("obj"), Column("ccy"), Column("amount", "money", "ccy"), Column("scaled", "money", 0),
+           Column("num", "number"), Column("rate", "rate"), Column("int", "int"), Column("pct", "pct"),
+           Column("date", "date"), Column("flag", "bool"), Column("link", "link"), Column("missing")]
+
+
+def write_both(tmp_path, monkeypatch, write) -> tuple[bytes, bytes]:
+    out = {}
+    for mode in (True, False):
+        monkeypatch.setattr(writer, "CELL_BY_CELL", mode)
+        folder = tmp_path / ("cells" if mode else "block")
+        folder.mkdir(exist_ok=True)
+        path = folder / "book.xlsx"
+        write(path)
+        out[mode] = path.read_bytes()
+    return out[True], out[False]
+
+
+def differing_parts(a: bytes, b: bytes) -> list:
+    za, zb = zipfile.ZipFile(io.BytesIO(a)), zipfile.ZipFile(io.BytesIO(b))
+    assert za.namelist() == zb.namelist()
+    return [n for n in za.namelist() if za.read(n) != zb.read(n)]
+
+
+@pytest.mark.parametrize("block", [writer.BLOCK, 7])
+def test_a_table_is_the_same_file_both_ways(tmp_path, monkeypatch, block):
+    monkeypatch.setattr(writer, "BLOCK", block)
+    df = frame()
+
+    def write(path):
+        write_workbook(path, [Sheet("Lines", df, COLUMNS, title="Title & <more>", totals=["amount"]),
+                              Sheet("Empty", df.iloc[:0], COLUMNS), Sheet("Guessed", df[["text", "num", "date"]])])
+
+    cells, block_ = write_both(tmp_path, monkeypatch, write)
+    assert differing_parts(cells, block_) == []
+    assert cells == block_
+
+
+def test_continuation_sheets_and_the_limit_of_links(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "MAX_ROWS", 20)
+    monkeypatch.setattr(writer, "MAX_LINKS", 9)
+    monkeypatch.setattr(writer, "BLOCK", 6)
+    df = frame(70)
+
+    def write(path):
+        write_workbook(path, [Sheet("Lines", df, COLUMNS, totals=["amount"])])
+
+    cells, block_ = write_both(tmp_path, monkeypatch, write)
+    assert cells == block_, differing_parts(cells, block_)
+    wb = CalamineWorkbook.from_path(str(tmp_path / "block" / "book.xlsx"))
+    assert wb.sheet_names == ["Lines", "Lines (2)", "Lines (3)", "Lines (4)"]
+
+
+def test_what_a_reader_sees(tmp_path, monkeypatch):
+    """Text stays text (never a formula), numbers and dates are numbers with their formats,
+    links point into the workbook, the header row is frozen."""
+    monkeypatch.setattr(writer, "CELL_BY_CELL", False)
+    df = frame(25)
+    path = tmp_path / "t.xlsx"
+    write_workbook(path, [Sheet("Lines", df, COLUMNS)])
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path)["Lines"]
+    assert ws.freeze_panes == "A2"
+    assert ws["A2"].value == HOSTILE[0] and ws["A2"].data_type == "s"  # the formula-looking text, as text
+    assert ws["A3"].value == "+1+1" and ws["A5"].value == "@SUM(A1)"
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Lines").to_python()
+    assert rows[14][0] == "ctrl\x01\x1f" and rows[15][0] == "_x0041_ literal"  # escaped as Excel does, read back
+    assert ws["A12"].value == " leading" and ws["A13"].value == "trailing "
+    assert ws["A8"].value is None  # empty text is a blank cell
+    assert ws["D3"].value == pytest.approx(-0.07) and ws["D3"].number_format == "#,##0.00;-#,##0.00;0.00"
+    assert ws["D5"].number_format == "#,##0;-#,##0;0"  # a JPY amount: no decimals
+    assert ws["D9"].number_format == "#,##0.000;-#,##0.000;0.000"  # KWD: three
+    assert ws["J2"].is_date and ws["J2"].value.date().isoformat() == "2026-01-01"
+    assert ws["J6"].value is None  # NaT: blank
+    assert ws["F2"].value is None and ws["F5"].value == pytest.approx(0.07)
+    assert ws["K2"].value == "Y" and ws["K3"].value == "N"
+    assert ws["L3"].hyperlink.location == "'Lines'!A3:C4" and ws["L3"].value == "rows 3-4"
+    assert ws["L2"].value is None and ws["L2"].hyperlink is None
+
+
+def test_the_ledger_journal_is_the_same_file_both_ways(tmp_path, monkeypatch):
+    from test_statements import group_books  # a small group with every kind of journal
+
+    from closebatch import app
+
+    books = group_books(tmp_path / "books")
+    outcome = app.close_books(books, period="2026-01", user="t", jobs=1, dry_run=True)
+    assert outcome.exit_code in (0, 3)
+    from closebatch.validate import load_book  # noqa: F401 - the book as the close read it
+
+    _, book, _ = app.load(books)
+    lines = pd.DataFrame({
+        "journal": ["J2", "J1", "J1", "E1"], "line": [1, 1, 2, 1], "date": pd.to_datetime(["2026-01-05"] * 4),
+        "entity": ["P", "P", "P", "P"], "account": ["1000", "1000", "4000", "1000"], "currency": ["USD"] * 4,
+        "amount": [100, 250, -250, 5], "amount_acct": [100, 250, -250, 5], "journal_type": ["daily", "daily",
+                                                                                            "daily", "elimination"],
+        "description": ["=1+1", "Sale & co", None, "x"], "counterparty": [None] * 4, "reference": ["R1", "", "", ""],
+        "source": ["Journals.xlsx!Journals:2"] * 4})
+    for d in book.dims:
+        lines[d] = None
+    jl = journal_lines(book, lines)
+    cells, block_ = write_both(tmp_path, monkeypatch, lambda p: write_ledger_journal(p, book, jl))
+    assert cells == block_, differing_parts(cells, block_)
+
+
+def test_reruns_are_byte_identical(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "CELL_BY_CELL", False)
+    df = frame(40)
+    paths = [tmp_path / "a.xlsx", tmp_path / "b.xlsx"]
+    for p in paths:
+        write_workbook(p, [Sheet("Lines", df, COLUMNS)], title="same")
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_a_worksheet_the_block_writer_does_not_cover_is_written_cell_by_cell(tmp_path, monkeypatch):
+    """A sheet with a row height set (or not in constant-memory mode) takes the cell-by-cell
+    path, and the file is still complete."""
+    monkeypatch.setattr(writer, "CELL_BY_CELL", False)
+    df = frame(12)
+    book = Book(tmp_path / "plain.xlsx", stream=False)  # not constant-memory
+    book.write(Sheet("Lines", df, COLUMNS))
+    book.close()
+    wb = CalamineWorkbook.from_path(str(tmp_path / "plain.xlsx"))
+    rows = wb.get_sheet_by_name("Lines").to_python()
+    assert len(rows) == 13 and rows[1][0] == HOSTILE[0]
