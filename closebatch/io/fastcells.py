@@ -110,8 +110,14 @@ def write_rows(ws, first_row: int, columns: list, n: int) -> None:
     for _, _, f in sorted(first_seen, key=lambda x: (x[0], x[1])):
         f._get_xf_index()
     links = {j: _link_texts(ws, first_row, j, cells, valid) for j, cells, valid, _, _ in parts if cells.kind == "link"}
-    xml = [_column_xml(j, cells, valid, fmts, pick, rownums, links.get(j)) for j, cells, valid, fmts, pick in parts]
-    rows = _join('<row r="', rownums, '">', *xml, "</row>", "")
+    pieces = ['<row r="', rownums, '">']
+    for j, cells, valid, fmts, pick in parts:
+        cell = _cell_pieces(j, cells, valid, fmts, pick, rownums, links.get(j))
+        if valid.all():  # inline in the row: one copy of its bytes
+            pieces += cell
+        else:  # a blank cell is no element: null where blank, then nothing
+            pieces.append(_join(*cell, "").fill_null(""))
+    rows = _join(*pieces, "</row>", "")
     if not present.all():  # a row without a cell is not written at all
         rows = pc.if_else(pa.array(present), rows, pa.scalar("", pa.large_string()))
     _append(ws, rows)
@@ -158,27 +164,38 @@ def _style_attr(fmts, pick, n):
     return pa.array(np.asarray(attrs, dtype=object)[pick], pa.large_string())
 
 
-def _column_xml(j, cells: Cells, valid, fmts, pick, rownums, link=None):
-    """The ``<c>`` elements of one column (a null where the cell is blank)."""
+def _cell_pieces(j, cells: Cells, valid, fmts, pick, rownums, link=None) -> list:
+    """What the ``<c>`` elements of one column are joined from (null where a cell is blank)."""
     n = len(valid)
     ref = '<c r="' + xl_col_to_name(j)
     style = _style_attr(fmts, pick, n)
-    mask = pa.array(~valid)
     if cells.kind == "number":
-        text = _number_text(cells.values[:n], valid)
-        out = _join(ref, rownums, '"', style, "><v>", text, "</v></c>", "")
+        return [ref, rownums, '"', style, "><v>", _number_text(cells.values[:n], valid), "</v></c>"]
+    if cells.kind == "link":
+        texts, plain = link
+        if plain.any():  # past the links a sheet holds: plain text, no format
+            style = pc.if_else(pa.array(plain), pa.scalar("", pa.large_string()),
+                               style if isinstance(style, pa.Array) else pa.scalar(style, pa.large_string()))
     else:
-        if cells.kind == "link":
-            texts, plain = link
-            if plain.any():  # past the links a sheet holds: plain text, no format
-                style = pc.if_else(pa.array(plain), pa.scalar("", pa.large_string()),
-                                   style if isinstance(style, pa.Array) else pa.scalar(style, pa.large_string()))
-        else:
-            texts = cells.values[:n]
-        escaped, preserve = _escape(texts)
-        out = _join(ref, rownums, '"', style, ' t="inlineStr"><is><t', preserve, ">", escaped,
-                                          "</t></is></c>", "")
-    return pc.if_else(mask, pa.scalar(None, pa.large_string()), out).fill_null("")
+        texts = cells.values[:n]
+    return [ref, rownums, '"', _string_tail(texts, style)]
+
+
+def _string_tail(texts, style) -> pa.Array:
+    """`` s="N" t="inlineStr"><is><t>TEXT</t></is></c>`` of each text (null for a null).  A
+    column of few distinct values (entities, accounts, currencies, sources) is escaped once
+    per value."""
+    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    if isinstance(style, str) and len(arr) >= 64:
+        enc = pc.dictionary_encode(arr)
+        if len(enc.dictionary) * 4 <= len(arr):
+            escaped, preserve = _escape(enc.dictionary)
+            tail = _join(style, ' t="inlineStr"><is><t', preserve, ">", escaped, "</t></is></c>", "")
+            return tail.take(enc.indices)
+    escaped, preserve = _escape(arr)
+    return _join(style, ' t="inlineStr"><is><t', preserve, ">", escaped, "</t></is></c>", "")
 
 
 def _number_text(values: np.ndarray, valid: np.ndarray) -> pa.Array:
@@ -186,22 +203,21 @@ def _number_text(values: np.ndarray, valid: np.ndarray) -> pa.Array:
     through Python's own formatting (the same digits, not merely the same number)."""
     v = np.where(valid, values, 0.0)
     integral = (v == np.floor(v)) & (np.abs(v) < _SAFE_INT) & ~((v == 0) & np.signbit(v))
-    text = pc.cast(pa.array(v.astype(np.int64)), pa.large_string())
+    blank = None if valid.all() else ~valid
     rest = np.flatnonzero(~integral)
-    if len(rest):
-        fixed = pa.array(["%.16G" % x for x in v[rest].tolist()], pa.large_string())
-        out = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
-        out[rest] = fixed.to_numpy(zero_copy_only=False)
-        text = pa.array(out, pa.large_string())
-    return text
+    if not len(rest):
+        return pc.cast(pa.array(v.astype(np.int64), mask=blank), pa.large_string())
+    out = np.empty(len(v), dtype=object)
+    whole = np.flatnonzero(integral)
+    out[whole] = pc.cast(pa.array(v[whole].astype(np.int64)), pa.large_string()).to_numpy(zero_copy_only=False)
+    out[rest] = ["%.16G" % x for x in v[rest].tolist()]
+    return pa.array(out, pa.large_string(), mask=blank)
 
 
-def _escape(texts) -> tuple:
+def _escape(texts: pa.Array) -> tuple:
     """Text as xlsxwriter puts it in an inline string, and the `` xml:space="preserve"``
     attribute where it keeps leading or trailing white space."""
-    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
-    if arr.type != pa.large_string():
-        arr = arr.cast(pa.large_string())
+    arr = texts
     special = pc.fill_null(pc.match_substring_regex(arr, _SPECIAL), False)
     if pc.any(special).as_py():  # control characters and their look-alikes: xlsxwriter's own escape
         idx = np.flatnonzero(special.to_numpy(zero_copy_only=False))
