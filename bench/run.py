@@ -1,10 +1,11 @@
 """Benchmark the close, stage by stage, against the I/O floor of the same books folder.
 
-    python bench/run.py --sizes 10000,100000 [--seed 1] [--keep DIR] [--profile]
+    python bench/run.py --sizes 10000,100000 [--shapes mix,short] [--seed 1] [--keep DIR] [--profile] [--no-floor]
 
-For each size a books folder is generated with ``bench/generate.py`` (cached in
-``bench/data/books-N-sS/``, git-ignored, regenerated when the generator changes), copied to a
-scratch folder, and closed (period 2026-01, persisted, as the ``close`` command does) by
+For each size and shape (``mix``: about 2.5 lines a journal; ``short``: two or three, as
+invoices and payments are) a books folder is generated with ``bench/generate.py`` (cached in
+``bench/data/books-N-sS[-short]/``, git-ignored, regenerated when the generator changes),
+with the same transactions as an hledger journal beside it, copied to a scratch folder, and closed (period 2026-01, persisted, as the ``close`` command does) by
 :func:`closebatch.app.close_books` in a fresh Python process.  That process wraps, from
 outside the library, the functions the close flow calls and records each one's wall time
 and the process's peak resident memory when it returns (``ru_maxrss``, a high-water mark):
@@ -31,6 +32,9 @@ with fastexcel (``read_excel(path).load_sheet_by_name(name).to_arrow()``), the s
 python-calamine's ``to_python`` (what the reader uses), and writing as many rows and columns
 as the close wrote (outputs and ledger) with xlsxwriter in constant-memory mode, ``write_row``,
 nothing else.
+
+``hledger bal`` on that journal is timed in its own process right after the close (when hledger
+is installed; Debian's package will do).
 
 The table is printed and written to ``bench/results.md`` with a description of the machine.
 Wall times on a shared machine are noisy: compare sizes and stages, not single digits.
@@ -330,6 +334,25 @@ def worker_write_floor(shapes: list, result: Path) -> None:
     result.write_text(json.dumps({"seconds": time.perf_counter() - t0, "peak": peak_mb(), "cells": cells}))
 
 
+def worker_hledger(journal: Path, result: Path) -> None:
+    """``hledger -f JOURNAL bal`` (every account's balance), its wall time and peak memory."""
+    exe = shutil.which("hledger")
+    if not exe:
+        result.write_text(json.dumps({"seconds": None, "peak": None, "version": None}))
+        return
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
+    t0 = time.perf_counter()
+    with open(os.devnull, "wb") as null:
+        proc = subprocess.Popen([exe, "-f", str(journal), "bal"], stdout=null, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if proc.returncode:
+        raise SystemExit(f"hledger bal failed on {journal}: {err[:500]}")
+    result.write_text(json.dumps({"seconds": seconds, "peak": usage.ru_maxrss / 1024, "version": version}))
+
+
 # --------------------------------------------------------------------------------------------
 # the driver
 
@@ -337,30 +360,36 @@ def generator_hash() -> str:
     return hashlib.sha256(GENERATOR.read_bytes()).hexdigest()[:16]
 
 
-def books_for(size: int, seed: int) -> tuple[Path, int, float | None]:
-    """The cached books folder of ``size`` lines (generated when missing or stale), its
-    number of journal lines, and the generation time (None when cached).
+def books_for(size: int, seed: int, shape: str = "mix") -> tuple[Path, int, float | None, dict]:
+    """The cached books folder of ``size`` lines of ``shape`` (generated when missing or
+    stale), its number of journal lines, the generation time (None when cached) and what the
+    generator said (journals, the hledger journal written beside the folder).
 
     The driver process stays small (it reads no workbook): a worker forked from it inherits
     its peak memory (``ru_maxrss`` survives fork and exec)."""
-    folder = DATA / f"books-{size}-s{seed}"
+    folder = DATA / (f"books-{size}-s{seed}" + ("" if shape == "mix" else f"-{shape}"))
+    journal = folder.with_suffix(".journal")
     marker = folder / ".generated"
-    if marker.exists():
+    if marker.exists() and journal.exists():
         try:
             cached = json.loads(marker.read_text())
             if cached.get("generator") == generator_hash():
-                return folder, int(cached["lines"]), None
+                return folder, int(cached["lines"]), None, cached
         except ValueError:
             pass
     if folder.exists():
         shutil.rmtree(folder)
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, str(GENERATOR), str(folder), "--lines", str(size), "--seed", str(seed)],
+    out = subprocess.run([sys.executable, str(GENERATOR), str(folder), "--lines", str(size), "--seed", str(seed),
+                          "--shape", shape, "--hledger", str(journal)],
                          check=True, stdout=subprocess.PIPE, text=True).stdout
     seconds = time.perf_counter() - t0
-    lines = int(out.strip().splitlines()[-1].split()[0])
-    marker.write_text(json.dumps({"generator": generator_hash(), "lines": lines, "seconds": seconds}))
-    return folder, lines, seconds
+    tail = out.strip().splitlines()
+    lines = int(tail[-1].split()[0])
+    info = {"generator": generator_hash(), "lines": lines, "seconds": seconds, "journals": int(tail[-2].split()[0]),
+            "journal": str(journal)}
+    marker.write_text(json.dumps(info))
+    return folder, lines, seconds, info
 
 
 def run_worker(args: list, env=None) -> dict:
@@ -395,6 +424,9 @@ def machine() -> dict:
             versions[mod] = version(mod.replace("_", "-"))
         except Exception:  # noqa: BLE001
             versions[mod] = "?"
+    exe = shutil.which("hledger")
+    if exe:
+        versions["hledger"] = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.split(",")[0]
     return {"nproc": os.cpu_count(), "cpu": cpu or "?", "memory": mem or "?",
             "python": platform.python_version(), "versions": versions, "load": os.getloadavg()}
 
@@ -406,18 +438,20 @@ ORDER = ["import closebatch", "read", "validate", "close", "close: settlement", 
          "ledger: load: check chain", "ledger: load (next close)"]
 
 
-def bench_size(size: int, seed: int, keep: Path | None, profile: bool, jobs: int | None) -> dict:
-    books, lines, gen_seconds = books_for(size, seed)
-    scratch = Path(tempfile.mkdtemp(prefix=f"bench-{size}-")) if keep is None else keep / f"books-{size}"
+def bench_size(size: int, seed: int, keep: Path | None, profile: bool, jobs: int | None, shape: str = "mix",
+               floor: bool = True) -> dict:
+    books, lines, gen_seconds, info = books_for(size, seed, shape)
+    scratch = (Path(tempfile.mkdtemp(prefix=f"bench-{size}-")) if keep is None
+               else keep / (f"books-{size}" + ("" if shape == "mix" else f"-{shape}")))
     if scratch.exists():
         shutil.rmtree(scratch)
     shutil.copytree(books, scratch, ignore=shutil.ignore_patterns(".generated", "out", "ledger"))
     try:
-        print(f"[{size}] closing {lines} journal lines in {scratch} ...", file=sys.stderr, flush=True)
+        print(f"[{size} {shape}] closing {lines} journal lines in {scratch} ...", file=sys.stderr, flush=True)
         load = os.getloadavg()[0]
         jobs_arg = ["--jobs", str(jobs)] if jobs else []
         close = run_worker(["close", "--books", str(scratch), *jobs_arg])
-        print(f"[{size}] exit {close['exit_code']}: {close['message']} ({close['times']['total (close_books)']:.1f} s)",
+        print(f"[{size} {shape}] exit {close['exit_code']}: {close['message']} ({close['times']['total (close_books)']:.1f} s)",
               file=sys.stderr, flush=True)
         if close["exit_code"] not in (0, 3):
             raise SystemExit(f"the close of {size} lines failed: {close['message']} {close['errors']}")
@@ -426,20 +460,24 @@ def bench_size(size: int, seed: int, keep: Path | None, profile: bool, jobs: int
             close["times"]["ledger: load (next close)"] = loaded["total"]
             close["times"]["ledger: load: check chain"] = loaded["check"]
             close["peaks"]["ledger: load (next close)"] = loaded["peak"]
+        hl = run_worker(["hledger", "--books", info["journal"]])  # right after the close: the same load
+        load_end = os.getloadavg()[0]
         fx = run_worker(["read-fastexcel", "--books", str(books)])
         cal = run_worker(["read-calamine", "--books", str(books)])
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-            json.dump(close["shapes"], fh)
-        try:
-            wr = run_worker(["write", "--shapes", fh.name])
-        finally:
-            os.unlink(fh.name)
+        wr = {"seconds": None, "peak": 0, "cells": 0}
+        if floor:
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+                json.dump(close["shapes"], fh)
+            try:
+                wr = run_worker(["write", "--dims", fh.name])
+            finally:
+                os.unlink(fh.name)
         prof_path = None
         if profile:
             again = Path(tempfile.mkdtemp(prefix=f"bench-prof-{size}-"))
             shutil.rmtree(again)
             shutil.copytree(books, again, ignore=shutil.ignore_patterns(".generated", "out", "ledger"))
-            prof_path = DATA / f"profile-{size}.pstats"
+            prof_path = DATA / f"profile-{size}-{shape}.pstats"
             try:
                 run_worker(["close", "--books", str(again), "--profile-to", str(prof_path), *jobs_arg])
             finally:
@@ -452,14 +490,15 @@ def bench_size(size: int, seed: int, keep: Path | None, profile: bool, jobs: int
         stage = stage or "other"
         r, c = written.get(stage, (0, 0))
         written[stage] = (r + nrows, c + nrows * ncols)
-    return {"size": size, "lines": lines, "generate": gen_seconds, "load": load, "close": close, "fastexcel": fx,
-            "calamine": cal, "write": wr, "written": written, "profile": str(prof_path) if prof_path else None}
+    return {"size": size, "shape": shape, "lines": lines, "journals": info.get("journals"), "generate": gen_seconds,
+            "load": load, "load_end": load_end, "close": close, "hledger": hl, "fastexcel": fx, "calamine": cal,
+            "write": wr, "written": written, "profile": str(prof_path) if prof_path else None}
 
 
 def table(results: list) -> str:
     out = ["| size | stage | seconds | peak MB |", "|---|---|---:|---:|"]
     for r in results:
-        label = f"{r['size'] // 1000}k ({r['lines']:,} lines)" if r["size"] >= 1000 else str(r["size"])
+        label = label_of(r)
         t, p = r["close"]["times"], r["close"]["peaks"]
         for stage in ORDER:
             if stage not in t:
@@ -473,10 +512,14 @@ def table(results: list) -> str:
                    f"{r['close'].get('child_peak', 0):,.0f} |")
         out.append(f"| {label} | *memory: peak of all processes together (PSS, sampled)* |  | "
                    f"{r['close'].get('pss_peak', 0):,.0f} |")
-        floor = r["fastexcel"]["seconds"] + r["write"]["seconds"]
         compute = t["total (close_books)"] - t.get("read", 0) - t.get("write", 0)
-        out.append(f"| {label} | *vs floor: total / (fastexcel read + write floor)* | "
-                   f"{t['total (close_books)'] / floor:.2f}x |  |")
+        if r["write"]["seconds"] is not None:
+            floor = r["fastexcel"]["seconds"] + r["write"]["seconds"]
+            out.append(f"| {label} | *vs floor: total / (fastexcel read + write floor)* | "
+                       f"{t['total (close_books)'] / floor:.2f}x |  |")
+        if r["hledger"]["seconds"] is not None:
+            out.append(f"| {label} | *hledger bal, the same transactions* | {r['hledger']['seconds']:.2f} | "
+                       f"{r['hledger']['peak']:,.0f} |")
         out.append(f"| {label} | *compute: total less read and write* | {compute:.2f} |  |")
         w = r["written"]
         rows_out = sum(v[0] for v in w.values())
@@ -485,8 +528,35 @@ def table(results: list) -> str:
                    f"{r['fastexcel']['peak']:,.0f} |")
         out.append(f"| {label} | floor: read, calamine to_python | {r['calamine']['seconds']:.2f} | "
                    f"{r['calamine']['peak']:,.0f} |")
-        out.append(f"| {label} | floor: write {rows_out:,} rows / {cells_out:,} cells, xlsxwriter | "
-                   f"{r['write']['seconds']:.2f} | {r['write']['peak']:,.0f} |")
+        if r["write"]["seconds"] is not None:
+            out.append(f"| {label} | floor: write {rows_out:,} rows / {cells_out:,} cells, xlsxwriter | "
+                       f"{r['write']['seconds']:.2f} | {r['write']['peak']:,.0f} |")
+    return "\n".join(out)
+
+
+def label_of(r: dict) -> str:
+    size = f"{r['size'] // 1000}k" if r["size"] >= 1000 else str(r["size"])
+    return f"{size} {r.get('shape', 'mix')} ({r['lines']:,} lines)"
+
+
+def summary(results: list) -> str:
+    """One row per size and shape: the close against hledger and the I/O floor, its compute
+    and memory."""
+    out = ["| lines | shape | journals | close | `hledger bal` | close / hledger | I/O floor | close / floor | "
+           "compute | peak memory, all processes | per line | load |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        t = r["close"]["times"]
+        total = t["total (close_books)"]
+        hl = r["hledger"]["seconds"]
+        floor = r["fastexcel"]["seconds"] + r["write"]["seconds"] if r["write"]["seconds"] is not None else None
+        compute = total - t.get("read", 0) - t.get("write", 0)
+        pss = r["close"].get("pss_peak", 0)
+        out.append(f"| {r['lines']:,} | {r.get('shape', 'mix')} | {r.get('journals') or 0:,} | {total:.1f} s | "
+                   + (f"{hl:.1f} s | {total / hl:.2f} | " if hl else "n/a | | ")
+                   + (f"{floor:.1f} s | {total / floor:.2f} | " if floor else "not run | | ")
+                   + f"{compute:.1f} s | {pss:,.0f} MB | {pss * 1024 / max(1, r['lines']):,.2f} KB | "
+                   f"{r['load']:.1f}–{r.get('load_end', r['load']):.1f} |")
     return "\n".join(out)
 
 
@@ -552,7 +622,13 @@ def report(results: list, info: dict, argv: list) -> str:
         "shares with this process, from the fork); *memory* samples the proportional set size (PSS) of this process "
         "and its writing processes every 0.25 s and gives the peak of their sum: the memory the close really takes. *vs floor* is the "
         "close's total over the floor's read (fastexcel) plus write; *compute* is the total less reading and "
-        "writing.",
+        "writing. *hledger bal* runs hledger's balance report on the same transactions (the opening balances and "
+        "the journals, written by the generator beside the books) in its own process right after the close, with its "
+        "peak memory. *load* is the load average when the close started and when hledger ended.",
+        "",
+        summary(results),
+        "",
+        "Stage by stage:",
         "",
         table(results),
         "",
@@ -561,7 +637,7 @@ def report(results: list, info: dict, argv: list) -> str:
         w = r["written"]
         parts = [f"{stage}: {rows:,} rows" for stage, (rows, _cells) in w.items() if stage]
         gen = f"generated in {r['generate']:.1f} s; " if r["generate"] else "generated earlier (cached); "
-        lines.append(f"- {r['size']:,}: {gen}load average {r['load']:.1f} when the close started; close exit "
+        lines.append(f"- {label_of(r)}: {gen}load average {r['load']:.1f} when the close started; close exit "
                      f"{r['close']['exit_code']}, {r['close']['lines_posted']:,} lines posted; sheets written by "
                      f"{', '.join(parts)}. Slowest workbooks (creation to close): "
                      f"{files_written(r)}.")
@@ -577,10 +653,14 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", action="store_true", help="one extra cProfile run per size")
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
     parser.add_argument("--jobs", type=int, help="processes for the close (default: one per CPU core)")
+    parser.add_argument("--shapes", default="mix,short",
+                        help="books shapes, comma-separated: mix (about 2.5 lines a journal), short (two or three)")
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the xlsxwriter write floor (minutes at a million lines)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--books", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--shapes", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--dims", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", dest="profile_to", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -590,8 +670,10 @@ def main(argv=None) -> int:
             worker_read_floor(args.books, args.result, args.worker.split("-")[1])
         elif args.worker == "ledger-load":
             worker_ledger_load(args.books, args.result)
+        elif args.worker == "hledger":
+            worker_hledger(args.books, args.result)
         elif args.worker == "write":
-            worker_write_floor(json.loads(args.shapes.read_text()), args.result)
+            worker_write_floor(json.loads(args.dims.read_text()), args.result)
         else:
             parser.error(f"unknown worker {args.worker}")
         return 0
@@ -600,10 +682,12 @@ def main(argv=None) -> int:
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     info = machine()
-    results = [bench_size(n, args.seed, args.keep, args.profile, args.jobs) for n in sizes]
+    shapes = [x.strip() for x in args.shapes.split(",") if x.strip()]
+    results = [bench_size(n, args.seed, args.keep, args.profile, args.jobs, shape, args.floor)
+               for n in sizes for shape in shapes]
     (DATA / f"{args.results.stem}.json").write_text(json.dumps({"machine": info, "results": results}, indent=1))
     text = report(results, info, argv)
-    print(table(results))
+    print(summary(results))
     args.results.write_text(text)
     print(f"\nwritten to {args.results}", file=sys.stderr)
     for r in results:
