@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
-from closebatch.io import writer
+from closebatch.io import fastcells, writer
 from closebatch.io.journal_report import write_ledger_journal
 from closebatch.io.outputs import journal_lines
 from closebatch.io.writer import Book, Column, Sheet, write_workbook
@@ -63,9 +63,13 @@ def differing_parts(a: bytes, b: bytes) -> list:
     return [n for n in za.namelist() if za.read(n) != zb.read(n)]
 
 
-@pytest.mark.parametrize("block", [writer.BLOCK, 7])
-def test_a_table_is_the_same_file_both_ways(tmp_path, monkeypatch, block):
+@pytest.mark.parametrize("block,piece,chunk", [(writer.BLOCK, fastcells.PIECE, writer.DEFLATE_CHUNK), (7, 2, 999),
+                                               (50, 4, 1 << 12)])
+def test_a_table_is_the_same_file_both_ways(tmp_path, monkeypatch, block, piece, chunk):
+    """Whole blocks, or small ones built in pieces on threads and deflated in pieces."""
     monkeypatch.setattr(writer, "BLOCK", block)
+    monkeypatch.setattr(fastcells, "PIECE", piece)
+    monkeypatch.setattr(writer, "DEFLATE_CHUNK", chunk)
     df = frame()
 
     def write(path):
@@ -96,6 +100,8 @@ def test_what_a_reader_sees(tmp_path, monkeypatch):
     """Text stays text (never a formula), numbers and dates are numbers with their formats,
     links point into the workbook, the header row is frozen."""
     monkeypatch.setattr(writer, "CELL_BY_CELL", False)
+    monkeypatch.setattr(writer, "DEFLATE_CHUNK", 2048)  # the sheet deflated in pieces still reads as one
+    monkeypatch.setattr(fastcells, "PIECE", 3)
     df = frame(25)
     path = tmp_path / "t.xlsx"
     write_workbook(path, [Sheet("Lines", df, COLUMNS)])
@@ -147,6 +153,8 @@ def test_the_ledger_journal_is_the_same_file_both_ways(tmp_path, monkeypatch):
 
 def test_reruns_are_byte_identical(tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "CELL_BY_CELL", False)
+    monkeypatch.setattr(writer, "DEFLATE_CHUNK", 1000)
+    monkeypatch.setattr(fastcells, "PIECE", 3)
     df = frame(40)
     paths = [tmp_path / "a.xlsx", tmp_path / "b.xlsx"]
     for p in paths:
@@ -165,3 +173,14 @@ def test_a_worksheet_the_block_writer_does_not_cover_is_written_cell_by_cell(tmp
     wb = CalamineWorkbook.from_path(str(tmp_path / "plain.xlsx"))
     rows = wb.get_sheet_by_name("Lines").to_python()
     assert len(rows) == 13 and rows[1][0] == HOSTILE[0]
+
+
+def test_a_part_deflated_in_pieces_inflates_to_the_same_bytes(tmp_path, monkeypatch):
+    import zlib
+
+    data = b"".join(b"<row r=\"%d\"><c r=\"A%d\"><v>%d</v></c></row>" % (i, i, i * 7) for i in range(20000))
+    for chunk in (1000, 4096, len(data) + 1):
+        monkeypatch.setattr(writer, "DEFLATE_CHUNK", chunk)
+        d = writer._ChunkedDeflate(1)
+        out = b"".join(d.compress(data[k:k + 8192]) for k in range(0, len(data), 8192)) + d.flush()
+        assert zlib.decompress(out, -15) == data

@@ -36,6 +36,8 @@ from xlsxwriter.xmlwriter import XMLwriter
 _SPECIAL = r"_x[0-9a-fA-F]{4}_|[\x{0}-\x{8}\x{b}-\x{1f}\x{fffe}\x{ffff}]"
 _WHITESPACE = re.compile(r"\s")
 _SAFE_INT = 1e15  # integral floats below this print as their integer digits with .16G
+THREADS = 2  # a block's rows are built in this many pieces side by side
+PIECE = 8192  # ... each of at least this many rows
 
 
 @dataclass
@@ -110,16 +112,17 @@ def write_rows(ws, first_row: int, columns: list, n: int) -> None:
     for _, _, f in sorted(first_seen, key=lambda x: (x[0], x[1])):
         f._get_xf_index()
     links = {j: _link_texts(ws, first_row, j, cells, valid) for j, cells, valid, _, _ in parts if cells.kind == "link"}
-    pieces = ['<row r="', rownums, '">']
-    for j, cells, valid, fmts, pick in parts:
-        cell = _cell_pieces(j, cells, valid, fmts, pick, rownums, links.get(j))
-        if valid.all():  # inline in the row: one copy of its bytes
-            pieces += cell
-        else:  # a blank cell is no element: null where blank, then nothing
-            pieces.append(_join(*cell, "").fill_null(""))
-    rows = _join(*pieces, "</row>", "")
-    if not present.all():  # a row without a cell is not written at all
-        rows = pc.if_else(pa.array(present), rows, pa.scalar("", pa.large_string()))
+    styles = {j: _style_attr(fmts, pick) for j, _, _, fmts, pick in parts}
+    cuts = list(range(0, n, max(PIECE, -(-n // THREADS)))) + [n]
+    pieces = list(zip(cuts[:-1], cuts[1:]))
+    if len(pieces) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(THREADS) as pool:  # Arrow's kernels let go of the interpreter's lock
+            built = list(pool.map(lambda lh: _rows_xml(parts, links, styles, rownums, present, *lh), pieces))
+    else:
+        built = [_rows_xml(parts, links, styles, rownums, present, 0, n)]
+    rows = pa.chunked_array(built, pa.large_string())
     _append(ws, rows)
     if present.any():
         hit = np.flatnonzero(present)
@@ -127,6 +130,29 @@ def write_rows(ws, first_row: int, columns: list, n: int) -> None:
         ws._check_dimensions(first_row + int(hit[-1]), max(used_cols))
     ws.previous_row = first_row + n - 1
     ws.table.clear()
+
+
+def _rows_xml(parts, links, styles, rownums, present, lo: int, hi: int) -> pa.Array:
+    """The ``<row>`` elements of rows ``lo`` to ``hi`` of the block ("" for a row without
+    a cell)."""
+    nums = rownums.slice(lo, hi - lo)
+    pieces = ['<row r="', nums, '">']
+    for j, cells, valid, _fmts, pick in parts:
+        v = valid[lo:hi]
+        if not v.any():
+            continue
+        link = links.get(j)
+        style = styles[j]
+        cell = _cell_pieces(j, cells, v, style if isinstance(style, str) else style.slice(lo, hi - lo), nums, lo,
+                            None if link is None else (link[0].slice(lo, hi - lo), link[1][lo:hi]))
+        if v.all():  # inline in the row: one copy of its bytes
+            pieces += cell
+        else:  # a blank cell is no element: null where blank, then nothing
+            pieces.append(_join(*cell, "").fill_null(""))
+    rows = _join(*pieces, "</row>", "")
+    if not present[lo:hi].all():  # a row without a cell is not written at all
+        rows = pc.if_else(pa.array(present[lo:hi]), rows, pa.scalar("", pa.large_string()))
+    return rows
 
 
 def _join(*parts) -> pa.Array:
@@ -156,28 +182,28 @@ def _formats_of(ws, j: int, cells: Cells, n: int):
     return [f], None
 
 
-def _style_attr(fmts, pick, n):
-    """`` s="N"`` per cell (or one for the column); None when no cell has a format."""
+def _style_attr(fmts, pick):
+    """`` s="N"`` per cell (or one for the column); "" for a cell without a format."""
     attrs = [f' s="{f._get_xf_index()}"' if f is not None else "" for f in fmts]
     if pick is None:
         return attrs[0]
     return pa.array(np.asarray(attrs, dtype=object)[pick], pa.large_string())
 
 
-def _cell_pieces(j, cells: Cells, valid, fmts, pick, rownums, link=None) -> list:
-    """What the ``<c>`` elements of one column are joined from (null where a cell is blank)."""
+def _cell_pieces(j, cells: Cells, valid, style, rownums, lo: int, link=None) -> list:
+    """What the ``<c>`` elements of one column's rows ``lo`` on are joined from (null where
+    a cell is blank)."""
     n = len(valid)
     ref = '<c r="' + xl_col_to_name(j)
-    style = _style_attr(fmts, pick, n)
     if cells.kind == "number":
-        return [ref, rownums, '"', style, "><v>", _number_text(cells.values[:n], valid), "</v></c>"]
+        return [ref, rownums, '"', style, "><v>", _number_text(cells.values[lo:lo + n], valid), "</v></c>"]
     if cells.kind == "link":
         texts, plain = link
         if plain.any():  # past the links a sheet holds: plain text, no format
             style = pc.if_else(pa.array(plain), pa.scalar("", pa.large_string()),
                                style if isinstance(style, pa.Array) else pa.scalar(style, pa.large_string()))
     else:
-        texts = cells.values[:n]
+        texts = cells.values.slice(lo, n)
     return [ref, rownums, '"', _string_tail(texts, style)]
 
 
@@ -259,8 +285,13 @@ def _link_texts(ws, first_row, j, cells: Cells, valid) -> tuple:
     return pa.array(texts, pa.large_string()), plain
 
 
-def _append(ws, rows: pa.Array) -> None:
+def _append(ws, rows) -> None:
     """Append the rows' XML to the worksheet's row file, where xlsxwriter's own go."""
+    for chunk in rows.chunks if isinstance(rows, pa.ChunkedArray) else [rows]:
+        _append_array(ws, chunk)
+
+
+def _append_array(ws, rows: pa.Array) -> None:
     rows = rows.cast(pa.large_string()) if rows.type != pa.large_string() else rows
     if rows.offset or rows.null_count:
         rows = pa.concat_arrays([rows.fill_null("")])

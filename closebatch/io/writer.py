@@ -227,10 +227,69 @@ class _Links:
 COMPRESS_LEVEL = 1
 
 
+#: Parts at least this large are deflated in :data:`DEFLATE_CHUNK` pieces on two threads.
+DEFLATE_CHUNK = 4 << 20
+DEFLATE_THREADS = 2
+
+
 class _ZipFile(zipfile.ZipFile):
+    """The zip file xlsxwriter writes a workbook into: parts deflated at
+    :data:`COMPRESS_LEVEL`, a large part in pieces side by side (:class:`_ChunkedDeflate`)."""
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("compresslevel", COMPRESS_LEVEL)
         super().__init__(*args, **kwargs)
+
+    def _open_to_write(self, zinfo, force_zip64=False):
+        dest = super()._open_to_write(zinfo, force_zip64)
+        if zinfo.compress_type == zipfile.ZIP_DEFLATED and getattr(dest, "_compressor", None) is not None \
+                and zinfo.file_size >= DEFLATE_CHUNK and DEFLATE_THREADS > 1:
+            dest._compressor = _ChunkedDeflate(COMPRESS_LEVEL)
+        return dest
+
+
+class _ChunkedDeflate:
+    """A raw deflate stream made of independently deflated pieces of :data:`DEFLATE_CHUNK`
+    bytes (each ended by a sync flush, the last by the end of the stream), deflated on
+    :data:`DEFLATE_THREADS` threads (zlib lets go of the interpreter's lock): what ``pigz``
+    does.  The pieces fall where the data does, so the same data gives the same bytes
+    whatever the threads do; any reader inflates it as one stream."""
+
+    def __init__(self, level: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.level = level
+        self.pending = bytearray()
+        self.futures: list = []
+        self.pool = ThreadPoolExecutor(DEFLATE_THREADS)
+
+    def _deflate(self, data: bytes, last: bool) -> bytes:
+        import zlib
+
+        c = zlib.compressobj(self.level, zlib.DEFLATED, -15)
+        return c.compress(data) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+    def _ready(self, wait: bool) -> bytes:
+        out = []
+        while self.futures and (wait or self.futures[0].done() or len(self.futures) > 2 * DEFLATE_THREADS):
+            out.append(self.futures.pop(0).result())
+        return b"".join(out)
+
+    def compress(self, data) -> bytes:
+        self.pending += data
+        while len(self.pending) >= DEFLATE_CHUNK:
+            piece = bytes(self.pending[:DEFLATE_CHUNK])
+            del self.pending[:DEFLATE_CHUNK]
+            self.futures.append(self.pool.submit(self._deflate, piece, False))
+        return self._ready(wait=False)
+
+    def flush(self, mode=None) -> bytes:
+        try:
+            self.futures.append(self.pool.submit(self._deflate, bytes(self.pending), True))
+            self.pending = bytearray()
+            return self._ready(wait=True)
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 def close_workbook(wb) -> None:
