@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from xlsxwriter.url import Url
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.xmlwriter import XMLwriter
 
@@ -54,7 +55,7 @@ class Cells:
     fmt: object = None
     formats: list | None = None
     pick: np.ndarray | None = None
-    link: object = None  # for links: ``register(row, col, value, fmt)`` and ``plain_text(value)``
+    link: object = None  # for links: ``take(count)`` (how many may be links) and ``plain_text(value)``
 
     def __len__(self) -> int:
         return len(self.values)
@@ -266,22 +267,35 @@ def _edge_space(chars: pa.Array) -> pa.Array:
 
 
 def _link_texts(ws, first_row, j, cells: Cells, valid) -> tuple:
-    """Hand every link of the block to the worksheet as the cell-by-cell writer does
-    (``cells.link.register``), with the worksheet told not to buffer their text (the text
-    cells are in the rows built here).  Returns the text of each cell and which cells fell
-    past the sheet's limit of links (plain text, without the link format)."""
-    texts, plain = [None] * len(valid), np.zeros(len(valid), dtype=bool)
-    ws.ignore_write_string = True
-    try:
-        for i in np.flatnonzero(valid).tolist():
-            v = cells.values[i]
-            text = cells.link.register(first_row + i, j, v, cells.fmt)
-            if text is None:
-                plain[i] = True
-                text = cells.link.plain_text(v)
-            texts[i] = text
-    finally:
-        ws.ignore_write_string = False
+    """Register every link of the block with the worksheet, as ``write_url`` with an
+    ``internal:`` location would (the text cells are in the rows built here): up to the
+    sheet's limit of links (``cells.link.take``), the rest plain text without the link
+    format.  Returns the text of each cell and which cells are plain."""
+    rows = np.flatnonzero(valid)
+    allowed = cells.link.take(len(rows))
+    texts = [None] * len(valid)
+    plain = np.zeros(len(valid), dtype=bool)
+    plain[rows[allowed:]] = True
+    template = Url("internal:A1").__dict__
+    links = ws.hyperlinks
+    for k, i in enumerate(rows.tolist()):
+        v = cells.values[i]
+        text = cells.link.plain_text(v)
+        texts[i] = text
+        if k >= allowed:
+            continue
+        r = first_row + i
+        if ws._check_dimensions(r, j):
+            raise ValueError(f"a link at row {r + 1}, column {j + 1} is outside the worksheet")
+        url = Url.__new__(Url)
+        url.__dict__.update(template)
+        location = str(v[0])
+        url._original_url = "internal:" + location
+        url._link = url._anchor = location
+        url._relationship_link = "#" + location
+        url._text = text
+        ws.hlink_count += 1
+        links[r][j] = url
     return pa.array(texts, pa.large_string()), plain
 
 

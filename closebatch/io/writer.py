@@ -204,21 +204,19 @@ class _Links:
     def __init__(self, book: Book, ws):
         self.book, self.ws = book, ws
 
-    def register(self, r: int, j: int, v, f) -> str | None:
-        """Write the link of ``v`` (its text too, unless the worksheet is told not to); the
-        text, or None past the limit (nothing written)."""
-        count = self.book._links[self.ws.name] = self.book._links.get(self.ws.name, 0) + 1
-        if count > MAX_LINKS:
-            return None
-        text = excel_text(v[1])
-        self.ws.write_url(r, j, f"internal:{v[0]}", f, text)
-        return text
+    def take(self, count: int) -> int:
+        """Count ``count`` more links on the sheet; how many of them are within the limit."""
+        before = self.book._links.get(self.ws.name, 0)
+        self.book._links[self.ws.name] = before + count
+        return max(0, min(count, MAX_LINKS - before))
 
     def plain_text(self, v) -> str:
         return excel_text(v[1])
 
     def __call__(self, r: int, j: int, v, f) -> None:
-        if self.register(r, j, v, f) is None:
+        if self.take(1):
+            self.ws.write_url(r, j, f"internal:{v[0]}", f, self.plain_text(v))
+        else:
             self.ws.write_string(r, j, self.plain_text(v))
 
 
