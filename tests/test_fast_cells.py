@@ -184,3 +184,19 @@ def test_a_part_deflated_in_pieces_inflates_to_the_same_bytes(tmp_path, monkeypa
         d = writer._ChunkedDeflate(1)
         out = b"".join(d.compress(data[k:k + 8192]) for k in range(0, len(data), 8192)) + d.flush()
         assert zlib.decompress(out, -15) == data
+
+
+def test_amounts_print_as_xlsxwriter_prints_them():
+    """The decimal digits of an amount in minor units, where they are what ``.16G`` prints,
+    else Python's ``.16G`` itself: the same text either way, for every scale and size."""
+    rng = np.random.default_rng(3)
+    minor = np.concatenate([rng.integers(-10**k, 10**k, 4000) for k in range(1, 18)]
+                           + [np.array([7, -7, 1, 10, 100, 1000, -10**14, 10**15 - 1, 10**15 + 3, 0])])
+    for sc in (0, 1, 2, 3, 4, 6):
+        scale = np.full(len(minor), sc)
+        values = minor / 10.0 ** sc
+        valid = np.ones(len(minor), dtype=bool)
+        valid[::97] = False
+        got = fastcells._number_text(values, valid, minor, scale).to_pylist()
+        want = [("%.16G" % x) if ok else None for x, ok in zip(values.tolist(), valid.tolist())]
+        assert got == want, sc

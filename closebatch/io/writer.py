@@ -167,15 +167,16 @@ class Book:
         if c.kind == "money":
             scale = (money.scales(df[c.scale].iloc[:n].to_numpy()) if isinstance(c.scale, str)
                      else np.full(n, int(c.scale), dtype="int64"))
-            vals = money.from_minor(s.fillna(0).to_numpy(dtype="int64"), scale)
+            minor = s.fillna(0).to_numpy(dtype="int64")
+            vals = np.asarray(money.from_minor(minor, scale), dtype="float64")
             width = min(18, max((len(f"{v:,.2f}") for v in vals[:200].tolist()), default=8) + 2)
             kinds = np.unique(scale)
             if len(kinds) <= 1:
                 f = self.money_fmt(int(kinds[0]) if len(kinds) else 2)
-                return Cells("number", np.asarray(vals, dtype="float64"), f), width
+                return Cells("number", vals, f, minor=minor, scale=scale), width
             fmts = [self.money_fmt(int(k)) for k in kinds]
-            return Cells("number", np.asarray(vals, dtype="float64"), formats=fmts,
-                         pick=np.searchsorted(kinds, scale)), width
+            return Cells("number", vals, formats=fmts, pick=np.searchsorted(kinds, scale), minor=minor,
+                         scale=scale), width
         if c.kind in ("number", "rate", "int", "pct"):
             f = {"rate": self.fmt(num_format="0.000000###"), "int": self.fmt(num_format="0"),
                  "pct": self.fmt(num_format="0.00%")}.get(c.kind) or self.fmt(num_format="#,##0.########")
