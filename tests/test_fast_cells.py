@@ -96,6 +96,15 @@ def test_continuation_sheets_and_the_limit_of_links(tmp_path, monkeypatch):
     assert wb.sheet_names == ["Lines", "Lines (2)", "Lines (3)", "Lines (4)"]
 
 
+def test_two_columns_of_links_are_the_same_file_both_ways(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BLOCK", 9)
+    df = frame(40)
+    cols = [Column("link", "link", header="first"), *COLUMNS]
+
+    cells, block_ = write_both(tmp_path, monkeypatch, lambda p: write_workbook(p, [Sheet("Lines", df, cols)]))
+    assert cells == block_, differing_parts(cells, block_)
+
+
 def test_what_a_reader_sees(tmp_path, monkeypatch):
     """Text stays text (never a formula), numbers and dates are numbers with their formats,
     links point into the workbook, the header row is frozen."""

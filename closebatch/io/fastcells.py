@@ -36,6 +36,7 @@ from xlsxwriter.xmlwriter import XMLwriter
 #: U+FFFE/U+FFFF): such cells are escaped by xlsxwriter's own function, one by one.
 _SPECIAL = r"_x[0-9a-fA-F]{4}_|[\x{0}-\x{8}\x{b}-\x{1f}\x{fffe}\x{ffff}]"
 _WHITESPACE = re.compile(r"\s")
+MAX_TEXT = 32_767  # characters in a cell
 _SAFE_INT = 1e15  # integral floats below this print as their integer digits with .16G
 THREADS = 2  # a block's rows are built in this many pieces side by side
 PIECE = 8192  # ... each of at least this many rows
@@ -316,36 +317,68 @@ def _edge_space(chars: pa.Array) -> pa.Array:
 
 
 def _link_texts(ws, first_row, j, cells: Cells, valid) -> tuple:
-    """Register every link of the block with the worksheet, as ``write_url`` with an
-    ``internal:`` location would (the text cells are in the rows built here): up to the
-    sheet's limit of links (``cells.link.take``), the rest plain text without the link
-    format.  Returns the text of each cell and which cells are plain."""
+    """The links of the block, up to the sheet's limit (``cells.link.take``; the rest are
+    plain text without the link format), kept on the worksheet for its ``<hyperlinks>``
+    element (:func:`_hyperlinks_xml`), as ``write_url`` with an ``internal:`` location would
+    have them.  Returns the text of each cell and which cells are plain."""
     rows = np.flatnonzero(valid)
     allowed = cells.link.take(len(rows))
-    texts = [None] * len(valid)
+    values = [cells.values[i] for i in rows.tolist()]
+    texts = pa.array([str(v[1]) for v in values], pa.large_string())
+    if len(texts) and (pc.max(pc.utf8_length(texts)).as_py() or 0) > MAX_TEXT // 2:
+        texts = pa.array([cells.link.plain_text(v) for v in values], pa.large_string())
     plain = np.zeros(len(valid), dtype=bool)
     plain[rows[allowed:]] = True
-    template = Url("internal:A1").__dict__
-    links = ws.hyperlinks
-    for k, i in enumerate(rows.tolist()):
-        v = cells.values[i]
-        text = cells.link.plain_text(v)
-        texts[i] = text
-        if k >= allowed:
-            continue
-        r = first_row + i
-        if ws._check_dimensions(r, j):
-            raise ValueError(f"a link at row {r + 1}, column {j + 1} is outside the worksheet")
-        url = Url.__new__(Url)
-        url.__dict__.update(template)
-        location = str(v[0])
-        url._original_url = "internal:" + location
-        url._link = url._anchor = location
-        url._relationship_link = "#" + location
-        url._text = text
-        ws.hlink_count += 1
-        links[r][j] = url
-    return pa.array(texts, pa.large_string()), plain
+    if allowed:
+        linked = rows[:allowed]
+        first, last = first_row + int(linked[0]), first_row + int(linked[-1])
+        if ws._check_dimensions(first, j) or ws._check_dimensions(last, j):
+            raise ValueError(f"links at rows {first + 1}-{last + 1}, column {j + 1} are outside the worksheet")
+        ws.hlink_count += allowed
+        locations = pa.array([str(v[0]) for v in values[:allowed]], pa.large_string())
+        _keep_links(ws, first_row + linked, j, locations, texts.slice(0, allowed))
+    full = pa.array([None] * len(valid), pa.large_string()) if len(rows) < len(valid) else None
+    if full is not None:
+        texts = pc.replace_with_mask(full, pa.array(valid), texts)
+    return texts, plain
+
+
+def _keep_links(ws, rows: np.ndarray, col: int, locations: pa.Array, texts: pa.Array) -> None:
+    """Keep links for the worksheet's ``<hyperlinks>`` element, and have it write them."""
+    kept = getattr(ws, "_closebatch_links", None)
+    if kept is None:
+        kept = ws._closebatch_links = []
+        own = ws._write_hyperlinks
+
+        def write_hyperlinks():
+            if ws.hyperlinks or len({c for _, c, _, _ in kept}) > 1:  # xlsxwriter orders them: in its own form
+                for r, c, loc, text in kept:
+                    for k, row in enumerate(r.tolist()):
+                        url = Url("internal:" + loc[k].as_py())
+                        url._text = text[k].as_py()
+                        ws.hyperlinks[row][c] = url
+                return own()
+            ws.fh.write("<hyperlinks>")
+            for part in sorted(kept, key=lambda x: (int(x[0][0]), x[1])):
+                _append_array(ws, _hyperlinks_xml(*part))
+            ws.fh.write("</hyperlinks>")
+
+        ws._write_hyperlinks = write_hyperlinks
+    kept.append((np.asarray(rows), col, locations, texts))
+
+
+def _hyperlinks_xml(rows: np.ndarray, col: int, locations: pa.Array, texts: pa.Array) -> pa.Array:
+    """``<hyperlink ref="L2" location="…" display="…"/>`` of each link, as xlsxwriter writes
+    an internal link (attributes escaped as it escapes them)."""
+    nums = pc.cast(pa.array(rows + 1), pa.large_string())
+    return _join('<hyperlink ref="' + xl_col_to_name(col), nums, '" location="', _escape_attribute(locations),
+                 '" display="', _escape_attribute(texts), '"/>', "")
+
+
+def _escape_attribute(values: pa.Array) -> pa.Array:
+    for a, b in (("&", "&amp;"), ('"', "&quot;"), ("<", "&lt;"), (">", "&gt;"), ("\n", "&#xA;")):
+        values = pc.replace_substring(values, a, b)
+    return values
 
 
 def _append(ws, rows) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,6 +239,18 @@ class _ZipFile(zipfile.ZipFile):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("compresslevel", COMPRESS_LEVEL)
         super().__init__(*args, **kwargs)
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
+        """As :meth:`zipfile.ZipFile.write`, copying the part in 1 MB reads, not 8 KB ones."""
+        if not self.fp or self._writing or compress_type is not None or compresslevel is not None:
+            return super().write(filename, arcname, compress_type, compresslevel)
+        zinfo = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=self._strict_timestamps)
+        if zinfo.is_dir():
+            return super().write(filename, arcname)
+        zinfo.compress_type = self.compression
+        zinfo._compresslevel = self.compresslevel
+        with open(filename, "rb") as src, self.open(zinfo, "w") as dest:
+            shutil.copyfileobj(src, dest, 1 << 20)
 
     def _open_to_write(self, zinfo, force_zip64=False):
         dest = super()._open_to_write(zinfo, force_zip64)
