@@ -81,6 +81,12 @@ ACCOUNTS = [  # account, name, type, revalue, settle, statement_line
     ("9990", "Rounding", "Expense", "N", "N", FX_GROUP),
 ]
 
+#: cash_flow of the accounts that do not take the default (operating for assets and liabilities,
+#: financing for equity): the bank accounts are cash, investments and equipment are investing;
+#: accumulated depreciation stays operating (depreciation is added back to profit).
+CASH_FLOW = {"1000": "cash", "1010": "cash", "1500": "cash", "1610": "investing", "1620": "investing",
+             "1800": "investing", "1810": "operating"}
+
 SETTINGS = [
     ("group_currency", "USD"),
     ("dimensions", "department"),
@@ -124,7 +130,7 @@ LAYOUT = {
                  ("ownership", "percent"), ("consolidate", "code")],
     "Accounts": [("account", "code"), ("name", "text"), ("type", "code"), ("revalue", "code"),
                  ("settle", "code"), ("translation", "code"), ("revaluation_rate_type", "code"),
-                 ("statement_line", "text"), ("control", "code")],
+                 ("statement_line", "text"), ("control", "code"), ("cash_flow", "code")],
     "Periods": [("period", "code"), ("start", "date"), ("end", "date"), ("fiscal_year", "integer"),
                 ("status", "code"), ("access_group", "code")],
     "Users": [("user", "code"), ("group", "code")],
@@ -148,7 +154,9 @@ LAYOUT = {
                      ("description", "text")],
     "HistoricalRates": [("entity", "code"), ("account", "code"), ("rate", "rate"), ("amount_group", "amount")],
     "Tasks": [("task", "code"), ("name", "text"), ("area", "text"), ("owner", "code"), ("due", "integer"),
-              ("depends_on", "code"), ("status", "code"), ("required", "code"), ("step", "code")],
+              ("depends_on", "code"), ("required", "code"), ("step", "code"), ("review", "code")],
+    "Checklist": [("task", "code"), ("period", "code"), ("status", "code"), ("prepared_by", "code"),
+                  ("prepared_on", "date"), ("reviewed_by", "code"), ("reviewed_on", "date"), ("note", "text")],
 }
 
 
@@ -562,24 +570,37 @@ def periods() -> list[list]:
     return rows
 
 
-TASKS = [  # task, name, area, owner, due, depends_on, status, required, step
-    ["T01", "All January journals entered and posted", "General ledger", "lisa.morgan", -1, None,
-     "Not started", "Y", "journals_posted"],
-    ["T02", "Bank reconciliations signed off", "Treasury", "jonas.holm", 1, None, "Done", "Y", None],
-    ["T03", "Settle bank clearing open items", "Treasury", "jonas.holm", 1, "T01,T02", "Not started", "Y",
-     "settlement"],
-    ["T04", "Revalue foreign-currency balances", "General ledger", "lisa.morgan", 2, "T03", "Not started", "Y",
-     "revaluation"],
-    ["T05", "Review accruals and reversing entries", "General ledger", "lisa.morgan", 2, "T01", "Done", "Y",
-     None],
-    ["T06", "Allocate rent and IT costs to departments", "Cost accounting", "jonas.holm", 3, "T04",
-     "Not started", "Y", "allocation"],
-    ["T07", "Intercompany reconciliation and consolidation", "Group reporting", "lisa.morgan", 4, "T04,T06",
-     "Not started", "Y", "consolidation"],
-    ["T08", "Update the cash forecast", "Treasury", "jonas.holm", 4, "T02", "In progress", "N", None],
-    ["T09", "Review financial statements", "Group reporting", "lisa.morgan", 5, "T07", "Not started", "Y",
-     "statements"],
-    ["T10", "Put January on hold", "Group reporting", "lisa.morgan", 5, "T09", "Not started", "Y", "lock"],
+# The recurring close checklist: persons' tasks (no step: done when a person signs them in the
+# period's Checklist) and automated tasks (a step: done by the close; with review = Y a
+# person also signs the review).
+TASKS = [  # task, name, area, owner, due, depends_on, required, step, review
+    ["T01", "All journals entered and posted", "General ledger", "lisa.morgan", -1, None, "Y", "journals_posted",
+     "N"],
+    ["T02", "Bank reconciliations signed off", "Treasury", "jonas.holm", 1, None, "Y", None, "Y"],
+    ["T03", "Settle bank clearing open items", "Treasury", "jonas.holm", 1, "T01,T02", "Y", "settlement", "N"],
+    ["T04", "Revalue foreign-currency balances", "General ledger", "lisa.morgan", 2, "T03", "Y", "revaluation", "N"],
+    ["T05", "Review accruals and reversing entries", "General ledger", "lisa.morgan", 2, "T01", "Y", None, "Y"],
+    ["T06", "Allocate rent and IT costs to departments", "Cost accounting", "jonas.holm", 3, "T04", "Y",
+     "allocation", "N"],
+    ["T07", "Consolidate the group", "Group reporting", "lisa.morgan", 4, "T04,T06", "Y", "consolidation", "N"],
+    ["T08", "Reconcile intercompany balances with the counterparties", "Group reporting", "jonas.holm", 4, "T07", "Y",
+     None, "Y"],
+    ["T09", "Update the cash forecast", "Treasury", "jonas.holm", 4, "T02", "N", None, "N"],
+    ["T10", "Review financial statements", "Group reporting", "lisa.morgan", 5, "T07,T08", "Y", "statements", "Y"],
+    ["T11", "Put the period on hold", "Group reporting", "lisa.morgan", 5, "T10", "Y", "lock", "N"],
+]
+
+# January's checklist as the team left it before the close: the persons' tasks signed (the
+# intercompany reconciliation and the bank reconciliation reviewed by the other controller),
+# the cash forecast still in progress; the review of the statements waits for the close.
+CHECKLIST = [  # task, period, status, prepared_by, prepared_on, reviewed_by, reviewed_on, note
+    ["T02", "2026-01", "Done", "jonas.holm", date(2026, 2, 2), "lisa.morgan", date(2026, 2, 2), None],
+    ["T05", "2026-01", "Done", "lisa.morgan", date(2026, 2, 2), "jonas.holm", date(2026, 2, 3), None],
+    ["T08", "2026-01", "Done", "jonas.holm", date(2026, 2, 4), "lisa.morgan", date(2026, 2, 4),
+     "IC-FEES differences of 69.98 and 13.79 USD agreed with DK and UK: timing of the fee invoices"],
+    ["T09", "2026-01", "In progress", "jonas.holm", None, None, None, None],
+    ["T10", "2026-01", "Done", None, None, "jonas.holm", date(2026, 2, 5),
+     "Statements reviewed; remove this row to see the close stop short of the lock"],
 ]
 
 README = """\
@@ -600,14 +621,19 @@ Inside: master data (`Master data.xlsx`), opening balances at 2026-01-01 per ent
 2026 journals per entity (sales, purchases, rent, payroll by department, bank clearing, EUR
 invoices, intercompany management fees, period-end adjustments with reversals), the 2026
 exchange rates, allocation rules with a headcount statistic, elimination rules with historical
-rates, and the close checklist.
+rates, the close checklist (`Tasks`: persons' tasks, and automated tasks that the close does)
+and January's sign-offs (`Checklist 2026-01.xlsx`).
 
 Close January:
 
     closebatch close sample_books --period 2026-01
 
 The results go to `sample_books/out/2026-01/`; the ledger the next close starts from goes to
-`sample_books/ledger/`. Both are ignored by git.
+`sample_books/ledger/`. Both are ignored by git. Every required task of January is signed
+(T10, the review of the financial statements, by jonas.holm), so the close puts January on
+hold. Take T10's row out of `Checklist 2026-01.xlsx` and the close leaves January Open (exit
+status 3) with a blocker that names the cell to sign.
+`closebatch checklist sample_books --period 2026-02` then writes February's checklist.
 """
 
 
@@ -664,7 +690,7 @@ def make_books(folder: Path) -> list[Path]:
         write_workbook(folder / "Master data.xlsx", {
             "Settings": [list(s) for s in SETTINGS],
             "Entities": [list(e) for e in ENTITIES],
-            "Accounts": [[a, n, t, rv, st, None, None, sl, None] for a, n, t, rv, st, sl in ACCOUNTS],
+            "Accounts": [[a, n, t, rv, st, None, None, sl, None, CASH_FLOW.get(a)] for a, n, t, rv, st, sl in ACCOUNTS],
             "Periods": periods(),
             "Users": [list(u) for u in USERS],
         }),
@@ -695,6 +721,7 @@ def make_books(folder: Path) -> list[Path]:
         "HistoricalRates": historical_rates(retained),
     }))
     written.append(write_workbook(folder / "Close checklist.xlsx", {"Tasks": TASKS}))
+    written.append(write_workbook(folder / "Checklist 2026-01.xlsx", {"Checklist": CHECKLIST}))
     readme = folder / "README.md"
     readme.write_text(README, encoding="utf-8")
     written.append(readme)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import checklist, money, periods, seal
+from . import checklist, money, periods, registry, seal
 from .book import Book
 from .close import CloseResult, History, period_of, run_close
 from .core import ERROR, Finding, StepResult, concat_lines, empty_lines, line_columns
@@ -349,7 +349,8 @@ def _out_refusal(books: Path, out) -> Outcome | None:
                    f"workbooks. Give a folder of its own, e.g. {Path(books) / 'reports'}.")
 
 
-CONSEQUENTIAL = ("statement-unbalanced", "statement-incomplete")  # checks of the whole, when inputs were set aside
+# checks of the whole, when inputs were set aside
+CONSEQUENTIAL = ("statement-unbalanced", "statement-incomplete", "statement-disagrees")
 
 
 @dataclass
@@ -493,7 +494,8 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     _stage(progress, "Statements")
     group = statements.group_balances(result.steps.get("consolidation"))
     chk.statements, st_findings = statements.build(book, per, result.balances, group=group, movement=result.lines,
-                                                   history=load_comparatives(books, book, per, store))
+                                                   history=load_comparatives(books, book, per, store),
+                                                   flows=result.carry.get(statements.FLOWS))
     seen = {(f.code, f.message) for f in chk.findings}
     chk.late = [f for f in st_findings if f.is_error and (f.code, f.message) not in seen]  # comparative columns only
     chk.blockers = list(result.blockers) + _task_blockers(book, result, today,
@@ -791,7 +793,7 @@ def _task_blockers(book: Book, result: CloseResult, today=None, entities=None) -
     if not len(book.tasks):
         return []
     cl = checklist.build(book.tasks, result.period.name, result.period.end, today or dt.date.today(),
-                         checklist.step_outcomes(book, result))
+                         checklist.step_outcomes(book, result), checklist=book.checklist)
     return checklist.task_blocker_findings(book, cl, entities)
 
 
@@ -869,11 +871,12 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
     def table(name: str, sheets: list[Sheet]) -> None:
         tasks.append(parallel.Task(name, sum(s.cells for s in sheets), lambda: write_workbook(od.path(name), sheets)))
 
-    tb = outputs.trial_balance(book, result.balances, result.lines)
+    tb = outputs.trial_balance(book, result.balances, result.lines, period=result.period)
     sheets = [outputs.tb_sheet(book, tb)]
     cons = result.steps.get("consolidation")
     if cons is not None and "Consolidated" in cons.reports:
-        sheets.append(outputs.report_sheet("Consolidated", cons.reports["Consolidated"], book))
+        sheets.append(outputs.consolidated_sheet(book, cons.reports["Consolidated"]))
+    sheets.append(outputs.tb_totals(book, tb))
     table("adjusted_trial_balance.xlsx", sheets)
     lines = outputs.journal_lines(book, _all_lines(result, dims))
     tasks.append(parallel.Task("ledger_journal.xlsx", len(lines) * (18 + len(dims)),
@@ -881,23 +884,24 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
     if sts is None:
         group = statements.group_balances(result.steps.get("consolidation"))
         sts, _ = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
-                                  history=load_comparatives(read_root(read), book, result.period, store))
+                                  history=load_comparatives(read_root(read), book, result.period, store),
+                                  flows=result.carry.get(statements.FLOWS))
     tasks.append(parallel.Task("statements.xlsx", 10_000, lambda: write_statements(
         od.path("statements.xlsx"), sts, period, group_name=_group_name(book))))
-    for step, fname in (("revaluation", "revaluation.xlsx"), ("settlement", "settlement.xlsx"),
-                        ("allocation", "allocation.xlsx"), ("consolidation", "consolidation.xlsx")):
+    for st in registry.STEPS:  # each step's schedules in its workbook
+        step, fname = st.name, st.workbook
         r = result.steps.get(step)
-        if r is None:
+        if r is None or not fname:
             continue
         reports = {k: v for k, v in r.reports.items() if not k.startswith("_")}
         if not reports:
             reports = {step.capitalize(): pd.DataFrame({"note": [f"Nothing to report for {step} in {period}."]})}
-        if step == "consolidation" and "Worksheet" in reports:
+        if st.writer == "consolidation" and "Worksheet" in reports:
             cells = sum(len(v) * max(1, len(v.columns)) for v in reports.values())
             tasks.append(parallel.Task(fname, cells, lambda reports=reports, fname=fname: write_consolidation(
                 od.path(fname), book, reports, period)))
             continue
-        table(fname, [outputs.report_sheet(k, v, book) for k, v in reports.items()])
+        table(fname, [outputs.report_sheet(k, v, book, step) for k, v in reports.items()])
     if result.period.year_end and result.year_end is not None:
         ye = outputs.journal_lines(book, result.year_end)
         opening = concat_lines([result.balances.assign(journal="", line=0, date=result.period.end, journal_type="",
@@ -915,7 +919,8 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
     ledger_seal = {"period": period, "seal": sealed, "started_from": started_from if sealed else "",
                    "note": seal_note if not sealed else "the seal of this close: its tables in ledger/ and, through "
                    "the seal it started from, every earlier close (closebatch verify BOOKS checks them)"}
-    _write_status(od.path("close_status.xlsx"), book, result, blockers, ledger_seal)
+    _write_status(od.path("close_status.xlsx"), book, result, blockers, ledger_seal,
+                  _relative(read_root(read), od.final))
     written = sorted(p.name for p in od.tmp.iterdir())
     inputs = [(p.relative_to(read_root(read)).as_posix() if read_root(read) else p.name, p) for p in read.files]
     totals = {"lines": int(len(lines)), "debit_acct": money.fmt(int(lines["amount_acct"].clip(lower=0).sum()), 2)
@@ -926,6 +931,17 @@ def _write_outputs(od, book: Book, result: CloseResult, findings, read, period, 
     return written
 
 
+
+
+def _relative(books: Path | None, out_dir: Path) -> str:
+    """The books folder as seen from the output folder (``../..`` for ``BOOKS/out/P``), for
+    links from an output to the input cell a finding names; "" when there is none."""
+    if books is None:
+        return ""
+    try:
+        return os.path.relpath(Path(books).resolve(), Path(out_dir).resolve())
+    except ValueError:  # another drive
+        return str(Path(books).resolve())
 
 
 def read_root(read) -> Path | None:
@@ -941,8 +957,10 @@ def load_comparatives(books: Path | None, book: Book, per, store: Store | None =
     """Snapshots (:class:`closebatch.statements.Snapshot`) of the closed periods the
     statements of ``per`` compare with, from ``ledger/``: the prior period and the one before
     it, the same period last year and the one before it (movements need the previous period's
-    year to date), and every earlier period of the fiscal year (the revenue and expense chart).
-    Periods the ledger does not hold are left out."""
+    year to date), every earlier period of the fiscal year (the revenue and expense chart), and
+    the last period of the previous fiscal year (the balances the year to date starts from);
+    with each, the figures of the statements of movements its close carried.  Periods the
+    ledger does not hold are left out."""
     if books is None:
         return {}
     names = list(book.periods["period"])
@@ -952,6 +970,9 @@ def load_comparatives(books: Path | None, book: Book, per, store: Store | None =
     last_year = [p for p in names if fy[p] == per.fiscal_year - 1]
     k = len(this_year)
     wanted = set(this_year) | set(names[max(0, i - 2):i])
+    first = names.index(this_year[0]) if this_year else i
+    if first > 0:
+        wanted.add(names[first - 1])
     if k < len(last_year):
         j = names.index(last_year[k])
         wanted |= set(names[max(0, j - 1):j + 1])
@@ -960,11 +981,12 @@ def load_comparatives(books: Path | None, book: Book, per, store: Store | None =
     for p in [n for n in names[:i] if n in wanted]:
         ent, grp = store.period_balances(p)
         if ent is not None:
-            out[p] = statements.Snapshot(p, ent, grp)
+            out[p] = statements.Snapshot(p, ent, grp, store.sheet(p, f"carry_{statements.FLOWS}"))
     return out
 
 
-def _write_status(path: Path, book: Book, result: CloseResult, blockers, ledger_seal: dict | None = None) -> None:
+def _write_status(path: Path, book: Book, result: CloseResult, blockers, ledger_seal: dict | None = None,
+                  books_root: Path | None = None) -> None:
     """``close_status.xlsx``: the checklist as of the run's day, each step's outcome with its
     figures, the blockers (see :mod:`closebatch.io.status_writer`)."""
     lock_step = result.steps.get("lock")
@@ -975,21 +997,37 @@ def _write_status(path: Path, book: Book, result: CloseResult, blockers, ledger_
                                      "lock", {k: v for k, v in lf.items() if k not in ("outcome", "as_of", "state")},
                                      {}, "")) if lf else None
     outcomes = checklist.step_outcomes(book, result, lock)
-    cl = checklist.build(book.tasks, result.period.name, result.period.end, today, outcomes)
-    ents = checklist.finding_entities(blockers, [book.journals, book.subledgers, book.tasks])
+    cl = checklist.build(book.tasks, result.period.name, result.period.end, today, outcomes,
+                         checklist=book.checklist)
+    ents = checklist.finding_entities(blockers, [book.journals, book.subledgers, book.tasks] +
+                                      ([book.checklist] if book.checklist is not None else []))
     by_entity: dict = {}
-    for e in ents:
+    for e, b in zip(ents, blockers):
         if e:
-            by_entity[e] = by_entity.get(e, 0) + 1
+            by_entity.setdefault(e, []).append(b.code)
     bframe = pd.DataFrame({"kind": [b.code for b in blockers], "entity": ents, "file": [b.file for b in blockers],
                            "sheet": [b.sheet for b in blockers], "cell": [b.cell for b in blockers],
                            "message": [b.message for b in blockers], "hint": [b.hint for b in blockers]},
                           columns=["kind", "entity", "file", "sheet", "cell", "message", "hint"])
     closed = {e.strip(): "yes" for e in str(lf.get("entities_closed", "")).split(",") if e.strip()}
-    ent_table = checklist.entity_progress(cl.tasks, book.entities, closed, by_entity, cl.figures)
+    ent_table = checklist.entity_progress(cl.tasks, book.entities, closed, by_entity, cl.figures, outcomes,
+                                          profit_for_year(book, result.balances), book.settings.group_currency or "")
     heading = {"period": result.period.name, "status": lf.get("status", "Open"), "lock": lf.get("state", ""),
-               "seal": (ledger_seal or {}).get("seal") or (ledger_seal or {}).get("note", "")}
+               "seal": (ledger_seal or {}).get("seal") or (ledger_seal or {}).get("note", ""),
+               "books": books_root}
     write_close_status(path, cl, bframe, ent_table, heading)
+
+
+def profit_for_year(book: Book, balances: pd.DataFrame) -> dict:
+    """Per entity, the profit for the fiscal year to date in accounting currency (minor units):
+    the Revenue and Expense balances, credit (negative) being profit."""
+    if balances is None or not len(balances):
+        return {}
+    kind = balances["account"].map(book.account_type())
+    pl = balances[kind.isin(["Revenue", "Expense"]).to_numpy()]
+    got = pl.groupby("entity", sort=True)["amount_acct"].sum()
+    out = {str(e): -int(v) for e, v in got.items()}
+    return {str(e): out.get(str(e), 0) for e in book.entities["entity"]}
 
 
 def _stage_ledger(store: Store, book: Book, result: CloseResult):
@@ -1015,9 +1053,9 @@ def _stage_ledger(store: Store, book: Book, result: CloseResult):
     return store.stage(result.period.name, frames)
 
 
-def status(books: Path, today: dt.date | None = None) -> Outcome:
+def status(books: Path, today: dt.date | None = None, period: str | None = None) -> Outcome:
     """The calendar with each period's status and its history, and the close checklist of
-    the open period as of ``today`` (spec section 6)."""
+    ``period`` (default: the next period to close) as of ``today`` (spec section 6)."""
     today = today or dt.date.today()
     read, book, findings = load(books)
     if book is None or not len(book.periods):
@@ -1054,11 +1092,14 @@ def status(books: Path, today: dt.date | None = None) -> Outcome:
     nxt = next((p for p in book.periods["period"] if statuses[p] == "Open"), None)
     if nxt:
         lines.append(f"\nNext period to close: {nxt}")
-    if len(book.tasks) and nxt:
-        per = period_of(book, nxt)
-        cl = checklist.build(book.tasks, nxt, per.end, today)
+    if period is not None and period not in statuses:
+        return Outcome(EXIT_ERRORS, message=f"Period {period} is not in the Periods sheet.")
+    shown = period or nxt
+    if len(book.tasks) and shown:
+        per = period_of(book, shown)
+        cl = checklist.build(book.tasks, shown, per.end, today, checklist=book.checklist,
+                             closed=statuses[shown] != "Open")
         lines += _checklist_lines(cl)
-        findings = findings + checklist.task_findings(book)
     errs = [f for f in findings if f.is_error]
     if errs:
         lines.append(f"\nThe books have {len(errs)} error(s): run closebatch validate for the list.")
@@ -1209,7 +1250,8 @@ def _checklist_lines(cl) -> list[str]:
     out = [f"\nClose checklist of {cl.period} as of {cl.today:%Y-%m-%d} (period end {cl.period_end:%Y-%m-%d}): "
            f"{s['done']} done, {s['remaining']} remaining, {s['overdue']} overdue, {s['blocked']} blocked "
            f"(of {s['total']})",
-           "  (automated tasks count as done when closebatch close runs their step without errors)"]
+           "  (automated tasks count as done when closebatch close runs their step without errors"
+           + ("; statuses and sign-offs from the Checklist)" if cl.v11 else "; statuses from the Tasks sheet)")]
     for title, df, key in (("by area", cl.by_area, "area"), ("by owner", cl.by_owner, "owner")):
         if len(df):
             out.append(f"  {title}: " + ", ".join(f"{r[key]} {r['done']}/{r['tasks']}" for _, r in df.iterrows()))
@@ -1220,9 +1262,59 @@ def _checklist_lines(cl) -> list[str]:
         if r["blocked"]:
             flags.append(f"BLOCKED by {r['blocked_by']}")
         auto = f" [step {r['step']}]" if r["step"] else ""
+        signed = []
+        if r["prepared_by"]:
+            signed.append(f"prepared by {r['prepared_by']}" + (f" on {r['prepared_on']:%Y-%m-%d}"
+                                                                if pd.notna(r["prepared_on"]) else ""))
+        if r["reviewed_by"]:
+            signed.append(f"reviewed by {r['reviewed_by']}" + (f" on {r['reviewed_on']:%Y-%m-%d}"
+                                                                if pd.notna(r["reviewed_on"]) else ""))
         out.append(f"  [{'x' if r['done'] else ' '}] {r['task']:<8} {r['name'][:40]:<40} {r['owner'][:14]:<14} "
-                   f"due {r['due_date']:%Y-%m-%d}  {r['status']}{auto}" + (f"  {'; '.join(flags)}" if flags else ""))
+                   f"due {r['due_date']:%Y-%m-%d}  {r['status']}{auto}" + (f"  {'; '.join(flags)}" if flags else "")
+                   + (f"  ({', '.join(signed)})" if signed else ""))
     return out
+
+
+def checklist_workbook(books: Path, period: str | None = None) -> Outcome:
+    """Write ``Checklist PERIOD.xlsx`` into the books folder: the ``Checklist`` rows of
+    ``period`` (default: the next period to close) ready to fill in, one per task a person
+    signs (see :func:`closebatch.io.checklist_writer.write_checklist`).  A new file: one that
+    exists is never overwritten (exit 1)."""
+    from .io.checklist_writer import checklist_rows, write_checklist
+
+    books = Path(books)
+    missing = _missing_books(books)
+    if missing:
+        return missing
+    read, book, findings = load(books)
+    if book is None or not len(book.periods):
+        return Outcome(EXIT_ERRORS, message="No usable Periods sheet in the books folder.", findings=findings)
+    if not len(book.tasks):
+        return Outcome(EXIT_ERRORS, message="The books have no Tasks sheet (the recurring close checklist): add one "
+                       "first (closebatch init makes a blank template).", findings=findings)
+    store = Store(books, book.entity_currency(), book.settings.group_currency)
+    statuses = ledger_state(store, book).statuses
+    if period is None:
+        period = next((p for p in book.periods["period"] if statuses.get(p) == "Open"), None)
+        if period is None:
+            return Outcome(EXIT_ERRORS, message="Every period of the calendar is closed; give --period.")
+    if period not in statuses:
+        return Outcome(EXIT_ERRORS, message=f"Period {period} is not in the Periods sheet.")
+    from .validate import safe_period_code
+
+    if not safe_period_code(period):
+        return Outcome(EXIT_ERRORS, message=f"Period code {period!r} is not a name; it cannot name a file.")
+    path = books / f"Checklist {period}.xlsx"
+    if path.exists():
+        return Outcome(EXIT_ERRORS, message=f"{path.name} exists already in the books folder; it is never overwritten. "
+                       "Fill in that one, or move it away to write a new one.")
+    per = period_of(book, period)
+    rows = checklist_rows(book, period, per.end)
+    write_checklist(path, rows, period, book.users["user"].tolist() if len(book.users) else ())
+    return Outcome(EXIT_OK, written=[path], period=period,
+                   message=f"Wrote {path} ({len(rows)} task(s) to sign for {period}). Mark each task Done with who "
+                           "prepared it and when; a task marked review needs a second person's reviewed_by and "
+                           "reviewed_on. The next close and closebatch status read it.")
 
 
 def init_books(folder: Path) -> Outcome:

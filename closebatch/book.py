@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from .cells import cell_ref, parse_source
 from .core import ERROR, Finding
 
 ACCOUNT_TYPES = ("Asset", "Liability", "Equity", "Revenue", "Expense")
@@ -65,6 +66,8 @@ class Book:
     * ``allocations``, ``statistics``, ``eliminations``, ``historical_rates``,
       ``subledgers``, ``tasks``, ``users``, ``statements``: the sheets with typed columns
       (empty frames when absent)
+    * ``checklist``: the Checklist sheets (task, period, status, prepared_by, prepared_on,
+      reviewed_by, reviewed_on, note), or None when the books have none
     """
 
     settings: Settings
@@ -84,6 +87,9 @@ class Book:
     statements: pd.DataFrame
     # (file, sheet) -> {normalised column name -> Excel column letter}
     columns: dict = field(default_factory=dict)
+    # each period's task statuses and sign-offs (spec v1.1); None when the books have no
+    # Checklist sheet (then Tasks.status is the status of the period being closed, as in v1)
+    checklist: pd.DataFrame | None = None
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -98,8 +104,22 @@ class Book:
     def locate(self, row, column: str = "") -> dict:
         """File, sheet and cell of ``row`` (a Series or dict with lineage) and ``column``."""
         f, s, r = row["_file"], row["_sheet"], int(row["_row"])
-        letter = self.columns.get((f, s), {}).get(column, "")
-        return {"file": f, "sheet": s, "cell": f"{letter}{r}" if letter else f"row {r}",
+        return {"file": f, "sheet": s, "cell": cell_ref(self.columns, f, s, r, column), "column": column}
+
+    def locate_source(self, source, column: str = "", sheet: str = "") -> dict:
+        """File, sheet and cell of the input row a ``file!sheet!row`` source names (just
+        ``sheet`` when the source is not one: a generated line)."""
+        got = parse_source(source)
+        if got is None:
+            return {"sheet": sheet, "column": column} if sheet else {"column": column}
+        f, s, r = got
+        return {"file": f, "sheet": s, "cell": cell_ref(self.columns, f, s, r, column), "column": column}
+
+    def locate_setting(self, key: str, column: str = "value") -> dict:
+        """File, sheet and cell of the Settings row that sets ``key`` (the Settings sheet when
+        no row does)."""
+        f, s, r = (self.settings.origin or {}).get(key, ("", "Settings", 0))
+        return {"file": f, "sheet": s or "Settings", "cell": cell_ref(self.columns, f, s, r, column),
                 "column": column}
 
     def finding(self, row, column: str, message: str, hint: str = "", severity: str = ERROR,

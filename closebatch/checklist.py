@@ -10,10 +10,20 @@ Rules (spec section 2, Tasks; decisions where the spec is silent are marked *dec
 * ``due`` counts working days (Monday to Friday; *decision*: no holiday calendar) from the
   period's last working day: ``0`` is the period end, or the Friday before it when it falls on
   a weekend; ``-2`` is two working days before that; ``3`` three working days after it.
-* A task is *done* when its status is ``Done``.  A task that stands for an automated step
-  (``step``) follows that step's outcome when the close ran it: done when the step ran
+* ``Tasks`` is the recurring list.  With a ``Checklist`` sheet (spec v1.1) each period has its
+  own statuses and sign-offs: a task without a Checklist row for the period is Not started,
+  so a new period starts afresh.  Without any Checklist sheet, ``Tasks.status`` is the status
+  of the period being closed (v1).
+* A task that stands for an automated step (``step``) is done by the close when that step ran
   without errors (journals posted: no unposted line; subledgers: no difference; lock: the
-  period was put on hold), not done otherwise, whatever the sheet says.
+  period was put on hold), whatever a sheet says; a person's task (no ``step``) is done only
+  when a person marks it Done.  With a Checklist, a task with ``review`` = Y is done only when
+  it is also reviewed: ``reviewed_by`` and ``reviewed_on`` filled in, by someone other than
+  ``prepared_by`` (*decision*: a review needs a preparer to be told apart from, so a Done
+  task under review names its preparer; for an automated task the preparer is the close).
+* When no close runs (``closebatch status``), an automated task is done when its period is
+  closed (On hold or Permanently closed: the lock needs every step clean), and otherwise
+  waits for the close.
 * A task not done is *blocked* while a task it depends on is not done, and *overdue* when
   its due date is before today (a task due today is not overdue).
 * A ``depends_on`` id that is not a task, and tasks that depend on each other in a circle,
@@ -29,23 +39,16 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from . import money
+from . import money, registry
 from .core import WARNING, Finding
 
 DONE = "Done"
-STEP_ORDER = ("journals_posted", "subledgers", "settlement", "revaluation", "allocation", "consolidation",
-              "statements", "year_end", "lock")
-STEP_TITLES = {"journals_posted": "Journals posted", "subledgers": "Subledgers tied to control accounts",
-               "settlement": "Settlement of open items", "revaluation": "Foreign-currency revaluation",
-               "allocation": "Allocations", "consolidation": "Consolidation", "statements": "Statements",
-               "year_end": "Year-end close", "lock": "Lock (period put on hold)"}
-# figures of the steps that are money, in minor units: per entity (accounting currency) or group
-MONEY_BY_ENTITY = ("gains", "losses", "profit_for_year")
-MONEY_GROUP = ("consolidated_total",)
-# per entity, in group currency: the translation reserve, each figure labelled (consolidation)
-MONEY_GROUP_BY_ENTITY = ("cta_total", "cta_goodwill", "cta_nci_share", "cta_owners_share", "cta_movement")
+STEP_ORDER = registry.STEP_NAMES
+STEP_TITLES = {s.name: s.title for s in registry.STEPS}
 TASK_COLUMNS = ["task", "name", "area", "owner", "entity", "due", "due_date", "depends_on", "status", "done",
-                "blocked", "blocked_by", "overdue", "days_overdue", "required", "step", "outcome", "figures", "source"]
+                "blocked", "blocked_by", "overdue", "days_overdue", "required", "step", "outcome", "figures", "source",
+                "done_by", "review", "prepared_by", "prepared_on", "reviewed_by", "reviewed_on", "note", "waiting_for"]
+SIGNOFF_COLUMNS = ["status", "prepared_by", "prepared_on", "reviewed_by", "reviewed_on", "note"]
 PROGRESS_COLUMNS = ["tasks", "done", "remaining", "overdue", "blocked", "progress"]
 
 
@@ -85,14 +88,59 @@ def _normalise(tasks: pd.DataFrame) -> pd.DataFrame:
         t[c] = [_text(v) for v in t[c]] if c in t else [""] * n
     t["status"] = t["status"].replace("", "Not started")
     t["due"] = pd.to_numeric(t["due"], errors="coerce").fillna(0).astype("int64") if "due" in t else 0
-    if "required" in t:
-        t["required"] = [True if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else
-                         (v if isinstance(v, (bool, np.bool_)) else str(v).strip().upper() in ("Y", "YES", "TRUE", "1"))
-                         for v in t["required"]]
-    else:
-        t["required"] = True
-    t["required"] = t["required"].astype(bool)
+    t["required"] = _yes_no(t, "required", True)
+    t["review"] = _yes_no(t, "review", False)
     return t
+
+
+def _yes_no(t: pd.DataFrame, col: str, default: bool) -> np.ndarray:
+    if col not in t:
+        return np.full(len(t), default, dtype=bool)
+    return np.array([default if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else
+                     (bool(v) if isinstance(v, (bool, np.bool_)) else str(v).strip().upper() in ("Y", "YES", "TRUE",
+                                                                                                 "1"))
+                     for v in t[col]], dtype=bool)
+
+
+def _day(v):
+    """A sign-off date as a date (None when blank)."""
+    if v is None or v == "":
+        return None
+    try:
+        ts = pd.Timestamp(v)
+    except (TypeError, ValueError):
+        return None
+    return None if pd.isna(ts) else ts.date()
+
+
+def signoffs(checklist: pd.DataFrame | None, period: str) -> dict:
+    """The Checklist rows of ``period``: task id -> {status, prepared_by, prepared_on,
+    reviewed_by, reviewed_on, note, row} (``row`` the lineage of the sheet row)."""
+    if checklist is None or not len(checklist):
+        return {}
+    c = checklist[checklist["period"].map(_text) == str(period)]
+    out = {}
+    for r in c.to_dict("records"):
+        out.setdefault(_text(r.get("task")), {
+            "status": _text(r.get("status")) or "Not started", "prepared_by": _text(r.get("prepared_by")),
+            "prepared_on": _day(r.get("prepared_on")), "reviewed_by": _text(r.get("reviewed_by")),
+            "reviewed_on": _day(r.get("reviewed_on")), "note": _text(r.get("note")), "row": r})
+    return out
+
+
+def review_gap(sign: dict, automated: bool) -> str:
+    """Why a task under review is not reviewed ("" when it is): no reviewer, no date, or the
+    reviewer is the preparer."""
+    by, on, prep = sign.get("reviewed_by", ""), sign.get("reviewed_on"), sign.get("prepared_by", "")
+    if not by:
+        return "waiting for a reviewer's sign-off"
+    if on is None:
+        return f"reviewed by {by} without a date (reviewed_on)"
+    if not automated and not prep:
+        return "the review needs a preparer's sign-off (prepared_by) to be told apart from"
+    if prep and by.strip().lower() == prep.strip().lower():
+        return f"reviewed by its own preparer {by}; a review needs someone else"
+    return ""
 
 
 def dependencies(value: str) -> list[str]:
@@ -128,6 +176,45 @@ def task_findings(book) -> list[Finding]:
         out.append(book.finding(rows[0], "depends_on", f"Tasks {path} depend on each other in a circle ({cells}): "
                                 "none of them can ever start.", hint="Remove one of the dependencies so the tasks "
                                 "can be done in some order.", code="task-cycle"))
+    return out
+
+
+def checklist_findings(book) -> list[Finding]:
+    """The Checklist's rows checked against the Tasks and Users sheets: a task id that is not
+    a task (error); a sign-off by someone who is not in Users (warning, when Users has rows);
+    a review by the task's own preparer, or a task under review marked Done without one
+    (warning: the task stays not done)."""
+    cl = book.checklist
+    if cl is None or not len(cl):
+        return []
+    tasks = _normalise(book.tasks) if len(book.tasks) else _normalise(pd.DataFrame(columns=["task", "name"]))
+    ids = set(tasks["task"])
+    review = dict(zip(tasks["task"], tasks["review"]))
+    step = dict(zip(tasks["task"], tasks["step"]))
+    users = {str(u).strip().lower() for u in book.users["user"]} if len(book.users) else set()
+    out = []
+    for i, r in cl.reset_index(drop=True).iterrows():
+        tid = _text(r["task"])
+        if tid not in ids:
+            out.append(book.finding(r, "task", f"Checklist row for task {tid} ({_text(r['period'])}): {tid} is not a "
+                                    "task of the Tasks sheet.", hint="Use a task id from the Tasks sheet.",
+                                    code="checklist-unknown-task"))
+            continue
+        for col in ("prepared_by", "reviewed_by"):
+            who = _text(r.get(col))
+            if who and users and who.lower() not in users:
+                out.append(book.finding(r, col, f"Task {tid} ({_text(r['period'])}) is signed by {who}, who is not in "
+                                        "the Users sheet.", hint=f"Add {who} to Users, or correct the name.",
+                                        severity=WARNING, code="checklist-unknown-user"))
+        sign = {k: (_day(r.get(k)) if k.endswith("_on") else _text(r.get(k))) for k in SIGNOFF_COLUMNS}
+        if review.get(tid) and (sign["status"] == DONE or step.get(tid)) and (sign["reviewed_by"] or
+                                                                             sign["status"] == DONE):
+            gap = review_gap(sign, bool(step.get(tid)))
+            if gap:
+                out.append(book.finding(r, "reviewed_by", f"Task {tid} ({_text(r['period'])}) needs a review: {gap}; "
+                                        "it does not count as done.", hint="Have someone other than the preparer "
+                                        "review it and fill in reviewed_by and reviewed_on.", severity=WARNING,
+                                        code="checklist-review"))
     return out
 
 
@@ -241,16 +328,17 @@ def flatten_figures(step: str, figures: dict, ent_ccy: dict, group_ccy: str) -> 
     rows = []
     for k, v in figures.items():
         if isinstance(v, dict):
+            kind = registry.figure_kind(step, k)
             for e in sorted(v):
                 x = v[e]
-                if k in MONEY_GROUP_BY_ENTITY and isinstance(x, (int, np.integer)):
+                if kind == "money_group_by_entity" and isinstance(x, (int, np.integer)):
                     rows.append((k, str(e), _money(int(x), group_ccy), group_ccy))
-                elif k in MONEY_BY_ENTITY and isinstance(x, (int, np.integer)):
+                elif kind == "money_acct_by_entity" and isinstance(x, (int, np.integer)):
                     ccy = ent_ccy.get(e, group_ccy)
                     rows.append((k, str(e), _money(int(x), ccy), ccy))
                 else:
                     rows.append((k, str(e), x if isinstance(x, (int, str, Decimal)) else str(x), ""))
-        elif k in MONEY_GROUP and isinstance(v, (int, np.integer)):
+        elif registry.figure_kind(step, k) == "money_group" and isinstance(v, (int, np.integer)):
             rows.append((k, "", _money(int(v), group_ccy), group_ccy))
         elif isinstance(v, (bool, np.bool_)):
             rows.append((k, "", "yes" if v else "no", ""))
@@ -267,25 +355,16 @@ def step_outcomes(book, result, lock: StepOutcome | None = None) -> dict[str, St
     ent_ccy = book.entity_currency()
     gcur = book.settings.group_currency
     out = {}
-    unposted = [b for b in result.blockers if b.code == "unposted"]
-    posted = result.posted_inputs
-    out["journals_posted"] = StepOutcome(
-        "journals_posted", "done" if not unposted else "blocked", not unposted,
-        figures=(("lines_posted", "", int(len(posted)) if posted is not None else 0, ""),
-                 ("unposted_journals", "", len(unposted), "")))
-    diffs = [b for b in result.blockers if b.code == "subledger-difference"]
-    sl = book.subledgers
-    n_sl = int(((sl["period"].fillna("") == "") | (sl["period"] == result.period.name)).sum()) if len(sl) else 0
-    out["subledgers"] = StepOutcome("subledgers", "done" if not diffs else "blocked", not diffs,
-                                    figures=(("subledger_balances", "", n_sl, ""), ("differences", "", len(diffs), "")))
     for name, r in result.steps.items():
         if name in ("lock",):
             continue
+        st = registry.step(name)
         errs = sum(f.is_error for f in r.findings)
         warns = len(r.findings) - errs
-        word = "errors" if errs else ("not the year end" if name == "year_end" and not result.period.year_end
-                                      else "done")
-        out[name] = StepOutcome(name, word, not errs, lines=int(len(r.lines)), errors=errs,
+        blocked = st is not None and any(f.code in st.blocks for f in r.findings)
+        word = "errors" if errs else "blocked" if blocked else (
+            "not the year end" if name == "year_end" and not result.period.year_end else "done")
+        out[name] = StepOutcome(name, word, not errs and not blocked, lines=int(len(r.lines)), errors=errs,
                                 warnings=warns, figures=flatten_figures(name, r.figures, ent_ccy, gcur))
     if "statements" not in out:
         # the statements of a close are written with its outputs
@@ -309,6 +388,7 @@ class Checklist:
     by_owner: pd.DataFrame
     summary: dict = field(default_factory=dict)  # total, done, remaining, overdue, blocked
     findings: list = field(default_factory=list)
+    v11: bool = False  # statuses and sign-offs from a Checklist sheet
 
     def open_required(self, entities=None) -> pd.DataFrame:
         """Required tasks not done that block the lock: manual tasks, and tasks of steps the
@@ -316,24 +396,61 @@ class Checklist:
         waits for the lock).  With ``entities``, only the tasks of those entities (a close
         of some entities)."""
         t = self.tasks
-        m = t["required"] & ~t["done"] & (t["step"] != "lock") & (t["outcome"] == "")
+        reviewing = (t["step"] != "") & t["waiting_for"].str.contains("review", regex=False)
+        m = t["required"] & ~t["done"] & (t["step"] != "lock") & ((t["outcome"] == "") | reviewing)
         if entities is not None:
             m &= t["entity"].isin(list(entities))
         return t[m]
 
 
-def build(tasks: pd.DataFrame, period: str, period_end, today, outcomes: dict | None = None) -> Checklist:
-    """The checklist of ``period`` as of ``today``.  ``outcomes`` (from
-    :func:`step_outcomes`) are None when no close ran (``closebatch status``): automated
-    tasks then keep the status the sheet gives them."""
+def build(tasks: pd.DataFrame, period: str, period_end, today, outcomes: dict | None = None,
+          checklist: pd.DataFrame | None = None, closed: bool = False) -> Checklist:
+    """The checklist of ``period`` as of ``today``.  ``outcomes`` (from :func:`step_outcomes`)
+    are None when no close ran (``closebatch status``): automated tasks are then done when the
+    period is ``closed``.  ``checklist``: the Checklist sheets (None: the books have none, and
+    ``Tasks.status`` is the period's status, as in v1)."""
     end = pd.Timestamp(period_end).date()
     today = pd.Timestamp(today).date()
+    ran = outcomes is not None
     outcomes = outcomes or {}
     t = _normalise(tasks) if len(tasks) else _normalise(pd.DataFrame(columns=["task", "name"]))
     n = len(t)
+    v11 = checklist is not None
+    signs = signoffs(checklist, period) if v11 else {}
     due_date = [working_day(end, d) for d in t["due"]]
-    auto = [outcomes.get(s) if s else None for s in t["step"]]
-    done = np.array([(o.ok if o is not None else st == DONE) for o, st in zip(auto, t["status"])], dtype=bool)
+    done, status, done_by, waiting, outcome_text, figs = [], [], [], [], [], []
+    for i in range(n):
+        tid, step, review = t["task"].iloc[i], t["step"].iloc[i], bool(t["review"].iloc[i]) and v11
+        sign = signs.get(tid, {"status": "Not started"} if v11 else {"status": t["status"].iloc[i]})
+        o = outcomes.get(step) if step else None
+        if step and v11:
+            ok = o.ok if o is not None else (closed and not ran)
+            gap = review_gap(sign, True) if review and ok else ""
+            d = ok and not gap
+            word = ("Done (by the close" + (", reviewed" if review else "") + ")" if d else
+                    "Done by the close, " + gap if ok else
+                    (f"Not done (step: {o.outcome})" if o is not None else "Waits for the close"))
+            who = "closebatch close" + (f"; reviewed by {sign.get('reviewed_by')}" if review and d else "")
+            wait = gap if ok else ("the close" if o is None else f"step {step}: {o.outcome}")
+        elif step:  # v1: the step's outcome when the close ran it, else the sheet
+            d = o.ok if o is not None else sign["status"] == DONE
+            word = ("Done (automated)" if o.ok else f"{sign['status']} (step: {o.outcome})") if o is not None \
+                else sign["status"]
+            who, wait = ("closebatch close" if o is not None and o.ok else ""), ""
+        else:
+            marked = sign["status"] == DONE
+            gap = review_gap(sign, False) if review and marked else ""
+            d = marked and not gap
+            word = sign["status"] + (", reviewed" if review and d else f" ({gap})" if gap else "")
+            who = sign.get("prepared_by", "") + (f"; reviewed by {sign.get('reviewed_by')}" if review and d else "")
+            wait = gap or ("" if d else (sign.get("prepared_by") or t["owner"].iloc[i] or "a person"))
+        done.append(bool(d))
+        status.append(word)
+        done_by.append(who if d else "")
+        waiting.append("" if d else wait)
+        outcome_text.append(_outcome_text(o) if o is not None else "")
+        figs.append(o.summary if o is not None else "")
+    done = np.array(done, dtype=bool)
     first = {}
     for i, tid in enumerate(t["task"]):
         first.setdefault(tid, i)
@@ -344,21 +461,24 @@ def build(tasks: pd.DataFrame, period: str, period_end, today, outcomes: dict | 
     blocked = np.array([bool(b) for b in blocked_by], dtype=bool)
     overdue = np.array([not done[i] and due_date[i] < today for i in range(n)], dtype=bool)
     days_over = [working_days_between(due_date[i], today) if overdue[i] else 0 for i in range(n)]
+    col = lambda k: [signs.get(tid, {}).get(k) or ("" if not k.endswith("_on") else None)  # noqa: E731
+                     for tid in t["task"]]
     table = pd.DataFrame({
         "task": t["task"], "name": t["name"], "area": t["area"], "owner": t["owner"], "entity": t["entity"],
         "due": t["due"].astype("int64"), "due_date": pd.to_datetime(pd.Series(due_date, dtype=object)),
-        "depends_on": t["depends_on"],
-        "status": [("Done (automated)" if o.ok else f"{st} (step: {o.outcome})") if o is not None else st
-                   for o, st in zip(auto, t["status"])],
+        "depends_on": t["depends_on"], "status": status,
         "done": done, "blocked": blocked, "blocked_by": blocked_by, "overdue": overdue,
-        "days_overdue": pd.Series(days_over, dtype="int64"), "required": t["required"].to_numpy(dtype=bool),
-        "step": t["step"], "outcome": [o.outcome if o is not None else "" for o in auto],
-        "figures": [o.summary if o is not None else "" for o in auto], "source": t["source"]},
+        "days_overdue": pd.Series(days_over, dtype="int64"), "required": np.asarray(t["required"], dtype=bool),
+        "step": t["step"], "outcome": outcome_text, "figures": figs, "source": t["source"], "done_by": done_by,
+        "review": np.asarray(t["review"], dtype=bool) & v11, "prepared_by": col("prepared_by"),
+        "prepared_on": pd.to_datetime(pd.Series(col("prepared_on"), dtype=object)),
+        "reviewed_by": col("reviewed_by"), "reviewed_on": pd.to_datetime(pd.Series(col("reviewed_on"), dtype=object)),
+        "note": col("note"), "waiting_for": waiting},
         columns=TASK_COLUMNS)
     steps_rows, fig_rows = [], []
     for name, o in outcomes.items():
         ids = ", ".join(t.loc[t["step"] == name, "task"])
-        steps_rows.append({"step": name, "title": STEP_TITLES.get(name, name), "outcome": o.outcome,
+        steps_rows.append({"step": name, "title": STEP_TITLES.get(name, name), "outcome": _outcome_text(o),
                            "lines": o.lines, "errors": o.errors, "warnings": o.warnings, "tasks": ids,
                            "figures": o.summary})
         fig_rows += [{"step": name, "figure": f, "entity": e, "value": v, "unit": u} for f, e, v, u in o.figures]
@@ -366,7 +486,15 @@ def build(tasks: pd.DataFrame, period: str, period_end, today, outcomes: dict | 
                                               "figures"])
     figures = pd.DataFrame(fig_rows, columns=["step", "figure", "entity", "value", "unit"])
     return Checklist(period=period, period_end=end, today=today, tasks=table, steps=steps, figures=figures,
-                     by_area=progress(table, "area"), by_owner=progress(table, "owner"), summary=summary(table))
+                     by_area=progress(table, "area"), by_owner=progress(table, "owner"), summary=summary(table),
+                     v11=v11)
+
+
+def _outcome_text(o: StepOutcome) -> str:
+    """A step's outcome with its warnings counted: a step that ran clean with warnings says so."""
+    if o.warnings and o.outcome == "done":
+        return f"done, {o.warnings} warning(s)"
+    return o.outcome
 
 
 def summary(table: pd.DataFrame) -> dict:
@@ -390,27 +518,59 @@ def progress(table: pd.DataFrame, by: str, blank: str = "(none)") -> pd.DataFram
     return df[[by, *PROGRESS_COLUMNS]]
 
 
+ENTITY_STEPS = ("journals_posted", "subledgers", "settlement", "revaluation", "allocation", "consolidation",
+                "statements")
+STEP_BLOCKERS = {"journals_posted": ("unposted",), "subledgers": ("subledger-difference",)}
+ENTITY_COLUMNS = ["entity", "name", "closed", "blockers", *PROGRESS_COLUMNS, "accounting_currency", "fx_gains",
+                  "fx_losses", "profit_for_year", "group_currency", "cta"]
+
+
 def entity_progress(table: pd.DataFrame, entities: pd.DataFrame, closed: dict, blockers_by_entity: dict,
-                    figures: pd.DataFrame) -> pd.DataFrame:
-    """Per entity: whether it is closed for the period, its tasks (an ``entity`` column of
-    the Tasks sheet; tasks without one belong to the group), its blockers, and the money
-    figures of the steps (revaluation gains and losses, CTA, profit for the year)."""
+                    figures: pd.DataFrame, outcomes: dict | None = None, profit: dict | None = None,
+                    group_currency: str = "") -> pd.DataFrame:
+    """Per entity: whether it is closed for the period, its blockers, its progress and its
+    figures.  Its tasks are the Tasks rows with its ``entity`` and the close's automated steps
+    (:data:`ENTITY_STEPS`, each counted once per entity: done when the step ran without
+    errors and without a blocker of that entity, e.g. an unposted journal of it).  Money is in
+    minor units with its currency beside it: the revaluation's unrealized gains and losses
+    and the profit for the year in the entity's accounting currency, the translation reserve
+    (CTA; a credit, negative, is a gain) in the group currency.  ``blockers_by_entity``:
+    entity -> the codes of its blockers."""
+    outcomes = outcomes or {}
+    profit = profit or {}
     rows = []
-    prog = progress(table[table["entity"] != ""], "entity").set_index("entity") if len(table) else None
     for _, e in entities.iterrows():  # one per entity
-        code = e["entity"]
-        row = {"entity": code, "name": e.get("name", ""), "currency": e.get("currency", ""),
-               "closed": closed.get(code, "no"), "blockers": int(blockers_by_entity.get(code, 0))}
-        for c in PROGRESS_COLUMNS:
-            row[c] = (prog.loc[code, c] if prog is not None and code in prog.index else (0.0 if c == "progress" else 0))
-        for fig, name in (("gains", "gains"), ("losses", "losses"), ("cta_total", "cta"),
-                          ("profit_for_year", "profit_for_year")):
+        code, ccy = e["entity"], str(e.get("currency", "") or "")
+        mine = table[table["entity"] == code] if len(table) else table
+        codes = list(blockers_by_entity.get(code, []))
+        is_closed = closed.get(code, "no") == "yes"
+        auto = [is_closed or (o.ok and not any(c in codes for c in STEP_BLOCKERS.get(s, ())))
+                for s, o in outcomes.items() if s in ENTITY_STEPS]
+        n = len(mine) + len(auto)
+        d = int(mine["done"].sum()) + sum(auto) if n else 0
+        row = {"entity": code, "name": e.get("name", ""), "closed": "yes" if is_closed else "no",
+               "blockers": len(codes), "tasks": n, "done": d, "remaining": n - d,
+               "overdue": int(mine["overdue"].sum()) if len(mine) else 0,
+               "blocked": int(mine["blocked"].sum()) if len(mine) else 0, "progress": d / n if n else 0.0,
+               "accounting_currency": ccy, "group_currency": group_currency}
+        for fig, name, cur in (("gains", "fx_gains", ccy), ("losses", "fx_losses", ccy),
+                               ("cta_total", "cta", group_currency)):
             hit = figures[(figures["figure"] == fig) & (figures["entity"] == code)] if len(figures) else figures
-            row[name] = hit["value"].iloc[0] if len(hit) else None
+            v = hit["value"].iloc[0] if len(hit) else None
+            row[name] = _minor(v, cur) if isinstance(v, (Decimal, int, np.integer)) else None
+        row["profit_for_year"] = int(profit[code]) if code in profit else None
         rows.append(row)
-    cols = ["entity", "name", "currency", "closed", "blockers", *PROGRESS_COLUMNS, "gains", "losses", "cta",
-            "profit_for_year"]
-    return pd.DataFrame(rows, columns=cols)
+    df = pd.DataFrame(rows, columns=ENTITY_COLUMNS)
+    for c in ("fx_gains", "fx_losses", "profit_for_year", "cta"):
+        df[c] = pd.array(df[c], dtype="Int64")
+    return df
+
+
+def _minor(v, ccy: str) -> int:
+    """A money figure (a Decimal of its currency, or minor units) in minor units."""
+    if isinstance(v, Decimal):
+        return int(v.scaleb(money.scale_of(ccy) if ccy else 2))
+    return int(v)
 
 
 def finding_entities(findings, frames) -> list[str]:
@@ -442,16 +602,25 @@ def finding_entities(findings, frames) -> list[str]:
 def task_blocker_findings(book, cl: Checklist, entities=None) -> list[Finding]:
     """A blocker (a warning) for each required task that is not done."""
     raw = book.tasks.reset_index(drop=True)
+    signs = signoffs(book.checklist, cl.period) if cl.v11 else {}
     out = []
     for i, r in cl.open_required(entities).iterrows():
-        why = f"is {r['status']}" + (f", waiting for {r['blocked_by']}" if r["blocked_by"] else "")
+        why = (f"is {r['status']}" if not r["step"] else f"is not done ({r['status']})") + \
+            (f", waiting for {r['blocked_by']}" if r["blocked_by"] else "")
         who = f"; owner {r['owner']}" if r["owner"] else ""
-        out.append(book.finding(raw.iloc[i], "status", f"Required task {r['task']} ({r['name']}) {why}{who}, due "
-                                f"{r['due_date']:%Y-%m-%d}.", hint="Finish the task and set its status to Done, or "
-                                "mark it required = N.", severity=WARNING, code="task-open"))
+        reviewing = "review" in r["waiting_for"]
+        row, column = raw.iloc[i], "task" if cl.v11 else "status"  # v1.1: the status is the Checklist's
+        if r["task"] in signs:  # the period's own row of the Checklist, where it is to be signed
+            row, column = signs[r["task"]]["row"], "reviewed_by" if reviewing else "status"
+        out.append(book.finding(row, column, f"Required task {r['task']} ({r['name']}) {why}{who}, due "
+                                f"{r['due_date']:%Y-%m-%d}.", hint=("Have it reviewed: fill in reviewed_by and "
+                                "reviewed_on in the Checklist." if reviewing else
+                                "Finish the task and mark it Done in the Checklist (closebatch checklist writes one), "
+                                "or mark it required = N." if cl.v11 else "Finish the task and set its status to "
+                                "Done, or mark it required = N."), severity=WARNING, code="task-open"))
     return out
 
 
-__all__ = ["Checklist", "StepOutcome", "build", "dependencies", "entity_progress", "finding_entities",
+__all__ = ["Checklist", "StepOutcome", "build", "checklist_findings", "dependencies", "entity_progress", "finding_entities",
            "flatten_figures", "progress", "step_outcomes", "summary", "task_blocker_findings", "task_findings",
            "working_day", "working_days_between"]

@@ -229,6 +229,7 @@ Examples:
   closebatch validate books              check everything the next close needs
   closebatch close books                 close the earliest Open period
   closebatch status books                the calendar and the close checklist
+  closebatch checklist books -p 2026-02  a Checklist workbook to fill in for February
 
 """ + EXIT_STATUS + """
 
@@ -308,6 +309,7 @@ def validate(books, period, out, jobs, quiet):
               epilog="""\b
 Examples:
   closebatch status books
+  closebatch status books --period 2026-01
   closebatch status books --today 2026-02-03
 
 \b
@@ -316,11 +318,35 @@ Exit status:
   1    the books cannot be read
   2    wrong usage""")
 @books_arg
+@click.option("--period", "-p", metavar="PERIOD", help="Show the checklist of this period (default: the next period "
+              "to close).")
 @today_opt
-def status(books, today):
-    """Show the calendar with each period's status and history, and the checklist of the next
-    period to close (done, remaining, overdue and blocked tasks)."""
-    _run("status", books, today=_day(today))
+def status(books, period, today):
+    """Show the calendar with each period's status and history, and the close checklist of a
+    period (default: the next one to close): done, remaining, overdue and blocked tasks, and
+    who signed what and when."""
+    _run("status", books, today=_day(today), period=period)
+
+
+@main.command(short_help="Write a ready-to-fill Checklist workbook for a period into the books folder.",
+              epilog="""\b
+Examples:
+  closebatch checklist books --period 2026-02
+
+\b
+Exit status:
+  0    written
+  1    the books cannot be read, or the workbook exists already (it is never overwritten)
+  2    wrong usage""")
+@books_arg
+@click.option("--period", "-p", metavar="PERIOD", help="The period of the checklist (default: the next period to "
+              "close).")
+def checklist(books, period):
+    """Write "Checklist PERIOD.xlsx" into the books folder: a Checklist sheet with a row for
+    each task a person signs in that period (persons' tasks, and automated tasks that need a
+    review), Not started, with columns for the preparer's and the reviewer's sign-offs.  A new
+    file: an existing one is never overwritten."""
+    _run("checklist_workbook", books, period=period)
 
 
 @main.command(short_help="Change a period's status: open (reopen), hold, close-permanently.",

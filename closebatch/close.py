@@ -12,7 +12,9 @@ checks → year-end close.  Each step sees the ledger as the steps before it lef
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -21,8 +23,8 @@ from . import money
 from . import statements as statements_
 from .book import Book
 from .context import CloseContext, LedgerState, Period
-from .core import WARNING, Finding, StepResult, balance_key, concat_lines, empty_lines, line_columns, make_lines
-from .steps import allocation, consolidation, revaluation, settlement, year_end
+from .core import ERROR, WARNING, Finding, StepResult, balance_key, concat_lines, empty_lines, line_columns, make_lines
+from .steps import consolidation
 
 POSTING_TYPES = ("daily", "adjustment")
 
@@ -48,6 +50,7 @@ class CloseResult:
     eliminations: pd.DataFrame | None = None  # consolidation-layer lines (group currency)
     posted_inputs: pd.DataFrame | None = None  # the input lines consumed (for fingerprints)
     carry: dict = field(default_factory=dict)  # name -> frame for the next close
+    timings: dict = field(default_factory=dict)  # step name -> seconds it took (for the benchmark)
 
     @property
     def errors(self) -> list:
@@ -179,15 +182,23 @@ def subledger_differences(ctx: CloseContext, state: LedgerState) -> list[Finding
 
 def run_close(book: Book, per: Period, history: History, user: str = "", entities: tuple = (),
               stage=None) -> CloseResult:
-    """Close ``per``: every step in the spec's order on the ledger as the steps before it left
-    it.  ``stage(name)``, if given, hears as each step starts (progress on a terminal)."""
+    """Close ``per``: every step of :data:`closebatch.registry.STEPS`, in the spec's order, on
+    the ledger as the steps before it left it.  ``stage(name)``, if given, hears as each step
+    starts (progress on a terminal).
+
+    The runner builds the period's posted lines (the given lines, the lines earlier closes
+    scheduled into the period, the automatic reversals), then runs each step: the lines a step
+    posts in the period enter the ledger the next step sees (those dated later are scheduled
+    for their own period); a step that fails becomes an error naming it, never a crash; each
+    step's time is recorded (``CloseResult.timings``).  Last, each step's ``finish`` completes
+    its result with what the later steps did."""
+    from .registry import STEPS
+
     stage = stage or (lambda name: None)
     dims = book.dims
     ctx = CloseContext(book=book, period=per, user=user, entities=tuple(entities))
     opening, open_items = _opening(book, per, history)
     settle = frozenset(book.accounts.loc[book.accounts["settle"], "account"])
-    findings: list[Finding] = []
-    blockers: list[Finding] = []
 
     j = book.journals
     if entities:
@@ -196,13 +207,6 @@ def run_close(book: Book, per: Period, history: History, user: str = "", entitie
         open_items = open_items[open_items["entity"].isin(entities)]
     inside = _in(j, per) if len(j) else np.zeros(0, bool)
     given = j[inside & j["posted"].to_numpy()]
-    unposted = j[inside & ~j["posted"].to_numpy()]
-    for _, r in unposted.drop_duplicates("journal").iterrows():  # one finding per unposted journal
-        n = int((unposted["journal"] == r["journal"]).sum())
-        blockers.append(book.finding(r, "posted", f"Journal {r['journal']} ({n} line{'s' * (n != 1)}) dated in "
-                                     f"{per.name} is not posted.", hint="Post it (posted = Y) or move it to a later "
-                                     "period before the period can be put on hold.", severity=WARNING,
-                                     code="unposted"))
     revs = reversals(given, dims)
     scheduled_in = history.scheduled if history.scheduled is not None else empty_lines(dims)
     if len(scheduled_in) and entities:
@@ -211,89 +215,278 @@ def run_close(book: Book, per: Period, history: History, user: str = "", entitie
     now = generated_now[_in(generated_now, per)] if len(generated_now) else generated_now
     later = concat_lines([revs[revs["date"] > per.end]], dims) if len(revs) else empty_lines(dims)
     posted = concat_lines([given, now], dims)
-    state = LedgerState(dims, opening, posted, _carried(history), settle)
+    state = LedgerState(dims, opening, posted, _carried(history), settle, open_items)
 
     steps: dict[str, StepResult] = {}
-    stage("Settlement")
-    res = settlement.settle(ctx, state, open_items)
-    res = _move_carry(res)
-    steps["settlement"] = res
-    state = state.add(res.lines)
-    for name, fn in (("revaluation", revaluation.revalue), ("allocation", allocation.allocate)):
-        if name == "allocation":
-            # step 3, subledgers: against the control accounts as settlement and revaluation
-            # left them (a subledger is kept at period-end rates)
-            stage("Subledgers")
-            findings.extend(subledger_differences(ctx, state))
-            blockers.extend(f for f in findings if f.code == "subledger-difference")
-        stage(name.capitalize())
-        res = fn(ctx, state)
-        steps[name] = res
-        dated_now = _in(res.lines, per) if len(res.lines) else np.zeros(0, bool)
-        later = concat_lines([later, res.lines[~dated_now]], dims)
-        state = state.add(res.lines[dated_now])
-    stage("Consolidation")
-    res = consolidation.consolidate(ctx, state)
-    steps["consolidation"] = res
-    stage("Statements")
-    steps["statements"] = _statements_check(ctx, state, res)
-    stage("Year-end")
-    res_ye = year_end.close_year(ctx, state)
-    steps["year_end"] = res_ye
-    for r in steps.values():
-        findings.extend(r.findings)
+    timings: dict[str, float] = {}
+    findings: list[Finding] = []
+    blockers: list[Finding] = []
+    for st in STEPS:
+        if st.run is None:
+            continue
+        if st.stage:
+            stage(st.stage)
+        started = time.perf_counter()
+        res = _run_step(st, replace(ctx, earlier=MappingProxyType(dict(steps))), state)
+        timings[st.name] = time.perf_counter() - started
+        steps[st.name] = res
+        if st.posts and len(res.lines):
+            dated_now = _in(res.lines, per)
+            later = concat_lines([later, res.lines[~dated_now]], dims)
+            state = state.add(res.lines[dated_now])
+    done = replace(ctx, earlier=MappingProxyType(dict(steps)))
+    for st in STEPS:
+        if st.finish is not None and st.name in steps:
+            steps[st.name] = st.finish(done, steps[st.name], steps)
     carry = {}
-    for r in steps.values():
-        carry.update(r.carry)
-    # lines posted on settlement accounts after settlement ran (revaluation of open items,
-    # allocations) are open items too, so the carried items keep equalling the ledger
-    after = concat_lines([steps[n].lines for n in ("revaluation", "allocation")], dims)
-    after = after[after["account"].isin(settle) & _in(after, per)] if len(after) else after
-    if len(after) and "open_items" in carry:
-        carry["open_items"] = concat_lines([carry["open_items"], after], dims)
-        _open_after(steps["settlement"], after, per)
+    for st in STEPS:
+        if st.name in steps:
+            findings.extend(steps[st.name].findings)
+            blockers.extend(f for f in steps[st.name].findings if f.code in st.blocks)
+            carry.update(steps[st.name].carry)
+    empty = StepResult(empty_lines(dims))
     return CloseResult(period=per, lines=state.lines, balances=state.balances(), steps=steps, findings=findings,
-                       blockers=blockers, scheduled=later, year_end=res_ye.lines,
-                       eliminations=steps["consolidation"].lines, posted_inputs=given, carry=carry)
+                       blockers=blockers, scheduled=later, year_end=steps.get("year_end", empty).lines,
+                       eliminations=steps.get("consolidation", empty).lines, posted_inputs=given, carry=carry,
+                       timings=timings)
 
 
-def _open_after(res: StepResult, after: pd.DataFrame, per: Period) -> None:
-    """Settlement's ``Open`` report as the period ends: with the lines the later steps posted
-    on the open items (revaluation, allocation), so that it adds up to the ledger balance of
-    each settlement account, as the carried open items do."""
-    rep = res.reports.get("Open")
-    if rep is None:
-        return
-    extra = after.assign(origin="period")
-    extra["age_days"] = (per.end - extra["date"]).dt.days.astype("int64")
-    rep = pd.concat([rep, extra[list(rep.columns)]], ignore_index=True)
-    order = ["entity", "account", "currency", "reference", "date"]
-    res.reports["Open"] = rep.sort_values(order, kind="stable").reset_index(drop=True)
+def _run_step(st, ctx: CloseContext, state: LedgerState) -> StepResult:
+    """``st.run(ctx, state)``; an exception becomes an error naming the step (the close stops
+    before writing anything, and says why), never a traceback."""
+    try:
+        return st.run(ctx, state)
+    except money.AmountOverflow as e:
+        message, hint, code = (f"The {st.title.lower()} step of {ctx.period.name} cannot convert an amount: {e}.",
+                               "Correct the rate (or the amount) in the books.", "amount-overflow")
+    except Exception as e:  # noqa: BLE001 - a step's bug must reach the user as a finding
+        message, hint, code = (f"The {st.title.lower()} step of {ctx.period.name} stopped: {type(e).__name__}: "
+                               f"{str(e)[:300]}.", "This is a fault of closebatch, not of the books: report it with "
+                               "the books folder (or the smallest books that show it).", "step-failed")
+    return StepResult(empty_lines(ctx.book.dims), [Finding(ERROR, message, hint=hint, code=code, value=st.name)])
 
 
-def _statements_check(ctx: CloseContext, state: LedgerState, cons: StepResult) -> StepResult:
-    """Step 9, statements: their checks on the period's own figures (a failed check is an
-    error, so nothing unbalanced is ever written; the workbook with its comparatives is written
-    by the app).  The consolidated balances are carried in the ledger, as the group's
-    comparatives of later closes."""
+def journals_posted(ctx: CloseContext, state: LedgerState) -> StepResult:
+    """Step 2: unposted lines dated in the period are listed; they block the lock."""
+    book, per = ctx.book, ctx.period
+    j = book.journals
+    if ctx.entities and len(j):
+        j = j[j["entity"].isin(ctx.entities)]
+    inside = _in(j, per) if len(j) else np.zeros(0, bool)
+    unposted = j[inside & ~j["posted"].to_numpy()] if len(j) else j
+    out = []
+    for _, r in unposted.drop_duplicates("journal").iterrows():  # one finding per unposted journal
+        n = int((unposted["journal"] == r["journal"]).sum())
+        out.append(book.finding(r, "posted", f"Journal {r['journal']} ({n} line{'s' * (n != 1)}) dated in "
+                                f"{per.name} is not posted.", hint="Post it (posted = Y) or move it to a later "
+                                "period before the period can be put on hold.", severity=WARNING, code="unposted"))
+    given = int(state.lines["journal_type"].isin(POSTING_TYPES).sum()) if len(state.lines) else 0
+    return StepResult(empty_lines(book.dims), out, figures={"lines_posted": given, "unposted_journals": len(out)})
+
+
+def subledgers(ctx: CloseContext, state: LedgerState) -> StepResult:
+    """Step 3: each subledger against its control account, as settlement and revaluation left
+    it (a subledger is kept at period-end rates)."""
+    found = subledger_differences(ctx, state)
+    sl = ctx.book.subledgers
+    n = int(((sl["period"].fillna("") == "") | (sl["period"] == ctx.period.name)).sum()) if len(sl) else 0
+    return StepResult(empty_lines(ctx.book.dims), found, figures={"subledger_balances": n, "differences": len(found)})
+
+
+def statements_check(ctx: CloseContext, state: LedgerState) -> StepResult:
+    """Step 9, statements: the period's figures of the statements of movements (carried, so
+    later closes compare with them) and every statement's checks on the period's own figures
+    (a failed check is an error, so nothing unbalanced is ever written; the workbook with its
+    comparatives is written by the app).  The consolidated balances are carried in the ledger,
+    as the group's comparatives of later closes."""
+    book, per = ctx.book, ctx.period
+    cons = ctx.earlier.get("consolidation") or StepResult(empty_lines(book.dims))
     group = cons.reports.get("Consolidated")
-    sts, findings = statements_.build(ctx.book, ctx.period, state.balances(), group=statements_.group_balances(cons),
-                                      entities=ctx.entities)
-    carry = {}
+    findings: list[Finding] = []
+    gm = None
+    if statements_.group_balances(cons) is not None:
+        gm = _group_movement(ctx, state, cons, findings)
+    flows = statements_.period_flows(book, per, state.balances(), state.lines, group=gm,
+                                     previous=state.carried.get(statements_.FLOWS), entities=ctx.entities)
+    sts, st_findings = statements_.build(book, per, state.balances(), group=statements_.group_balances(cons),
+                                         movement=state.lines, entities=ctx.entities, flows=flows)
+    findings += st_findings
+    findings += statements_.flow_findings(book, per, flows, gm)
+    carry = {statements_.FLOWS: flows}
     if group is not None and len(group):
         carry["group_balances"] = group[["account", "account_name", "type", "balance_group"]].reset_index(drop=True)
     figures = {"statements": len(sts), "balanced": "yes" if all(s.balanced for s in sts) else "no"}
-    return StepResult(empty_lines(ctx.book.dims), findings, figures=figures, carry=carry)
+    return StepResult(empty_lines(book.dims), findings, figures=figures, carry=carry)
+
+
+def _translation_frame(df: pd.DataFrame | None, acct: str, group: str) -> pd.DataFrame:
+    cols = ["entity", "account", "currency", "translation", "acct", "group"]
+    if df is None or not len(df):
+        return pd.DataFrame({c: pd.Series([], dtype="int64" if c in ("acct", "group") else object) for c in cols})
+    out = pd.DataFrame({"entity": df["entity"].astype(str).to_numpy(), "account": df["account"].astype(str).to_numpy(),
+                        "currency": df["currency"].to_numpy() if "currency" in df else "",
+                        "translation": df["translation"].to_numpy() if "translation" in df else "",
+                        "acct": pd.to_numeric(df[acct], errors="coerce").fillna(0).astype("int64").to_numpy(),
+                        "group": pd.to_numeric(df[group], errors="coerce").fillna(0).astype("int64").to_numpy()})
+    return out
+
+
+def _group_movement(ctx: CloseContext, state: LedgerState, cons: StepResult, findings: list):
+    """What the group's statements of movements need (:class:`closebatch.statements.GroupMovement`):
+    the consolidated balances now and at the period's start (the previous close's, carried;
+    at a fiscal year's start with the year's profit in retained earnings; at the calendar's first
+    period a consolidation of the opening balances, :func:`opening_consolidation`), the
+    translated balances at both ends, the period's average rates and translation differences.
+    None, with a warning, when the start is not known (the previous period was closed outside
+    closebatch)."""
+    book, per = ctx.book, ctx.period
+    gcur = book.settings.group_currency or _top_currency(book)
+    close = cons.reports["Consolidated"].groupby("account")["balance_group"].sum().astype("int64")
+    cta = cons.reports.get("CTA")
+    oci = int(cta["cta_movement"].sum()) if cta is not None and len(cta) else 0
+    oci_nci = int(cta["cta_nci_movement"].sum()) if cta is not None and len(cta) else 0
+    now = _translation_frame(cons.reports.get("Translation"), "balance_acct", "amount_group")
+    first, gap, gap_nci, start_diff = per.index == 0, 0, 0, 0
+    prev = state.carried.get("group_balances")
+    if first:
+        op = opening_consolidation(book, per, ctx.entities, findings)
+        if op is None:
+            return None
+        opening, was, gap, gap_nci, start_diff = op
+    elif prev is not None and len(prev) and "balance_group" in prev:
+        opening = pd.to_numeric(prev["balance_group"], errors="coerce").fillna(0).astype("int64")
+        opening = pd.Series(opening.to_numpy(), index=prev["account"].astype(str).to_numpy()).groupby(level=0).sum()
+        if per.year_start:
+            opening = statements_.roll_year(opening, book)
+        was = _translation_frame(state.carried.get(consolidation.CARRY), "amount_acct", "amount_group")
+    else:
+        findings.append(Finding(WARNING, f"The group's comprehensive income, changes in equity and cash flow "
+                                f"statements of {per.name} are not made: the consolidated balances at its start "
+                                "(the previous close's) are not in the ledger.", hint="Close the previous period "
+                                "with closebatch first (reopen and close it again).", code="statements-no-opening"))
+        return None
+    foreign = sorted({c for c in book.entities["currency"] if c != gcur})
+    avg = {}
+    if foreign:
+        from .rates import lookup
+        res = lookup(book.rates, foreign, [gcur] * len(foreign), per.end, "average", period_start=per.start,
+                     period_end=per.end)
+        avg = {c: (float(r) if f else np.nan, bool(i)) for c, r, i, f in zip(foreign, res["rate"], res["inverse"],
+                                                                              res["found"])}
+    return statements_.GroupMovement(close=close, open=opening.astype("int64"), translation=now,
+                                     translation_open=was, average=avg, oci=oci, oci_nci=oci_nci, first=first,
+                                     start_differences=start_diff, reserve_gap=gap, reserve_gap_nci=gap_nci)
+
+
+def _top_currency(book: Book) -> str:
+    top = book.entities[book.entities["parent"].fillna("") == ""]
+    return str(top["currency"].iloc[0]) if len(top) else ""
+
+
+OPENING_PERIOD = "opening"
+
+
+def opening_consolidation(book: Book, first: Period, entities=(), findings: list | None = None):
+    """The consolidated balance sheet at the start of the calendar: the consolidation step run
+    on the opening balances (the TrialBalance and the posted lines dated before the first
+    period), as of the day before the calendar starts.
+
+    Assets and liabilities of a foreign entity are translated at the closing rate of that day
+    (Rates); where Rates has none, at the rate at which the entity's opening equity stands in
+    the group (its equity at HistoricalRates plus its opening translation reserve, over its
+    equity in its own currency), the rate the consolidation's first translation difference is
+    measured from.  Returns (balances with the opening profit or loss in retained earnings,
+    the translated balances, the reserve gap (owners' part and the non-controlling interests'),
+    the profit or loss of the opening consolidation layer), or None when it cannot be made."""
+    findings = findings if findings is not None else []
+    day = first.start - pd.Timedelta(days=1)
+    p0 = Period(name=OPENING_PERIOD, start=day, end=day, fiscal_year=first.fiscal_year, index=-1, year_end=False,
+                year_start=True)
+    opening, _ = _opening(book, first, History())
+    if entities:
+        opening = opening[opening["entity"].isin(entities)]
+    settle = frozenset(book.accounts.loc[book.accounts["settle"], "account"])
+    state = LedgerState(book.dims, opening, empty_lines(book.dims), {}, settle)
+    ctx = CloseContext(book=book, period=p0, entities=tuple(entities))
+    try:
+        res = consolidation.consolidate(ctx, state)
+        missing = sorted({f.value.split("/")[0] for f in res.findings if f.code == "rate-missing" and f.value})
+        if missing:
+            book = _implied_rates(book, res, missing, day, first)
+            res = consolidation.consolidate(CloseContext(book=book, period=p0, entities=tuple(entities)), state)
+    except Exception as e:  # noqa: BLE001 - the statements go on without the group's opening
+        findings.append(Finding(WARNING, f"The group's opening balance sheet at {day.date()} could not be "
+                                f"consolidated ({type(e).__name__}: {str(e)[:160]}); the group's statements of "
+                                "movements of the first period are not made.", code="statements-no-opening"))
+        return None
+    if "Consolidated" not in res.reports:
+        return None
+    bal = res.reports["Consolidated"].groupby("account")["balance_group"].sum().astype("int64")
+    pl = set(book.accounts.loc[book.accounts["type"].isin(["Revenue", "Expense"]), "account"])
+    layer = res.lines
+    start_diff = int(layer.loc[layer["account"].isin(pl), "amount"].sum()) if len(layer) else 0
+    cta = res.reports.get("CTA")
+    total_gap = int(cta["cta_movement"].sum()) if cta is not None and len(cta) else 0
+    gap_nci = int(cta["cta_nci_movement"].sum()) if cta is not None and len(cta) else 0
+    gap = total_gap - gap_nci
+    if total_gap and cta is not None:
+        gcur = book.settings.group_currency or _top_currency(book)
+        sc = money.scale_of(gcur)
+        who = ", ".join(f"{r['entity']} {money.fmt(-int(r['cta_total']), sc)} (HistoricalRates "
+                        f"{money.fmt(-int(r['cta_at_start']), sc)})" for _, r in cta.iterrows() if r["cta_movement"])
+        many = len(cta) * 2 + 2  # a minor unit of rounding per translated balance is no news
+        if abs(total_gap) > many:
+            findings.append(Finding(WARNING, f"The group's opening balance sheet at {day.date()}, translated at the "
+                                    f"closing rates of that day, holds a translation reserve (credit) of {who} "
+                                    f"{gcur}: the opening reserve given differs by {money.fmt(-total_gap, sc)} "
+                                    f"{gcur}. The "
+                                    "first period's other comprehensive income is measured from the reserve given, "
+                                    "so the difference shows in the first period's changes in equity.",
+                                    hint="Give each foreign entity's translation reserve at the start of the calendar "
+                                    "as a HistoricalRates row (translation_reserve_account, amount_group).",
+                                    sheet="HistoricalRates", code="opening-reserve-differs",
+                                    value=money.fmt(-total_gap, sc)))
+    return statements_.roll_year(bal, book), _translation_frame(res.reports.get("Translation"), "balance_acct",
+                                                                "amount_group"), gap, gap_nci, start_diff
+
+
+def _implied_rates(book: Book, res: StepResult, currencies: list, day, first: Period) -> Book:
+    """``book`` with a closing (and average) rate on ``day`` for each of ``currencies``: the rate
+    at which the entities' opening equity stands in the group (see :func:`opening_consolidation`),
+    else the first period's closing rate."""
+    import dataclasses
+
+    from .rates import lookup
+
+    gcur = book.settings.group_currency or _top_currency(book)
+    cta = res.reports.get("CTA")
+    rows = []
+    for cur in currencies:
+        rate = np.nan
+        if cta is not None and len(cta):
+            c = cta[cta["currency"] == cur]
+            acct = int(c["opening_net_assets_acct"].sum())
+            grp = int(c["opening_net_assets_group"].sum()) - int(c["cta_at_start"].sum())
+            if acct:
+                rate = (grp / 10 ** money.scale_of(gcur)) / (acct / 10 ** money.scale_of(cur))
+        if not np.isfinite(rate) or rate <= 0:
+            r = lookup(book.rates, [cur], [gcur], first.end, "closing")
+            if bool(r["found"].iloc[0]):
+                rate = float(r["rate"].iloc[0])
+                rate = 1.0 / rate if bool(r["inverse"].iloc[0]) else rate
+        if np.isfinite(rate) and rate > 0:
+            for rtype in ("closing", "average"):
+                rows.append({"from": cur, "to": gcur, "date": day, "rate": rate, "type": rtype,
+                             "source": "implied by the opening equity at HistoricalRates"})
+    if not rows:
+        return book
+    extra = pd.DataFrame(rows)
+    rates = pd.concat([book.rates, extra], ignore_index=True) if len(book.rates) else extra
+    rates["date"] = pd.to_datetime(rates["date"]).astype("datetime64[ns]")
+    return dataclasses.replace(book, rates=rates)
 
 
 def _carried(history: History) -> dict:
     if history.previous is None:
         return {}
     return {k[len("carry_"):]: v for k, v in history.previous.items() if k.startswith("carry_")}
-
-
-def _move_carry(res: StepResult) -> StepResult:
-    """Settlement returns its carry as a report named ``_carry_NAME``; move it to ``carry``."""
-    for k in [k for k in res.reports if k.startswith("_carry_")]:
-        res.carry[k[len("_carry_"):]] = res.reports.pop(k)
-    return res

@@ -8,6 +8,7 @@ runner persists in ``ledger/`` and hands back to the next close as ``state.carri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import pandas as pd
 
@@ -32,6 +33,7 @@ class CloseContext:
     period: Period
     user: str = ""
     entities: tuple[str, ...] = ()  # entities being closed (all when empty)
+    earlier: Mapping = field(default_factory=dict)  # step name -> StepResult of the steps run before
 
 
 @dataclass
@@ -51,6 +53,7 @@ class LedgerState:
     lines: pd.DataFrame
     carried: dict = field(default_factory=dict)
     settle_accounts: frozenset = frozenset()  # accounts whose balances are kept per reference
+    open_items: pd.DataFrame | None = None  # the settlement accounts' items open at the period's start
 
     def _keyed(self, df: pd.DataFrame) -> pd.DataFrame:
         key = balance_key(self.dims)
@@ -83,4 +86,4 @@ class LedgerState:
     def add(self, new_lines: pd.DataFrame) -> "LedgerState":
         """A new state with ``new_lines`` posted."""
         return LedgerState(self.dims, self.opening, concat_lines([self.lines, new_lines], self.dims),
-                           self.carried, self.settle_accounts)
+                           self.carried, self.settle_accounts, self.open_items)

@@ -22,8 +22,10 @@ class Col:
     note: str = ""
 
 
-TASK_STEPS = ("journals_posted", "subledgers", "revaluation", "settlement", "allocation", "consolidation",
-              "statements", "lock")
+#: The lines of the cash flow statement an account's movement belongs to (Accounts ``cash_flow``).
+CASH_FLOW_CLASSES = ("cash", "operating", "investing", "financing")
+
+from .registry import TASK_STEPS  # noqa: E402 - the steps a task may stand for: the registry's
 
 SCHEMAS: dict[str, list[Col]] = {
     "Settings": [Col("key", TEXT, True, True, note="setting name, e.g. group_currency"),
@@ -38,7 +40,10 @@ SCHEMAS: dict[str, list[Col]] = {
                  Col("revalue", YN, default=False), Col("settle", YN, default=False),
                  Col("translation", ENUM, allowed=("closing", "average", "historical")),
                  Col("revaluation_rate_type", ENUM, allowed=("spot", "closing", "average")),
-                 Col("statement_line", TEXT), Col("control", ENUM, allowed=("AR", "AP", "Inventory"))],
+                 Col("statement_line", TEXT), Col("control", ENUM, allowed=("AR", "AP", "Inventory")),
+                 Col("cash_flow", ENUM, allowed=CASH_FLOW_CLASSES,
+                     note="cash, operating, investing or financing; default operating for Asset/Liability, "
+                          "financing for Equity")],
     "Periods": [Col("period", CODE, True, True), Col("start", DATE, True, True), Col("end", DATE, True, True),
                 Col("fiscal_year", INT), Col("status", ENUM, default="Open",
                                                allowed=("Open", "On hold", "Permanently closed")),
@@ -75,7 +80,15 @@ SCHEMAS: dict[str, list[Col]] = {
     "Tasks": [Col("task", CODE, True, True), Col("name", TEXT, True, True), Col("area", TEXT), Col("owner", TEXT),
               Col("due", INT, default=0), Col("depends_on", TEXT),
               Col("status", ENUM, default="Not started", allowed=("Not started", "In progress", "Done")),
-              Col("required", YN, default=True), Col("step", ENUM, allowed=TASK_STEPS)],
+              Col("required", YN, default=True), Col("step", ENUM, allowed=TASK_STEPS),
+              Col("review", YN, default=False, note="Y: the task needs a reviewer's sign-off (Checklist)"),
+              Col("entity", CODE, note="the entity the task is for; blank = the group")],
+    "Checklist": [Col("task", CODE, True, True, note="task id from the Tasks sheet"),
+                  Col("period", CODE, True, True, note="period code"),
+                  Col("status", ENUM, True, default="Not started", allowed=("Not started", "In progress", "Done")),
+                  Col("prepared_by", TEXT, note="user who did the task"), Col("prepared_on", DATE),
+                  Col("reviewed_by", TEXT, note="reviewer, someone other than the preparer"),
+                  Col("reviewed_on", DATE), Col("note", TEXT)],
     "Users": [Col("user", TEXT, True, True), Col("group", TEXT, True, True)],
     "Statements": [Col("statement", ENUM, True, True, allowed=("balance_sheet", "income_statement")),
                    Col("row", INT, True, True), Col("label", TEXT, True, True), Col("accounts", TEXT),

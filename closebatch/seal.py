@@ -53,6 +53,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .cells import column_letter
 from .core import ERROR, Finding
 
 FORMAT = "closebatch ledger 2"
@@ -353,16 +354,6 @@ def where_changed(sealed: TableSeal, now: Canonical) -> tuple[str, str]:
     elif changed_cols:
         parts.append(f"column {', '.join(changed_cols)} changed")
     return "; ".join(parts) or "its values changed", cell
-
-
-def column_letter(j: int) -> str:
-    """The letter(s) of the ``j``-th column (0 = A)."""
-    out = ""
-    j += 1
-    while j:
-        j, r = divmod(j - 1, 26)
-        out = chr(65 + r) + out
-    return out
 
 
 def _place(canon: Canonical, i: int) -> str:

@@ -1,4 +1,5 @@
-"""Financial statements (spec section 3, step 9): balance sheet and income statement.
+"""Financial statements (spec section 3, step 9): balance sheet, income statement, statement
+of comprehensive income, statement of changes in equity and cash flow statement.
 
 Pure: frames in, :class:`Statement` tables and findings out; the workbook is
 :mod:`closebatch.io.statements_writer`'s job.  A statement is made for every entity (in its
@@ -38,6 +39,61 @@ income statement's rows with accounts must add up to the profit of the trial bal
 difference in any column is an ERROR finding (``statement-unbalanced``,
 ``statement-incomplete``); with a ``Statements`` sheet, an account with a balance that is in no
 row, or in two, is named (``statement-account-missing``, ``statement-account-twice``).
+
+**The first period.**  The balance sheet of the calendar's first period compares with the
+opening balance sheet (the day before the calendar starts): an entity's is its closing
+balances less the period's lines; the group's is a consolidation of the opening balances
+(``close.opening_consolidation``), its profit or loss in retained earnings.
+
+**Statements of movements** (IAS 1.81A-106, IAS 7; ASC 220, 230, 215).  Each close measures its
+period's movements once, per unit, with :func:`period_flows`, and carries them
+(``carry_statement_flows`` in ``ledger/``) with the year to date (the previous close's plus the
+period's); the comparative columns of later closes are those carried figures.  Amounts are
+shown credit positive for equity and profit, inflow positive for cash.
+
+* *Comprehensive income*: the profit for the period (as the income statement), other
+  comprehensive income, total comprehensive income; for the group each attributable to owners
+  and to non-controlling interests (NCI).  The group's OCI is the period's translation
+  difference as the consolidation reports it (``CTA``: ``cta_movement``, of which NCI
+  ``cta_nci_movement``); an entity's is the movement of ``translation_reserve_account`` in its
+  own books (nil for most).  Checked: the profit against the trial balance; the group owners'
+  OCI against the movement of the reserve in the consolidated balance sheets.
+* *Changes in equity*: a column per statement line of the Equity accounts (retained earnings
+  take the profit of the year to date, since the year-end close has not moved it), the owners'
+  total, NCI, total equity; rows opening, profit, OCI, total comprehensive income, other
+  movements (what remains: capital, dividends, equity postings), closing; a block for the
+  period and, after a fiscal year's first period, one for the year to date from the last
+  year's closing.  Checked: opening and closing total against the balance sheets' equity.
+* *Cash flows*, indirect method: profit before the year-end close, then the movement of every
+  balance-sheet account that is not ``cash_flow = cash``, one line per activity (the account's
+  ``cash_flow``: operating, investing, financing) and statement line (the accounts' names when
+  one statement line is split over several activities); then the change in cash, cash at the
+  start, the effect of exchange rates on cash, cash at the end.  Revaluation posted on cash
+  accounts (unrealized exchange differences in profit) is taken out of operating and shown as
+  the effect of exchange rates (IAS 7.28).  Checked: cash at the start and at the end against
+  the cash accounts of the balance sheets.
+
+**The group's cash flows** are measured in group currency on the consolidated balances (start:
+the previous close's, carried as ``carry_group_balances``, the year's profit moved to retained
+earnings at a fiscal year's start; at the calendar's first period, the opening consolidation),
+so eliminated intercompany balances and flows are absent.  Each non-cash balance-sheet account's
+line is its consolidated movement *less its translation difference*: for each foreign entity
+and closing-rate account, ``translated movement - round(movement in the entity's currency x the
+period's average rate)``.  So every line is the entity's movement at the average rate (IAS 7.25-
+27) and translation differences are no cash flow.  Left out: the translation reserve (its
+movement is OCI), goodwill (an investment rule's ``difference_account``: its movement is
+translation), and accounts eliminated in full (nil in the group at both ends).  NCI's line is its
+movement less its share of profit and of OCI: dividends to and capital from minorities.  The
+effect of exchange rates on cash = the translation difference of the cash accounts (opening cash
+x (closing - opening rate) + the period's cash movement x (closing - average rate)) plus the
+revaluation of the entities' foreign-currency cash at the average rate.  What remains is one
+operating line, "intercompany exchange differences, rounding (non-cash)": the translation
+differences of eliminated intercompany balances (their counterpart, an exchange gain or loss or
+an intercompany difference, is in profit) and the rounding of the average-rate translation
+(minor units).  At the first period the opening consolidation may hold intercompany
+differences that the first close charges to profit again, and a reserve differing by rounding
+from the one HistoricalRates gives: both are shown on their own row ("Consolidation differences
+at the start of the calendar") of the changes in equity and of the cash flows.
 """
 from __future__ import annotations
 
@@ -67,11 +123,13 @@ class Snapshot:
 
     ``entity``: entity, account, amount_acct (minor units of the entity's currency);
     ``group``: account, balance_group (minor units of the group currency), None when the
-    period's consolidated balances are not known."""
+    period's consolidated balances are not known; ``flows``: the period's carried figures of
+    the statements of movements (:func:`period_flows`), None when its close carried none."""
 
     period: str
     entity: pd.DataFrame | None = None
     group: pd.DataFrame | None = None
+    flows: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +161,7 @@ class Check:
     shown_label: str
     shown: int
     difference: int  # 0 when the statement is right
+    severity: str = ERROR  # a difference is an error, or (where the inputs explain it) a warning
 
 
 @dataclass
@@ -127,6 +186,7 @@ class Statement:
     charts: list = field(default_factory=list)
     layout: str = "accounts"  # accounts | Statements sheet
     year_end: bool = False  # the period is the last of its fiscal year
+    note: str = ""  # a remark printed under the statement
 
     @property
     def scale(self) -> int:
@@ -227,7 +287,11 @@ def _columns(kind: str, fig: _Figures, cal: _Calendar, per: str) -> list[tuple[C
     if kind == BALANCE_SHEET:
         want = [("end", "This period", per, fig.at(per)), ("prior_end", "Prior period", prior, fig.at(prior)),
                 ("last_year_end", "Same period last year", ly, fig.at(ly))]
-        return [(Column(k, cap, p, _date(cal.end[p])), s) for k, cap, p, s in want if s is not None]
+        out = [(Column(k, cap, p, _date(cal.end[p])), s) for k, cap, p, s in want if s is not None]
+        if prior is None and fig.at(OPENING) is not None:  # the first period: the opening balance sheet
+            start = cal.start[per] - pd.Timedelta(days=1)
+            out.append((Column("opening", "Opening balance", per, _date(start)), fig.at(OPENING)))
+        return out
     want = [("period", "This period", per, fig.movement(per)), ("ytd", "Year to date", per, fig.ytd(per)),
             ("prior", "Prior period", prior, fig.movement(prior)),
             ("last_year", "Same period last year", ly, fig.movement(ly)),
@@ -554,6 +618,17 @@ def _unbalanced(st: Statement, book: Book) -> Finding | None:
     sc = st.scale
     cols = ", ".join(b.column for b in bad)
     where = {"sheet": "Statements"} if st.layout != "accounts" else {}
+    if st.kind not in (BALANCE_SHEET, INCOME_STATEMENT):
+        worst = ERROR if any(b.severity == ERROR for b in bad) else WARNING
+        c = next(b for b in bad if b.severity == worst)
+        hint = ("The opening translation reserve (HistoricalRates, translation_reserve_account, amount_group) does "
+                "not match the opening balance sheet at the rate of the start of the calendar; see the Checks sheet."
+                if worst == WARNING else "See the Checks sheet of statements.xlsx; the statement does not agree with "
+                "the balance sheet it explains.")
+        return Finding(worst, f"The {KIND_TITLE[st.kind].lower()} of {st.name} does not agree ({cols}): "
+                       f"{c.shown_label} {money.fmt(c.shown, sc)} {st.currency}, {c.expected_label} "
+                       f"{money.fmt(c.expected, sc)} (difference {money.fmt(c.difference, sc)}) in {c.column}.",
+                       hint=hint, code="statement-disagrees", value=money.fmt(c.difference, sc))
     if st.kind == BALANCE_SHEET:
         return Finding(ERROR, f"The balance sheet of {st.name} does not balance ({cols}): assets less liabilities, "
                        f"equity and profit for the period leave {money.fmt(c.difference, sc)} {st.currency} in "
@@ -611,7 +686,7 @@ def entity_balances(balances: pd.DataFrame) -> pd.DataFrame:
 
 def build(book: Book, per: Period, balances: pd.DataFrame, *, group: pd.DataFrame | None = None,
           movement: pd.DataFrame | None = None, history: dict | None = None,
-          entities=()) -> tuple[list[Statement], list[Finding]]:
+          entities=(), flows: pd.DataFrame | None = None) -> tuple[list[Statement], list[Finding]]:
     """Every statement of the close of ``per``.
 
     ``balances``: the period-end balances (a lines or balances frame with entity, account,
@@ -619,14 +694,21 @@ def build(book: Book, per: Period, balances: pd.DataFrame, *, group: pd.DataFram
     ``Consolidated`` frame (account, balance_group), None without a consolidation;
     ``movement``: the lines posted in the period (for the entities' "this period"); ``history``:
     :class:`Snapshot` of earlier periods by name (comparatives and charts); ``entities``: limit
-    the entity statements to these (a partial close).
+    the entity statements to these (a partial close); ``flows``: this period's figures of the
+    statements of movements (:func:`period_flows`); without them only the balance sheet and
+    the income statement are made.
     """
     findings: list[Finding] = []
     cal = _Calendar(book.periods)
     chart = _Chart(book)
     snaps = dict(history or {})
     snaps[per.name] = Snapshot(per.name, entity_balances(balances),
-                               group[["account", "balance_group"]] if group is not None and len(group) else None)
+                               group[["account", "balance_group"]] if group is not None and len(group) else None,
+                               flows)
+    opening = _opening_snapshot(cal, per, snaps)
+    if opening is not None:
+        snaps[OPENING] = opening
+    acc = _Accounts(book)
     ent_ccy = book.entity_currency()
     names = dict(zip(book.entities["entity"], book.entities["name"]))
     present = set(snaps[per.name].entity["entity"])
@@ -674,6 +756,7 @@ def build(book: Book, per: Period, balances: pd.DataFrame, *, group: pd.DataFram
                 if tr is not None:
                     st.charts.append(tr)
             statements.append(st)
+        statements.extend(_movements(unit, name, ccy, per, cal, fig, snaps, chart, acc))
     for kind in (BALANCE_SHEET, INCOME_STATEMENT):
         if defined[kind] is not None:
             _coverage(kind, defined[kind], used[kind], chart, book, findings)
@@ -690,3 +773,687 @@ def group_balances(consolidation) -> pd.DataFrame | None:
     if consolidation is None or int(consolidation.figures.get("consolidated_entities", 0) or 0) < 2:
         return None
     return consolidation.reports.get("Consolidated")
+
+
+# =========================================================================== the full set
+#
+# Comprehensive income, changes in equity and cash flows are statements of *movements*.  Each
+# close measures its period's movements once, per unit (each entity, and the group), as
+# :func:`period_flows`, and carries them in ``ledger/`` (``carry_statement_flows``): the period's
+# figures and the fiscal year's to date (the previous close's year to date plus this period's).
+# The statements of later closes take their comparative columns from those carried figures, so
+# every figure is measured once, at the close of its period, with that period's rates.
+
+COMPREHENSIVE_INCOME, CHANGES_IN_EQUITY, CASH_FLOW = "comprehensive_income", "changes_in_equity", "cash_flow"
+KIND_TITLE.update({COMPREHENSIVE_INCOME: "Statement of comprehensive income",
+                   CHANGES_IN_EQUITY: "Statement of changes in equity", CASH_FLOW: "Cash flow statement"})
+KINDS = (BALANCE_SHEET, INCOME_STATEMENT, COMPREHENSIVE_INCOME, CHANGES_IN_EQUITY, CASH_FLOW)
+CASH, OPERATING, INVESTING, FINANCING = "cash", "operating", "investing", "financing"
+ACTIVITIES = (OPERATING, INVESTING, FINANCING)
+OPENING = "(opening)"  # the history key of the balances at the start of the calendar
+FLOWS = "statement_flows"  # the carry's name
+FLOW_COLUMNS = ["unit", "basis", "figure", "cls", "item", "currency", "amount"]
+NCI_COLUMN = "Non-controlling interests"
+
+
+def cash_flow_class(accounts: pd.DataFrame) -> dict:
+    """Each account's ``cash_flow`` (Accounts sheet), blank = the default of its type:
+    operating for Asset/Liability, financing for Equity, "" for Revenue/Expense (profit)."""
+    default = {"Asset": OPERATING, "Liability": OPERATING, "Equity": FINANCING}
+    given = accounts["cash_flow"].fillna("").astype(str).str.strip().str.lower() if "cash_flow" in accounts else \
+        pd.Series("", index=accounts.index)
+    return {a: (g if g and t not in PL_TYPES else default.get(t, ""))
+            for a, t, g in zip(accounts["account"], accounts["type"], given)}
+
+
+@dataclass
+class GroupMovement:
+    """What the group's statements of movements need from the consolidation of a period.
+
+    Balances are Series account -> int minor units of the group currency, ledger sign.
+    ``translation`` and ``translation_open``: entity, account, currency, translation,
+    ``acct`` (balance in the entity's currency) and ``group`` (translated), at the period end
+    and at its start; ``average``: currency -> (rate, inverse), the period's average rate;
+    ``oci`` and ``oci_nci``: the period's translation differences (the CTA report's
+    ``cta_movement`` and ``cta_nci_movement``, summed over the entities; ledger sign, a credit
+    is a gain); ``start_differences``: at the first period of the calendar, the profit or loss
+    the opening consolidation holds (intercompany differences at the start), which the first
+    close charges to its profit again; ``reserve_gap`` and ``reserve_gap_nci``: at the first
+    period, the translation reserve the opening balance sheet holds (owners' part, and the
+    non-controlling interests' share) less the one the consolidation measures the first
+    period's translation differences from (HistoricalRates): the rounding of the opening
+    translation, or an opening reserve given at odds with the opening rate."""
+
+    close: pd.Series
+    open: pd.Series
+    translation: pd.DataFrame
+    translation_open: pd.DataFrame
+    average: dict
+    oci: int = 0
+    oci_nci: int = 0
+    first: bool = False  # the opening is the calendar's (a consolidation of the opening balances)
+    start_differences: int = 0
+    reserve_gap: int = 0  # owners' part (ledger sign)
+    reserve_gap_nci: int = 0  # non-controlling interests' part (ledger sign)
+
+
+class _Accounts:
+    """The chart as the statements of movements need it."""
+
+    def __init__(self, book: Book):
+        acc = book.accounts.drop_duplicates("account")
+        self.type = dict(zip(acc["account"], acc["type"]))
+        self.name = dict(zip(acc["account"], acc["name"]))
+        line = acc["statement_line"] if "statement_line" in acc else acc["name"]
+        self.line = {a: (str(l) if str(l) and str(l) != "nan" else str(n))
+                     for a, l, n in zip(acc["account"], line.fillna(""), acc["name"])}
+        self.cls = cash_flow_class(acc)
+        self.codes = sorted(self.type, key=_natural)
+        self.pl = {a for a, t in self.type.items() if t in PL_TYPES}
+        self.cash = {a for a, c in self.cls.items() if c == CASH}
+        st = book.settings
+        self.re = str(st.retained_earnings_account or "")
+        self.reserve = str(st.translation_reserve_account or "")
+        self.nci = str(st.nci_account or "")
+        self.nci_profit = str(st.nci_profit_account or "")
+        el = book.eliminations
+        self.goodwill = set()
+        if el is not None and len(el) and "difference_account" in el:
+            kind = el["type"].fillna("intercompany").astype(str).str.lower() if "type" in el else \
+                pd.Series("intercompany", index=el.index)
+            self.goodwill = {str(a) for a in el.loc[kind == "investment", "difference_account"]
+                             if self.type.get(str(a)) == "Asset"}
+
+    def equity_column(self, a: str) -> str:
+        """The changes-in-equity column of an Equity, Revenue or Expense account: its statement
+        line; profit (Revenue/Expense) goes to the retained earnings column."""
+        if a in self.pl:
+            return self.line.get(self.re, "Retained earnings") if self.re else "Retained earnings"
+        return self.line.get(a, a)
+
+    def labels(self, accounts) -> dict:
+        """(activity, label) of each non-cash balance-sheet account: its statement line, or, when
+        the line's accounts are split over several activities, the accounts' names."""
+        by_line: dict = {}
+        for a in accounts:
+            by_line.setdefault(self.line.get(a, a), set()).add(self.cls.get(a, OPERATING) or OPERATING)
+        out = {}
+        for a in accounts:
+            cls = self.cls.get(a, OPERATING) or OPERATING
+            line = self.line.get(a, a)
+            out[a] = (cls, line if len(by_line[line]) == 1 else self.name.get(a, a))
+        return out
+
+
+def _series(df: pd.DataFrame | None, value: str) -> pd.Series:
+    if df is None or not len(df):
+        return pd.Series(dtype="int64")
+    return df.groupby("account")[value].sum().astype("int64")
+
+
+def roll_year(balances: pd.Series, book: Book) -> pd.Series:
+    """Balances at a fiscal year end as the next year opens: every Revenue/Expense balance in
+    ``retained_earnings_account`` (what the year-end close does), for balances that never went
+    through it (the consolidated balances)."""
+    re = str(book.settings.retained_earnings_account or "")
+    types = dict(zip(book.accounts["account"], book.accounts["type"]))
+    pl = balances.index.map(lambda a: types.get(a, "") in PL_TYPES).to_numpy(bool)
+    if not re or not pl.any():
+        return balances
+    out = balances[~pl].copy()
+    out.loc[re] = int(out.get(re, 0)) + int(balances[pl].sum())
+    return out.astype("int64")
+
+
+def _reval_on_cash(movement: pd.DataFrame | None, cash: set) -> pd.Series:
+    """Per entity: the revaluation (and reversal of revaluation) posted in the period on cash
+    accounts, in the entity's currency: exchange differences on cash, not cash flows."""
+    if movement is None or not len(movement) or not cash:
+        return pd.Series(dtype="int64")
+    m = movement[movement["account"].isin(cash)]
+    rev = (m["journal_type"] == "revaluation") | m["journal"].astype(str).str.startswith("REVREV-")
+    return m[rev].groupby("entity")["amount_acct"].sum().astype("int64")
+
+
+def _rows(unit: str, ccy: str, figure: str, items) -> list:
+    return [[unit, "period", figure, cls, line, ccy, int(v)] for cls, line, v in items]
+
+
+def _cash_flows(acc: _Accounts, d: pd.Series, open_: pd.Series, close: pd.Series, profit: int, reval: int,
+                fx: pd.Series | None = None, group: GroupMovement | None = None) -> list:
+    """The period's cash flow figures of one unit as (cls, line, amount), amounts in display
+    terms (an inflow, an increase of cash, positive).  ``d``: each account's movement (ledger
+    sign); ``fx``: the translation differences included in it (group); ``reval``: exchange
+    differences on cash posted to profit (revaluation)."""
+    items = [("profit", "Profit for the period", profit)]
+    cash_accts = sorted(a for a in set(d.index) | set(open_.index) | set(close.index) if a in acc.cash)
+    skip = set(acc.cash)
+    if group is not None:
+        skip |= {acc.reserve, acc.nci, acc.nci_profit} | acc.goodwill
+    lines: dict = {}
+    bs = [a for a in d.index if acc.type.get(a) in ("Asset", "Liability", "Equity") and a not in skip]
+    labels = acc.labels(bs)
+    fx = fx if fx is not None else pd.Series(dtype="int64")
+    for a in bs:
+        v = -(int(d.get(a, 0)) - int(fx.get(a, 0)))
+        if group is not None and a == acc.re and group.first:
+            v -= group.start_differences
+        if group is not None and int(open_.get(a, 0)) == 0 and int(close.get(a, 0)) == 0:
+            continue  # eliminated in full: its translation differences are non-cash
+        lines[labels[a]] = lines.get(labels[a], 0) + v
+    for (cls, label), v in lines.items():
+        items.append((cls, label, v))
+    if group is not None and acc.nci:
+        gap = group.reserve_gap_nci if group.first else 0
+        t = -(int(d.get(acc.nci, 0)) + int(d.get(acc.nci_profit, 0)) - group.oci_nci + gap)
+        items.append((acc.cls.get(acc.nci) or FINANCING, NCI_COLUMN, t))
+    cash_open = int(open_.reindex(cash_accts).fillna(0).sum()) if cash_accts else 0
+    cash_close = int(close.reindex(cash_accts).fillna(0).sum()) if cash_accts else 0
+    fx_cash = int(fx.reindex(cash_accts).fillna(0).sum()) if cash_accts else 0
+    items.append(("adjust", "fx", -reval))
+    if group is not None and group.first and group.start_differences:
+        items.append(("adjust", "start", group.start_differences))
+    items.append(("cash", "fx", fx_cash + reval))
+    shown = sum(v for c, _, v in items if c != "cash")
+    if group is not None:
+        items.append(("adjust", "consolidation", (cash_close - cash_open) - shown - (fx_cash + reval)))
+    items.append(("cash", "open", cash_open))
+    items.append(("cash", "close", cash_close))
+    return items
+
+
+def _equity_rows(acc: _Accounts, open_: pd.Series, close: pd.Series, d: pd.Series, group: GroupMovement | None) -> list:
+    """The period's changes in equity of one unit as (row, column, amount), display terms
+    (credit positive): opening, profit, oci, start (group, first period), other, closing."""
+    is_group = group is not None
+    cols: dict = {}
+    accounts = [a for a in set(open_.index) | set(close.index)
+                if acc.type.get(a) in ("Equity", *PL_TYPES) and not (is_group and a == acc.nci)]
+    for a in sorted(accounts, key=_natural):
+        cols.setdefault(acc.equity_column(a), []).append(a)
+    if is_group and acc.reserve and group.oci != group.oci_nci:
+        cols.setdefault(acc.equity_column(acc.reserve), [])
+    rc = acc.equity_column(acc.re) if acc.re else "Retained earnings"
+    res_col = acc.line.get(acc.reserve, "") if acc.reserve else ""
+    pl = [a for a in d.index if a in acc.pl]
+    profit_owners = -int(d.reindex(pl).fillna(0).sum()) if pl else 0
+    out = []
+    for c, accs in cols.items():
+        op = -int(open_.reindex(accs).fillna(0).sum())
+        cl = -int(close.reindex(accs).fillna(0).sum())
+        profit = profit_owners if c == rc else 0
+        if is_group:
+            oci = -(group.oci - group.oci_nci) if c == res_col else 0
+        else:
+            oci = -int(d.get(acc.reserve, 0)) if acc.reserve and acc.reserve in accs else 0
+        start = 0
+        if is_group and group.first:
+            start = (group.start_differences if c == rc else 0) + (group.reserve_gap if c == res_col else 0)
+        out += [("opening", c, op), ("profit", c, profit), ("oci", c, oci), ("start", c, start),
+                ("other", c, cl - op - profit - oci - start), ("closing", c, cl)]
+    if is_group and acc.nci and (acc.nci in open_.index or acc.nci in close.index or group.oci_nci
+                                 or int(d.get(acc.nci_profit, 0))):
+        op, cl = -int(open_.get(acc.nci, 0)), -int(close.get(acc.nci, 0))
+        profit, oci = int(d.get(acc.nci_profit, 0)), -group.oci_nci
+        start = group.reserve_gap_nci if group.first else 0
+        out += [("opening", NCI_COLUMN, op), ("profit", NCI_COLUMN, profit), ("oci", NCI_COLUMN, oci),
+                ("start", NCI_COLUMN, start), ("other", NCI_COLUMN, cl - op - profit - oci - start),
+                ("closing", NCI_COLUMN, cl)]
+    return out
+
+
+def _group_fx(g: GroupMovement, book: Book) -> pd.Series:
+    """Translation differences per account (group currency, ledger sign) of the foreign
+    entities' closing-rate balances: the change of the translated balance less the change of
+    the balance in the entity's currency at the period's average rate (IAS 7.25-28)."""
+    key = ["entity", "account"]
+    now = g.translation.groupby(key, as_index=False).agg(acct=("acct", "sum"), group=("group", "sum"),
+                                                         currency=("currency", "first"),
+                                                         translation=("translation", "first"))
+    was = g.translation_open.groupby(key, as_index=False).agg(acct0=("acct", "sum"), group0=("group", "sum"))
+    m = now.merge(was, on=key, how="outer")
+    for c in ("acct", "group", "acct0", "group0"):
+        m[c] = m[c].fillna(0).astype("int64")
+    cur = m["entity"].map(book.entity_currency()).fillna("")
+    m["currency"] = cur
+    gcur = book.settings.group_currency
+    foreign = (cur != gcur).to_numpy() & (m["account"].map(closing_rate_accounts(book)).fillna(False).to_numpy(bool))
+    m = m[foreign]
+    if not len(m):
+        return pd.Series(dtype="int64")
+    rate = m["currency"].map(lambda c: g.average.get(c, (np.nan, False))[0]).to_numpy(dtype="float64")
+    inv = m["currency"].map(lambda c: g.average.get(c, (np.nan, False))[1]).to_numpy(dtype=bool)
+    flow = money.convert((m["acct"] - m["acct0"]).to_numpy(dtype="int64"), np.where(np.isnan(rate), 0.0, rate),
+                         money.scales(m["currency"]), money.scale_of(gcur), inv)
+    fx = (m["group"] - m["group0"]).to_numpy(dtype="int64") - flow
+    return pd.Series(fx, index=m["account"].to_numpy()).groupby(level=0).sum().astype("int64")
+
+
+def closing_rate_accounts(book: Book) -> dict:
+    """account -> True when it is translated at the closing rate."""
+    acc = book.accounts.drop_duplicates("account")
+    default = {"Asset": "closing", "Liability": "closing"}
+    tr = acc["translation"].fillna("").astype(str) if "translation" in acc else pd.Series("", index=acc.index)
+    return {a: ((t or default.get(ty, "")) == "closing") for a, t, ty in zip(acc["account"], tr, acc["type"])}
+
+
+def period_flows(book: Book, per: Period, balances: pd.DataFrame, movement: pd.DataFrame, *,
+                 group: GroupMovement | None = None, previous: pd.DataFrame | None = None,
+                 entities=()) -> pd.DataFrame:
+    """The period's figures of the statements of movements, per unit, and the year to date
+    (``basis`` period / ytd); columns :data:`FLOW_COLUMNS`, amounts int minor units of the
+    unit's currency (``currency``), display terms.  ``balances``: the entities' balances at the
+    period end (before the year-end close); ``movement``: the lines posted in the period
+    (entity opening = closing - movement); ``group``: the consolidation's movements, or None;
+    ``previous``: the previous close's carried flows (its year to date), None when it has none.
+
+    Figures (``figure``/``cls``/``line``): ``cf`` (cash flow: profit, one line per activity and
+    statement line, adjustments, cash at the start and end and the effect of exchange rates),
+    ``equity`` (changes in equity: a row per ``cls``, a column per ``line``), ``ci``
+    (comprehensive income: profit, profit_nci, oci, oci_nci) and, at the first period of the
+    calendar, ``opening`` (the group's consolidated balances at the start, ledger sign)."""
+    acc = _Accounts(book)
+    ent_ccy = book.entity_currency()
+    eb = entity_balances(balances)
+    mv = entity_balances(movement)
+    reval = _reval_on_cash(movement, acc.cash)
+    rows: list = []
+    units = [e for e in book.entities["entity"] if e in set(eb["entity"]) and (not entities or e in entities)]
+    for e in units:
+        close = _series(eb[eb["entity"] == e], "amount_acct")
+        d = _series(mv[mv["entity"] == e], "amount_acct")
+        open_ = close.sub(d, fill_value=0).astype("int64")
+        ccy = ent_ccy.get(e, "")
+        profit = -int(d.reindex([a for a in d.index if a in acc.pl]).fillna(0).sum())
+        g_val = int(reval.get(e, 0))
+        rows += _rows(e, ccy, "cf", _cash_flows(acc, d, open_, close, profit, g_val))
+        rows += _rows(e, ccy, "equity", _equity_rows(acc, open_, close, d, None))
+        oci = -int(d.get(acc.reserve, 0)) if acc.reserve else 0
+        rows += _rows(e, ccy, "ci", [("ci", "profit", profit), ("ci", "profit_nci", 0), ("ci", "oci", oci),
+                                     ("ci", "oci_nci", 0)])
+        if per.index == 0:  # the calendar's first period: the opening balance sheet
+            rows += [[e, "period", "opening", "", a, ccy, int(v)] for a, v in open_.items() if v]
+    if group is not None:
+        gcur = book.settings.group_currency
+        close, open_ = group.close, group.open
+        d = close.sub(open_, fill_value=0).astype("int64")
+        fx = _group_fx(group, book)
+        g_reval = 0
+        for e, v in reval.items():  # revaluation of the entities' cash, at the period's average rate
+            cur = ent_ccy.get(e, gcur)
+            if cur == gcur:
+                g_reval += int(v)
+            else:
+                r, inv = group.average.get(cur, (np.nan, False))
+                g_reval += int(money.convert([int(v)], 0.0 if np.isnan(r) else r, money.scale_of(cur),
+                                             money.scale_of(gcur), inv)[0])
+        pl = [a for a in d.index if a in acc.pl and a != acc.nci_profit]
+        profit = -int(d.reindex(pl).fillna(0).sum()) if pl else 0
+        rows += _rows(GROUP, gcur, "cf", _cash_flows(acc, d, open_, close, profit, g_reval, fx, group))
+        rows += _rows(GROUP, gcur, "equity", _equity_rows(acc, open_, close, d, group))
+        nci_profit = int(d.get(acc.nci_profit, 0)) if acc.nci_profit else 0
+        rows += _rows(GROUP, gcur, "ci", [("ci", "profit", profit), ("ci", "profit_nci", nci_profit),
+                                          ("ci", "oci", -group.oci), ("ci", "oci_nci", -group.oci_nci)])
+        if group.first:
+            rows += [[GROUP, "period", "opening", "", a, gcur, int(v)] for a, v in open_.items() if v]
+            rows += [[GROUP, "period", "ci", "ci", "reserve_gap", gcur, int(group.reserve_gap)]]
+    df = pd.DataFrame(rows, columns=FLOW_COLUMNS)
+    df["amount"] = df["amount"].astype("int64")
+    return pd.concat([df, _year_to_date(df, per, previous)], ignore_index=True)
+
+
+def _year_to_date(now: pd.DataFrame, per: Period, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """This period's figures added to the previous close's year to date (the period's own at a
+    fiscal year's first period); none when the previous close carried no year to date."""
+    cur = now[now["figure"] != "opening"]
+    if per.year_start:
+        return cur.assign(basis="ytd")
+    if previous is None or not len(previous):
+        return now.iloc[0:0]
+    prev = previous[previous["basis"] == "ytd"].copy()
+    if not len(prev):
+        return now.iloc[0:0]
+    prev["amount"] = pd.to_numeric(prev["amount"], errors="coerce").fillna(0).astype("int64")
+    for c in ("unit", "figure", "cls", "item", "currency"):
+        prev[c] = prev[c].fillna("").astype(str)
+    cur = cur[cur["unit"].isin(set(prev["unit"]))]  # a unit the previous close did not carry has no year to date
+    key = ["unit", "figure", "cls", "item"]
+    fixed_now = ((cur["figure"] == "cf") & (cur["cls"] == "cash") & (cur["item"] == "close")) | \
+        ((cur["figure"] == "equity") & (cur["cls"] == "closing"))
+    fixed_prev = ((prev["figure"] == "cf") & (prev["cls"] == "cash") & (prev["item"].isin(["open"]))) | \
+        ((prev["figure"] == "equity") & (prev["cls"] == "opening"))
+    add_now = cur[~fixed_now & ~(((cur["figure"] == "cf") & (cur["cls"] == "cash") & (cur["item"] == "open"))
+                                 | ((cur["figure"] == "equity") & (cur["cls"] == "opening")))]
+    add_prev = prev[~fixed_prev & ~(((prev["figure"] == "cf") & (prev["cls"] == "cash") & (prev["item"] == "close"))
+                                    | ((prev["figure"] == "equity") & (prev["cls"] == "closing")))]
+    ccy = dict(zip(cur["unit"], cur["currency"]))
+    parts = [cur[fixed_now], prev[fixed_prev & prev["unit"].isin(set(cur["unit"]))], add_now,
+             add_prev[add_prev["unit"].isin(set(cur["unit"]))]]
+    allp = pd.concat([p[key + ["amount"]] for p in parts], ignore_index=True)
+    out = allp.groupby(key, as_index=False, sort=False)["amount"].sum()
+    out["basis"] = "ytd"
+    out["currency"] = out["unit"].map(ccy).fillna("")
+    out["amount"] = out["amount"].astype("int64")
+    return out[FLOW_COLUMNS]
+
+
+# --------------------------------------------------------------------------- statements of movements
+
+class _Flows:
+    """One unit's carried figures of one column, as lookups."""
+
+    def __init__(self, df: pd.DataFrame):
+        self.df = df
+        self.v = {(f, c, l): int(a) for f, c, l, a in zip(df["figure"], df["cls"], df["item"], df["amount"])}
+
+    def get(self, figure: str, cls: str, line: str) -> int:
+        return self.v.get((figure, cls, line), 0)
+
+    def of(self, figure: str) -> pd.DataFrame:
+        return self.df[self.df["figure"] == figure]
+
+
+def _flows_of(df: pd.DataFrame | None, unit: str, basis: str) -> _Flows | None:
+    if df is None or not len(df):
+        return None
+    d = df
+    if d["unit"].dtype != object or d["amount"].dtype != "int64":
+        d = d.copy()
+        for c in ("unit", "basis", "figure", "cls", "item"):
+            d[c] = d[c].fillna("").astype(str)
+        d["amount"] = pd.to_numeric(d["amount"], errors="coerce").fillna(0).astype("int64")
+    sub = d[(d["unit"].fillna("").astype(str) == unit) & (d["basis"] == basis)]
+    return _Flows(sub) if len(sub) else None
+
+
+def _flow_columns(kind: str, unit: str, per: Period, cal: _Calendar, snaps: dict, now: pd.DataFrame | None):
+    prior, ly = cal.prev(per.name), cal.last_year(per.name)
+    hist = lambda p: snaps[p].flows if p in snaps and snaps[p] is not None else None  # noqa: E731
+    want = [("period", "This period", per.name, _flows_of(now, unit, "period"))]
+    if kind != CHANGES_IN_EQUITY or not per.year_start:  # a year's first period: its year to date is the period
+        want.append(("ytd", "Year to date", per.name, _flows_of(now, unit, "ytd")))
+    if kind != CHANGES_IN_EQUITY:
+        want += [("prior", "Prior period", prior, _flows_of(hist(prior), unit, "period") if prior else None),
+                 ("last_year", "Same period last year", ly, _flows_of(hist(ly), unit, "period") if ly else None),
+                 ("last_ytd", "Last year to date", ly, _flows_of(hist(ly), unit, "ytd") if ly else None)]
+    return [(Column(k, cap, p, p), f) for k, cap, p, f in want if f is not None]
+
+
+def _start_of(cal: _Calendar, col: Column) -> str | None:
+    """The snapshot key of the balances a column's movements start from."""
+    p = col.period
+    if col.key in ("ytd", "last_ytd"):
+        first = cal.of_year(cal.fy[p])[0]
+        return cal.prev(first) or OPENING
+    return cal.prev(p) or OPENING
+
+
+def _bs_figure(fig: _Figures, key: str | None) -> pd.Series | None:
+    return fig.at(key) if key else None
+
+
+def _equity_total(s: pd.Series, chart: _Chart) -> int:
+    t = s.index.map(lambda a: chart.type.get(a, "")).to_numpy(dtype=object)
+    return -int(s[np.isin(t, ["Equity", *PL_TYPES])].sum())
+
+
+def _comprehensive(unit, name, ccy, per, cal, fig, cols, chart, acc, nci_any) -> Statement:
+    group = unit == GROUP
+    g = lambda line: [c.get("ci", "ci", line) for _, c in cols]  # noqa: E731
+    profit, p_nci, oci, o_nci = g("profit"), g("profit_nci"), g("oci"), g("oci_nci")
+    tci = [a + b for a, b in zip(profit, oci)]
+    rows = [Row("Profit for the period", "subtotal", profit),
+            Row("Other comprehensive income", "heading", [None] * len(cols)),
+            Row("Items that may be reclassified to profit or loss:", "line", [None] * len(cols), indent=1),
+            Row("Exchange differences on translating foreign operations" if group else
+                "Exchange differences and other reserve movements", "line", oci,
+                acc.reserve if acc.reserve else "", indent=2),
+            Row("Other comprehensive income for the period", "subtotal", oci),
+            Row("Total comprehensive income for the period", "total", tci)]
+    if group and nci_any:
+        rows += [Row("Profit attributable to:", "heading", [None] * len(cols)),
+                 Row("Owners of the parent", "line", [a - b for a, b in zip(profit, p_nci)], indent=1),
+                 Row("Non-controlling interests", "line", p_nci, indent=1),
+                 Row("Total comprehensive income attributable to:", "heading", [None] * len(cols)),
+                 Row("Owners of the parent", "line", [t - a - b for t, a, b in zip(tci, p_nci, o_nci)], indent=1),
+                 Row("Non-controlling interests", "line", [a + b for a, b in zip(p_nci, o_nci)], indent=1)]
+    checks = []
+    scope = chart.pl - ({chart.nci_profit} if group else set())
+    for (col, fl), pr, oc, on in zip(cols, profit, oci, o_nci):
+        tb = fig.movement(col.period) if col.key in ("period", "prior", "last_year") else fig.ytd(col.period)
+        if tb is not None:
+            expected = -int(tb[tb.index.isin(scope)].sum())
+            checks.append(Check(col.title, "Profit for the period (income statement)", expected,
+                                "Profit for the period (comprehensive income)", pr, pr - expected))
+        if group and acc.reserve:
+            end, start = fig.at(col.period), _bs_figure(fig, _start_of(cal, col))
+            if end is not None and start is not None:
+                from_opening = _start_of(cal, col) == OPENING
+                gap = fl.get("ci", "ci", "reserve_gap") if from_opening else 0  # the reserve the OCI starts from
+                moved = -(int(end.get(acc.reserve, 0)) - (int(start.get(acc.reserve, 0)) - gap))
+                owners = oc - on
+                label = "Movement of the translation reserve (balance sheet" + \
+                    (", from the reserve at the start as HistoricalRates gives it)" if gap else ")")
+                checks.append(Check(col.title, label, moved, "Other comprehensive income attributable to owners",
+                                    owners, owners - moved))
+    title = f"{KIND_TITLE[COMPREHENSIVE_INCOME]} for the period ended {_long_date(per.end)}"
+    return Statement(unit, name, COMPREHENSIVE_INCOME, title, per.name, ccy, [c for c, _ in cols], rows, checks, [],
+                     "accounts", per.year_end)
+
+
+def _equity_columns(cols, acc: _Accounts) -> list[str]:
+    """The changes-in-equity columns, in the order of their lowest account code."""
+    labels = set()
+    for _, f in cols:
+        labels |= set(f.of("equity")["item"])
+    labels.discard(NCI_COLUMN)
+    first = {}
+    for a in acc.codes:
+        if acc.type.get(a) == "Equity" or a in acc.pl:
+            first.setdefault(acc.equity_column(a), len(first))
+    return sorted(labels, key=lambda l: (first.get(l, 10 ** 6), l))
+
+
+def _changes_in_equity(unit, name, ccy, per, cal, fig, cols, chart, acc) -> Statement:
+    group = unit == GROUP
+    lines = _equity_columns(cols, acc)
+    nci = group and any(NCI_COLUMN in set(f.of("equity")["item"]) for _, f in cols)
+    headers = list(lines) + (["Attributable to owners", NCI_COLUMN] if nci else []) + \
+        ["Total equity"]
+    columns = [Column(f"c{i}", h, per.name, "") for i, h in enumerate(headers)]
+    rows: list[Row] = []
+    checks: list[Check] = []
+    for col, f in cols:
+        def vals(row):
+            own = [f.get("equity", row, l) for l in lines]
+            out = own + ([sum(own), f.get("equity", row, NCI_COLUMN)] if nci else [])
+            return out + [sum(own) + (f.get("equity", row, NCI_COLUMN) if nci else 0)]
+        start_key = _start_of(cal, col)
+        start_date = cal.start[cal.of_year(cal.fy[col.period])[0]] if col.key == "ytd" else cal.start[col.period]
+        op, pr, oc, st, ot = (vals(r) for r in ("opening", "profit", "oci", "start", "other"))
+        tci = [a + b for a, b in zip(pr, oc)]
+        closing = [a + b + c + d for a, b, c, d in zip(op, tci, st, ot)]
+        block = "Year to date" if col.key == "ytd" else "This period"
+        label = f"fiscal year {cal.fy[col.period]} to {_date(cal.end[col.period])}" if col.key == "ytd" else col.period
+        rows.append(Row(f"{block}: {label}", "heading", [None] * len(headers)))
+        rows.append(Row(f"Balance at {_long_date(start_date)}", "subtotal", op))
+        rows.append(Row("Profit for the period", "line", pr, indent=1))
+        rows.append(Row("Other comprehensive income", "line", oc, indent=1))
+        rows.append(Row("Total comprehensive income for the period", "subtotal", tci))
+        if any(st):
+            rows.append(Row("Consolidation differences at the start of the calendar", "line", st, indent=1))
+        rows.append(Row("Other movements (capital, dividends: posted directly to equity)", "line", ot, indent=1))
+        rows.append(Row(f"Balance at {_long_date(cal.end[col.period])}", "total", closing))
+        end = fig.at(col.period)
+        if end is not None:
+            expected = _equity_total(end, chart)
+            checks.append(Check(col.title, f"Total equity, balance sheet at {_date(cal.end[col.period])}", expected,
+                                "Closing balance (opening and movements)", closing[-1], closing[-1] - expected))
+        start = _bs_figure(fig, start_key)
+        if start is not None:
+            expected = _equity_total(start, chart)
+            checks.append(Check(col.title, f"Total equity, balance sheet at {_date(start_date - pd.Timedelta(days=1))}",
+                                expected, "Opening balance", op[-1], op[-1] - expected))
+    title = f"{KIND_TITLE[CHANGES_IN_EQUITY]} for the period ended {_long_date(per.end)}"
+    return Statement(unit, name, CHANGES_IN_EQUITY, title, per.name, ccy, columns, rows, checks, [], "accounts",
+                     per.year_end)
+
+
+CF_ADJUST = {"fx": "Exchange differences on foreign-currency cash (non-cash)",
+             "start": "Consolidation differences at the start (non-cash)",
+             "consolidation": "Intercompany exchange differences, rounding (non-cash)"}
+CF_HEADING = {OPERATING: "Cash flows from operating activities", INVESTING: "Cash flows from investing activities",
+              FINANCING: "Cash flows from financing activities"}
+CF_TOTAL = {OPERATING: "Net cash from operating activities", INVESTING: "Net cash from investing activities",
+            FINANCING: "Net cash from financing activities"}
+
+
+def _cash_flow(unit, name, ccy, per, cal, fig, cols, chart, acc) -> Statement:
+    n = len(cols)
+    rows: list[Row] = []
+    flows = [f for _, f in cols]
+    keys: dict = {c: [] for c in ACTIVITIES}
+    for f in flows:
+        cf = f.of("cf")
+        for c, l in zip(cf["cls"], cf["item"]):
+            if c in keys and l not in keys[c] and not (c == OPERATING and l == "profit"):
+                keys[c].append(l)
+    order = {acc.line.get(a, a): i for i, a in enumerate(acc.codes)}
+    order.update({acc.name.get(a, a): i for i, a in enumerate(acc.codes) if acc.name.get(a, a) not in order})
+    totals = {}
+    for cls in ACTIVITIES:
+        rows.append(Row(CF_HEADING[cls], "heading", [None] * n))
+        start = len(rows)
+        if cls == OPERATING:
+            rows.append(Row("Profit for the period", "line", [f.get("cf", "profit", "Profit for the period")
+                                                               for f in flows], indent=1))
+            for k in ("fx", "start", "consolidation"):
+                v = [f.get("cf", "adjust", k) for f in flows]
+                if any(v):
+                    rows.append(Row(CF_ADJUST[k], "line", v, indent=1))
+        items = sorted((x for x in keys[cls] if x != "Profit for the period"), key=lambda x: (order.get(x, 10 ** 6), x))
+        for l in items:
+            v = [f.get("cf", cls, l) for f in flows]
+            if any(v):
+                rows.append(Row(f"Change in {l}" if cls == OPERATING else l, "line", v, indent=1))
+        tot = [sum(r.values[j] for r in rows[start:]) for j in range(n)]
+        totals[cls] = tot
+        rows.append(Row(CF_TOTAL[cls], "subtotal", tot))
+    net = [sum(totals[c][j] for c in ACTIVITIES) for j in range(n)]
+    opening = [f.get("cf", "cash", "open") for f in flows]
+    fxc = [f.get("cf", "cash", "fx") for f in flows]
+    end = [a + b + c for a, b, c in zip(opening, net, fxc)]
+    rows.append(Row("Net increase (decrease) in cash", "subtotal", net))
+    rows.append(Row("Cash at the beginning of the period", "line", opening))
+    rows.append(Row("Effect of exchange rate changes on cash", "line", fxc))
+    rows.append(Row("Cash at the end of the period", "total", end))
+    checks = []
+    for (col, _), e, o in zip(cols, end, opening):
+        snap = fig.at(col.period)
+        if snap is not None:
+            expected = int(snap[snap.index.isin(acc.cash)].sum())
+            checks.append(Check(col.title, f"Cash accounts, balance sheet at {_date(cal.end[col.period])}", expected,
+                                "Cash at the end of the period (rows)", e, e - expected))
+        start = _bs_figure(fig, _start_of(cal, col))
+        if start is not None:
+            expected = int(start[start.index.isin(acc.cash)].sum())
+            checks.append(Check(col.title, "Cash accounts, balance sheet at the start", expected,
+                                "Cash at the beginning of the period", o, o - expected))
+    title = f"{KIND_TITLE[CASH_FLOW]} for the period ended {_long_date(per.end)}"
+    st = Statement(unit, name, CASH_FLOW, title, per.name, ccy, [c for c, _ in cols], rows, checks, [], "accounts",
+                   per.year_end)
+    if not acc.cash:
+        st.note = ("No account is marked cash_flow = cash in the Accounts sheet:\nthere is no cash to explain, and "
+                   "every movement above nets to nil.")
+    chart_ = _waterfall(cols[0][0], opening[0], [totals[c][0] for c in ACTIVITIES], fxc[0], end[0]) \
+        if acc.cash else None
+    if chart_ is not None:
+        st.charts.append(chart_)
+    return st
+
+
+def _waterfall(col: Column, opening: int, acts: list, fx: int, end: int) -> Chart | None:
+    """Cash from the start to the end of the column's period: floating columns (an invisible
+    base under each movement)."""
+    cats = ["Cash at start", "Operating", "Investing", "Financing", "Exchange rates", "Cash at end"]
+    moves = list(acts) + [fx]
+    base, up, down, level = [None], [None], [None], opening
+    for m in moves:
+        lo, hi = sorted((level, level + m))
+        if lo < 0:
+            return None
+        base.append(lo)
+        up.append(m if m > 0 else None)
+        down.append(-m if m < 0 else None)
+        level += m
+    if opening < 0 or end < 0:
+        return None
+    base.append(None), up.append(None), down.append(None)
+    cash = [opening, None, None, None, None, end]
+    return Chart("waterfall", f"Cash, {col.title.lower()}", cats,
+                 [("", base), ("Cash", cash), ("Increase", up), ("Decrease", down)])
+
+
+def _opening_snapshot(cal: _Calendar, per: Period, snaps: dict) -> Snapshot | None:
+    """The balances at the start of the calendar, from the first period's carried flows
+    (``opening`` figures), when the statements need them (the fiscal year of ``per`` is the
+    calendar's first)."""
+    first = cal.names[0]
+    if cal.fy[first] != per.fiscal_year:
+        return None
+    s = snaps.get(first)
+    if s is None or s.flows is None or not len(s.flows):
+        return None
+    f = s.flows
+    o = f[(f["figure"] == "opening") & (f["basis"] == "period")]
+    if not len(o):
+        return None
+    amt = pd.to_numeric(o["amount"], errors="coerce").fillna(0).astype("int64")
+    unit = o["unit"].fillna("").astype(str)
+    g = o[unit == GROUP]
+    e = o[unit != GROUP]
+    ent = pd.DataFrame({"entity": e["unit"].to_numpy(dtype=object), "account": e["item"].to_numpy(dtype=object),
+                        "amount_acct": amt[unit != GROUP].to_numpy(dtype="int64")})
+    grp = pd.DataFrame({"account": g["item"].to_numpy(dtype=object),
+                        "balance_group": amt[unit == GROUP].to_numpy(dtype="int64")}) if len(g) else None
+    return Snapshot(OPENING, ent, grp)
+
+
+def _movements(unit: str, name: str, ccy: str, per: Period, cal: _Calendar, fig: _Figures, snaps: dict,
+               chart: _Chart, acc: _Accounts) -> list[Statement]:
+    """The statements of movements of one unit, from the carried flows (none without them)."""
+    now = snaps[per.name].flows
+    out = []
+    for kind in (COMPREHENSIVE_INCOME, CHANGES_IN_EQUITY, CASH_FLOW):
+        cols = _flow_columns(kind, unit, per, cal, snaps, now)
+        if not cols:
+            continue
+        if kind == COMPREHENSIVE_INCOME:
+            nci_any = unit == GROUP and any(f.get("ci", "ci", "profit_nci") or f.get("ci", "ci", "oci_nci")
+                                            for _, f in cols)
+            out.append(_comprehensive(unit, name, ccy, per, cal, fig, cols, chart, acc, nci_any))
+        elif kind == CHANGES_IN_EQUITY:
+            out.append(_changes_in_equity(unit, name, ccy, per, cal, fig, cols, chart, acc))
+        else:
+            out.append(_cash_flow(unit, name, ccy, per, cal, fig, cols, chart, acc))
+    return out
+
+
+def flow_findings(book: Book, per: Period, flows: pd.DataFrame, group: GroupMovement | None) -> list[Finding]:
+    """Warnings about the statements of movements of a close: no account is marked cash."""
+    out = []
+    acc = _Accounts(book)
+    if not acc.cash and len(flows):
+        where: dict = {"sheet": "Accounts", "column": "cash_flow"}
+        a = book.accounts
+        if len(a) and {"_file", "_sheet", "_row"} <= set(a.columns):
+            try:
+                loc = book.locate(a.iloc[0], "cash_flow")
+                where = {"file": loc["file"], "sheet": loc["sheet"], "column": "cash_flow"}
+            except Exception:  # noqa: BLE001 - a hand-built frame
+                pass
+        out.append(Finding(WARNING, "No account of the Accounts sheet is marked cash_flow = cash: the cash flow "
+                           "statements have no cash to explain (every movement in them nets to nil).",
+                           hint="Mark the bank and cash accounts with cash_flow = cash in the Accounts sheet (add "
+                                "the column if it is missing).", code="no-cash-accounts", **where))
+    return out

@@ -24,6 +24,7 @@ import pandera.pandas as pa
 
 from . import money, rates as rates_mod
 from .book import Book, Settings
+from .cells import cell_ref
 from .core import ERROR, WARNING, Finding, make_lines
 from .io.reader import ReadResult, concat, norm_header
 from .parse import expected, is_text, parse, too_large
@@ -47,8 +48,7 @@ class Checker:
         self.findings: list[Finding] = []
 
     def cell(self, file, sheet, row, column) -> str:
-        letter = self.letters.get((file, sheet), {}).get(column, "")
-        return f"{letter}{int(row)}" if letter else f"row {int(row)}"
+        return cell_ref(self.letters, file, sheet, int(row), column) or f"row {int(row)}"
 
     def rows(self, df: pd.DataFrame, mask, column: str, message, hint: str, severity=ERROR, code="",
              value_col=None) -> None:
@@ -586,7 +586,8 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
     others = {}
     for kind, key in (("Allocations", None), ("Statistics", None), ("Eliminations", None),
                       ("HistoricalRates", ["entity", "account"]), ("Subledgers", None), ("Tasks", ["task"]),
-                      ("Users", ["user", "group"]), ("Statements", ["statement", "row"])):
+                      ("Checklist", ["task", "period"]), ("Users", ["user", "group"]),
+                      ("Statements", ["statement", "row"])):
         df = _typed(kind, read.frames(kind), dims, chk)
         if key:
             _duplicates(df, key, chk, kind[:-1] if kind.endswith("s") else kind)
@@ -611,10 +612,12 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
                 allocations=_clean(others["Allocations"]), statistics=_clean(others["Statistics"]),
                 eliminations=_clean(others["Eliminations"]), historical_rates=_clean(others["HistoricalRates"]),
                 subledgers=_clean(others["Subledgers"]), tasks=_clean(others["Tasks"]), users=_clean(others["Users"]),
-                statements=_clean(others["Statements"]), columns=letters)
-    from .checklist import task_findings  # dependency cycles and unknown task ids
+                statements=_clean(others["Statements"]), columns=letters,
+                checklist=_clean(others["Checklist"]) if read.frames("Checklist") else None)
+    from .checklist import checklist_findings, task_findings  # dependency cycles, unknown task ids, sign-offs
 
     chk.findings.extend(task_findings(book))
+    chk.findings.extend(checklist_findings(book))
     return book, chk.findings
 
 

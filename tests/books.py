@@ -36,6 +36,10 @@ ACCOUNTS = [
     ["9990", "Rounding", "Expense", "N", "N"],
 ]
 
+# The same chart with its cash accounts marked (the cash of the cash flow statements).
+ACCOUNTS_CASH = [ACCOUNTS[0] + ["cash_flow"]] + [r + ["cash" if r[0] in ("1000", "1010") else None]
+                                                 for r in ACCOUNTS[1:]]
+
 SETTINGS = [
     ["key", "value"],
     ["unrealized_gain_account", "7900"],
@@ -62,7 +66,7 @@ def months(year=2026, first=1, last=12):
 def master(entities=(("E1", "Entity One", "USD", None, None),), settings_extra=(), periods=None, accounts=None):
     return {"Settings": SETTINGS + [list(r) for r in settings_extra],
             "Entities": [["entity", "name", "currency", "parent", "ownership"]] + [list(e) for e in entities],
-            "Accounts": accounts or ACCOUNTS, "Periods": periods or months()}
+            "Accounts": accounts or ACCOUNTS_CASH, "Periods": periods or months()}
 
 
 OPENING = {"TrialBalance": [["entity", "account", "currency", "balance"],
@@ -93,8 +97,16 @@ def read_sheet(path: Path, sheet: str) -> list[dict]:
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     rows = list(wb[sheet].iter_rows(values_only=True))
     wb.close()
-    header = [str(h) for h in rows[0]] if rows else []
+    header = [norm(h) for h in rows[0]] if rows else []
     return [dict(zip(header, r)) for r in rows[1:]]
+
+
+def norm(h) -> str:
+    """A header as the contract reads it back: case, spaces, ``-`` and ``_`` ignored
+    (``Balance acct`` -> ``balance_acct``)."""
+    import re
+
+    return re.sub(r"[\s\-_]+", "_", str(h if h is not None else "").strip().lower()).strip("_")
 
 
 # A USD parent P owning 80% of a EUR subsidiary S, with intercompany balances, January and
@@ -132,7 +144,7 @@ GROUP_80 = {"Eliminations": [["rule", "type", "entity", "counterparty", "account
 def partly_owned_group(folder: Path, extra: dict | None = None) -> Path:
     books = {"master.xlsx": master(entities=(("P", "Parent Inc", "USD", None, None),
                                              ("S", "Sub GmbH", "EUR", "P", "80%")),
-                                   settings_extra=[["group_currency", "USD"]]),
+                                   settings_extra=[["group_currency", "USD"]], accounts=ACCOUNTS_CASH),
              "opening.xlsx": OPENING_80, "journals.xlsx": JOURNALS_80, "rates.xlsx": RATES_80, "group.xlsx": GROUP_80}
     books.update(extra or {})
     return write_books(books, folder)

@@ -261,3 +261,34 @@ def test_worksheet_puts_the_entities_side_by_side_and_adds_across(tmp_path):
     ws = openpyxl.load_workbook(out / "consolidation.xlsx")["Worksheet"]
     assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage
     assert ws.print_title_rows and ws.freeze_panes == "C5"
+
+
+# --------------------------------------------------------------------------- capital contributed after acquisition
+
+def test_capital_injection_into_a_subsidiary_is_eliminated_not_goodwill(tmp_path):
+    """P owns 80% of S (USD), bought for 4,000 against S's equity of 5,000: NCI 1,000, goodwill
+    nil.  In December S issues 1,000 of new share capital: P pays its 800 (investment +800), the
+    minority its 200.  The group: cash 9,200 + 6,000 = 15,200; S's share capital is gone
+    (5,000 at acquisition and P's 800 eliminated, the minority's 200 moved to NCI); NCI = 20%
+    of S's 6,000 = 1,200; no goodwill and no warning.  January carries it unchanged."""
+    books = write_books({
+        "master.xlsx": master(entities=(("P", "Parent", "USD", None, None), ("S", "Sub", "USD", "P", "80%")),
+                              settings_extra=[["group_currency", "USD"]], periods=PERIODS),
+        "opening.xlsx": {"TrialBalance": [
+            ["entity", "account", "currency", "balance", "counterparty"],
+            ["P", "1000", "USD", 10000, None], ["P", "1600", "USD", 4000, "S"], ["P", "3000", "USD", -14000, None],
+            ["S", "1000", "USD", 5000, None], ["S", "3000", "USD", -5000, None]]},
+        "journals.xlsx": {"Journals": [
+            GJ,
+            ["P-1", D(2026, 12, 5), "P", "1600", "USD", 800, None, "S"],
+            ["P-1", D(2026, 12, 5), "P", "1000", "USD", None, 800, None],
+            ["S-1", D(2026, 12, 5), "S", "1000", "USD", 1000, None, None],
+            ["S-1", D(2026, 12, 5), "S", "3000", "USD", None, 1000, None]]},
+        "group.xlsx": {"Eliminations": [
+            ["rule", "type", "account", "counter_account", "difference_account", "entity", "counterparty"],
+            ["INV", "investment", "1600", "3000", "1700", "P", "S"]]},
+    }, tmp_path / "books")
+    res = app.close_books(books, period="2026-12", user="ann")
+    assert res.exit_code == 0 and not [f for f in res.findings if f.code == "investment-changed"]
+    assert group(books / "out" / "2026-12") == {"1000": 15200, "3000": -14000, "3950": -1200}
+    assert group(close(books, "2027-01")) == {"1000": 15200, "3000": -14000, "3950": -1200}

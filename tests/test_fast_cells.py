@@ -74,7 +74,9 @@ def test_a_table_is_the_same_file_both_ways(tmp_path, monkeypatch, block, piece,
 
     def write(path):
         write_workbook(path, [Sheet("Lines", df, COLUMNS, title="Title & <more>", totals=["amount"]),
-                              Sheet("Empty", df.iloc[:0], COLUMNS), Sheet("Guessed", df[["text", "num", "date"]])])
+                              Sheet("Empty", df.iloc[:0], COLUMNS), Sheet("Few", df[["text", "num", "date"]],
+                                                            [Column("text", "code"), Column("num", "number"),
+                                                             Column("date", "date")])])
 
     cells, block_ = write_both(tmp_path, monkeypatch, write)
     assert differing_parts(cells, block_) == []

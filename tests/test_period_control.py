@@ -70,13 +70,21 @@ def sheet_rows(path, sheet):
 
 
 def table(path, sheet):
+    """A table's rows by header, headers normalised as the contract reads them ("Days overdue"
+    is ``days_overdue``)."""
     rows = sheet_rows(path, sheet)
-    return [dict(zip(rows[0], r)) for r in rows[1:]]
+    return [dict(zip([norm(h) for h in rows[0]], r)) for r in rows[1:]]
+
+
+def norm(h) -> str:
+    return str(h or "").strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def tiles(path):
+    """The Summary's tiles (the row of labels above the row of counts)."""
     rows = sheet_rows(path, "Summary")
-    return dict(zip(rows[3][:4], rows[4][:4]))
+    i = next(k for k, r in enumerate(rows) if "Done" in r)
+    return {k: v for k, v in zip(rows[i], rows[i + 1]) if k}
 
 
 def status_line(books, period):
@@ -113,22 +121,26 @@ def test_a_period_from_open_to_permanently_closed(tmp_path):
     assert "left Open" in res.message and "Open" in status_line(books, "2026-01")
     out = books / "out" / "2026-01" / "close_status.xlsx"
     # T1 (unposted lines) and T2 are overdue; T4 waits for T2; the lock task waits for T2
-    assert tiles(out) == {"Done": 1, "Remaining": 4, "Overdue": 2, "Blocked": 2}
+    assert tiles(out) == {"Done": 1, "Remaining": 4, "Overdue": 2, "Blocked tasks": 2, "Lock blockers": 3}
     listed = {t["task"]: t for t in table(out, "Tasks")}
     assert (listed["T1"]["done"], listed["T1"]["overdue"], listed["T1"]["days_overdue"]) == ("N", "Y", 3)
     assert (listed["T3"]["done"], listed["T3"]["status"]) == ("Y", "Done (automated)")
-    assert listed["T3"]["figures"] == "balances revalued: 1; gains: E1 4.00 USD; losses: E1 0.00 USD"
+    steps = {r["step"]: r for r in table(out, "Steps")}  # each automated step's figures, beside its task
+    assert steps["revaluation"]["figures"] == "balances revalued: 1; gains: E1 4.00 USD; losses: E1 0.00 USD"
+    assert steps["revaluation"]["tasks"] == "T3"
     assert (listed["T5"]["blocked"], listed["T5"]["blocked_by"], listed["T5"]["outcome"]) == ("Y", "T2", "left Open")
     assert listed["T2"]["due_date"].date() == D(2026, 2, 2)
     blockers = table(out, "Blockers")
     assert sorted((b["kind"], b["entity"]) for b in blockers) == [
         ("subledger-difference", "E1"), ("task-open", None), ("unposted", "E1")]  # a task of the group
     summary = sheet_rows(out, "Summary")
-    assert summary[6][:2] == ["Lock", "left Open (3 blocker(s))"]
+    assert next(r for r in summary if r[0] == "Lock")[:2] == ["Lock", "left Open (3 blocker(s))"]
     # the conditional formats colour the task rows: done green, overdue red, blocked amber
     wb = openpyxl.load_workbook(out)
+    col = {norm(c.value): c.column_letter for c in wb["Tasks"][1]}
     rules = [(r.formula[0], r.dxf.fill.bgColor.rgb) for cf in wb["Tasks"].conditional_formatting for r in cf.rules]
-    assert rules == [('$J2="Y"', "FFC6EFCE"), ('$M2="Y"', "FFFFC7CE"), ('$K2="Y"', "FFFFEB9C")]
+    assert rules == [(f'${col["done"]}2="Y"', "FFC6EFCE"), (f'${col["overdue"]}2="Y"', "FFFFC7CE"),
+                     (f'${col["blocked"]}2="Y"', "FFFFEB9C")]
     assert wb["Summary"]["A5"].font.b and wb["Summary"]["A5"].font.sz == 28
     wb.close()
     # the period cannot be put on hold by hand past its blockers
@@ -143,16 +155,18 @@ def test_a_period_from_open_to_permanently_closed(tmp_path):
     res = app.close_books(books, period="2026-01", user="Cid", today=TODAY)  # a member, whatever the case
     assert res.exit_code == 0, [b.message for b in res.blockers] + [f.message for f in res.errors]
     assert "On hold" in status_line(books, "2026-01")
-    assert tiles(out) == {"Done": 4, "Remaining": 1, "Overdue": 0, "Blocked": 0}
+    assert tiles(out) == {"Done": 4, "Remaining": 1, "Overdue": 0, "Blocked tasks": 0, "Lock blockers": 0}
     steps = {r["step"]: r for r in table(out, "Steps")}
     assert steps["lock"]["outcome"] == "On hold" and steps["lock"]["tasks"] == "T5"
     assert steps["journals_posted"]["figures"] == "lines posted: 6; unposted journals: 0"
-    figures = {(r["step"], r["figure"], r["entity"]): r["value"] for r in table(out, "Figures")}
-    assert figures[("revaluation", "gains", "E1")] == 4.0
-    assert figures[("revaluation", "balances_revalued", None)] == 1
-    assert figures[("subledgers", "differences", None)] == 0
+    # money in its own column beside its currency, counts in theirs
+    figures = {(r["step"], r["figure"], r["entity"]): r for r in table(out, "Figures")}
+    assert (figures[("revaluation", "gains", "E1")]["amount"], figures[("revaluation", "gains", "E1")]["currency"]) \
+        == (4.0, "USD")
+    assert figures[("revaluation", "balances_revalued", None)]["count"] == 1
+    assert figures[("subledgers", "differences", None)]["count"] == 0
     assert table(out, "Blockers") == []
-    assert sheet_rows(out, "Summary")[6][:2] == ["Lock", "put On hold"]
+    assert next(r for r in sheet_rows(out, "Summary") if r[0] == "Lock")[:2] == ["Lock", "put On hold"]
 
     # late lines: a new one, a changed one, one moved out of January
     late = journals(u1_posted="Y", c1_debit=55) + [["L1", 1, D(2026, 1, 25), "E1", "6100", "USD", 5, None, "Y", "ann"],
@@ -284,9 +298,14 @@ def test_mass_close_entity_by_entity(tmp_path):
     tb = table(books / "out" / "2026-01" / "adjusted_trial_balance.xlsx", "TrialBalance")
     assert {(r["entity"], r["account"]): r["balance_acct"] for r in tb if r["account"] == "1000"} == {
         ("E1", "1000"): 990, ("E2", "1000"): 475}
-    ents = {r[0]: r for r in sheet_rows(books / "out" / "2026-01" / "close_status.xlsx", "Summary")
-            if r[0] in ("E1", "E2")}
-    assert ents["E1"][3] == "yes" and ents["E2"][3] == "yes"
+    summary = sheet_rows(books / "out" / "2026-01" / "close_status.xlsx", "Summary")
+    head = next(r for r in summary if r[:3] == ["Entity", "Name", "Closed"])  # progress by entity
+    ents = {}
+    for r in summary[summary.index(head) + 1:]:
+        if r[0] not in ("E1", "E2"):
+            break
+        ents[r[0]] = dict(zip(head, r))
+    assert ents["E1"]["Closed"] == "yes" and ents["E2"]["Closed"] == "yes"
     # February starts from both entities' balances
     feb = app.close_books(books, period="2026-02", user="ann", today=TODAY)
     assert feb.exit_code == 0

@@ -109,13 +109,18 @@ def test_acceptance_january():
     rep = result.reports["Revaluation"]
     assert list(rep.columns) == ["entity", "account", "counterparty", "reference", "currency", "entity_currency",
                                  "balance", "balance_acct", "rate", "rate_type", "inverse", "rate_date",
-                                 "rate_source", "revalued_acct", "adjustment", "posted"]
+                                 "rate_source", "revalued_acct", "adjustment", "posted", "rate_applied",
+                                 "rate_text", "rate_quoted", "result", "account_posted"]
     assert rep[["account", "balance", "balance_acct", "revalued_acct", "adjustment"]].values.tolist() == [
         ["1010", 50000, 100000, 83333, -16667], ["1100", 20000, 25000, 26000, 1000]]
     assert rep["rate"].tolist() == [1.666667, 1.30]
     assert rep["rate_type"].tolist() == ["closing", "closing"]
     assert rep["rate_source"].tolist() == ["test.xlsx!Rates!2", "test.xlsx!Rates!3"]
     assert rep["adjustment"].dtype == "int64"
+    # the schedule explains itself: the rate applied with its direction, the account posted
+    assert rep["rate_text"].tolist() == ["1 EUR = 1.666667 USD", "1 GBP = 1.3 USD"]
+    assert rep["result"].tolist() == ["loss", "gain"]
+    assert rep["account_posted"].tolist() == ["7910", "7900"]
 
     tot = result.reports["Totals"]
     assert tot[["entity", "currency", "gains", "losses", "net"]].values.tolist() == [["US1", "USD", 1000, 16667, -15667]]
@@ -179,6 +184,11 @@ def test_inverse_rate_divides():
     ctx, state, result = close(book, "2026-01")
     rep = result.reports["Revaluation"]
     assert rep["inverse"].tolist() == [True] and rep["rate"].tolist() == [0.6]
+    # the rate applied is the other way round, and says so; the quote is shown as written
+    assert rep["rate_applied"].tolist() == [1 / 0.6]
+    cur, acct = rep["currency"].iloc[0], rep["entity_currency"].iloc[0]
+    assert rep["rate_text"].tolist() == [f"1 {cur} = 1.666667 {acct}"]
+    assert rep["rate_quoted"].tolist() == [f"1 {acct} = 0.6 {cur}"]
     assert rep["revalued_acct"].tolist() == [83333]  # 500 ÷ 0.6 = 833.333…
     assert rows(result.lines)[0] == ("REV-2026-01-US1", 1, "US1", "1010", "EUR", 0, -16667, "", "")
     assert result.lines["description"].iloc[0] == "Revaluation of EUR 500.00 at 1/0.6 (closing)"

@@ -53,7 +53,7 @@ def check_invariants(st, res):
     bal = after.balances()
     k = ["entity", "account", "currency"]
     ledger = bal[bal["account"].isin(SETTLE)].groupby(k)[["amount", "amount_acct"]].sum()
-    carry = res.reports["_carry_open_items"].groupby(k)[["amount", "amount_acct"]].sum()
+    carry = res.carry["open_items"].groupby(k)[["amount", "amount_acct"]].sum()
     both = ledger.join(carry.add_suffix("_open"), how="outer").fillna(0)
     assert (both["amount"] == both["amount_open"]).all(), both
     assert (both["amount_acct"] == both["amount_acct_open"]).all(), both
@@ -86,7 +86,7 @@ def test_reference_group_settles_together_in_local_currency():
     assert list(s["match"]) == ["reference"] * 3
     assert list(s["amount"]) == [50000, -30000, -20000]
     assert list(s["realized_acct"]) == [0, 0, 0]
-    assert len(res.lines) == 0 and len(res.reports["Open"]) == 0 and len(res.reports["_carry_open_items"]) == 0
+    assert len(res.lines) == 0 and len(res.reports["Open"]) == 0 and len(res.carry["open_items"]) == 0
     assert res.findings == []
 
 
@@ -179,7 +179,7 @@ def test_opening_item_with_reference_settles_in_january():
     assert list(s["amount_acct"]) == [23000, -21000, -2000]
     assert list(res.lines["account"]) == ["1100", "7930"]  # received less than carried: a loss
     assert list(res.lines["amount_acct"]) == [-2000, 2000]
-    assert len(res.reports["_carry_open_items"]) == 0
+    assert len(res.carry["open_items"]) == 0
 
 
 def test_item_open_after_january_is_carried_and_settled_in_february():
@@ -195,7 +195,7 @@ def test_item_open_after_january_is_carried_and_settled_in_february():
     ])
     _, _, jan = run(b, "2026-01")
     assert list(jan.lines["amount_acct"]) == [-100, 100]  # INV-8: 54 carried, 53 received
-    carry = jan.reports["_carry_open_items"]
+    carry = jan.carry["open_items"]
     assert list(zip(carry["reference"], carry["amount"], carry["amount_acct"])) == [("INV-9", 30000, 33000)]
     assert list(jan.reports["Open"]["age_days"]) == [21]
 
@@ -206,7 +206,7 @@ def test_item_open_after_january_is_carried_and_settled_in_february():
     assert list(feb.lines["journal"]) == ["SETL-2026-02-US"] * 2
     assert list(feb.lines["account"]) == ["1100", "7930"]
     assert list(feb.lines["amount_acct"]) == [-600, 600]
-    assert len(feb.reports["_carry_open_items"]) == 0
+    assert len(feb.carry["open_items"]) == 0
 
 
 def test_reference_group_not_netting_is_listed_and_left_open():
@@ -239,7 +239,7 @@ def test_no_partial_settlement_of_a_reference_group():
     ])
     _, _, res = run(b)
     assert len(res.reports["Settled"]) == 0
-    assert list(res.reports["_carry_open_items"]["amount"]) == [60000, 40000, -70000]
+    assert list(res.carry["open_items"]["amount"]) == [60000, 40000, -70000]
     assert set(res.reports["Unmatched"]["remaining"]) == {30000}
 
 
@@ -255,7 +255,7 @@ def test_missing_realized_account_is_an_error_and_the_group_stays_open():
     assert e.severity == ERROR and e.sheet == "Settings" and e.column == "value"
     assert "realized_gain_account" in e.message and "-20.00 USD" in e.message
     assert len(res.lines) == 0 and len(res.reports["Settled"]) == 0
-    assert len(res.reports["_carry_open_items"]) == 2
+    assert len(res.carry["open_items"]) == 2
 
 
 def test_revaluation_residue_is_realized_with_its_item():
@@ -273,7 +273,7 @@ def test_revaluation_residue_is_realized_with_its_item():
     assert list(res.lines["account"]) == ["1100", "7930", "1100", "7920"]
     assert list(res.lines["amount_acct"]) == [-600, 600, 300, -300]
     assert list(res.lines["reference"]) == ["INV-R"] * 4  # the pair takes its oldest item's reference
-    assert len(res.reports["_carry_open_items"]) == 0
+    assert len(res.carry["open_items"]) == 0
 
 
 def test_random_book_keeps_the_ledger_equal_to_the_open_items():
@@ -308,4 +308,4 @@ def test_difference_line_takes_the_oldest_items_dimensions_and_other_entities_wa
     assert list(zip(res.lines["account"], res.lines["department"], res.lines["amount_acct"])) == \
         [("1100", "SALES", -300), ("7930", "SALES", 300)]
     assert set(res.reports["Settled"]["entity"]) == {"US"}
-    assert list(res.reports["_carry_open_items"]["entity"]) == ["CA", "CA"]
+    assert list(res.carry["open_items"]["entity"]) == ["CA", "CA"]

@@ -98,16 +98,18 @@ def test_default_statements_match_the_trial_balance_for_every_entity_and_the_gro
     out = books / "out" / "2026-01"
     path = out / "statements.xlsx"
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Group Balance sheet", "Group Income statement", "P Balance sheet",
-                             "P Income statement", "S Balance sheet", "S Income statement", "Checks", "Chart data"]
+    kinds = ["Balance sheet", "Income statement", "Comprehensive income", "Changes in equity", "Cash flow"]
+    assert wb.sheetnames == [f"{u} {k}" for u in ("Group", "P", "S") for k in kinds] + ["Checks", "Chart data"]
 
+    # the first period of the calendar: this period end, and the opening balance sheet
     p_bs = statement(path, "P Balance sheet")
-    assert p_bs["Total assets"] == [Decimal("42250")]
-    assert p_bs["Intercompany receivable"] == [Decimal("1250")]
-    assert p_bs["Share capital"] == [Decimal("41100")]  # a credit, shown positive
-    assert p_bs["Profit for the period"] == [Decimal("1150")]
-    assert p_bs["Total liabilities"] == [0]
-    assert p_bs["Total liabilities and equity"] == [Decimal("42250")]
+    assert headers(path, "P Balance sheet")[:2] == ["This period\n31 Jan 2026", "Opening balance\n31 Dec 2025"]
+    assert p_bs["Total assets"] == [Decimal("42250"), Decimal("41100")]
+    assert p_bs["Intercompany receivable"] == [Decimal("1250"), Decimal("1100")]
+    assert p_bs["Share capital"] == [Decimal("41100")] * 2  # a credit, shown positive
+    assert p_bs["Profit for the period"] == [Decimal("1150"), 0]
+    assert p_bs["Total liabilities"] == [0, 0]
+    assert p_bs["Total liabilities and equity"] == [Decimal("42250"), Decimal("41100")]
     p_is = statement(path, "P Income statement")
     assert headers(path, "P Income statement")[:2] == ["This period\n2026-01", "Year to date\n2026-01"]
     assert p_is["Revenue"] == [Decimal("1000")] * 2 and p_is["Unrealized FX gain"] == [Decimal("150")] * 2
@@ -115,20 +117,28 @@ def test_default_statements_match_the_trial_balance_for_every_entity_and_the_gro
     assert p_is["Profit for the period"] == [Decimal("1150")] * 2
 
     s_bs = statement(path, "S Balance sheet")  # in EUR
-    assert s_bs["Total assets"] == [Decimal("13480")] and s_bs["Total liabilities"] == [Decimal("980")]
-    assert s_bs["Total equity"] == [Decimal("12500")] and s_bs["Total liabilities and equity"] == [Decimal("13480")]
+    assert s_bs["Total assets"] == [Decimal("13480"), Decimal("11980")]
+    assert s_bs["Total liabilities"] == [Decimal("980")] * 2
+    assert s_bs["Total equity"] == [Decimal("12500"), Decimal("11000")]
+    assert s_bs["Total liabilities and equity"] == [Decimal("13480"), Decimal("11980")]
     s_is = statement(path, "S Income statement")
     assert s_is["Total revenue"] == [Decimal("2000")] * 2 and s_is["Rent"] == [Decimal("500")] * 2
     assert s_is["Profit for the period"] == [Decimal("1500")] * 2
 
+    # the group at the start: S at 1.10 (the rate its opening equity stands at: no closing rate of
+    # 31 Dec 2025 is given): cash 29,990 + 11,980 x 1.10 = 43,168; goodwill 10,010 - 80% x 12,100 =
+    # 330; the intercompany balances (1,100 against 980 x 1.10 = 1,078) leave 22 in retained
+    # earnings; NCI 20% x 12,100 = 2,420
     g_bs = statement(path, "Group Balance sheet")
-    assert g_bs["Cash"] == [Decimal("47840")] and g_bs["Goodwill"] == [Decimal("375")]
-    assert g_bs["Total assets"] == [Decimal("48215")]
-    assert g_bs["Translation reserve"] == [Decimal("1425")]
-    assert g_bs["Profit for the period attributable to owners"] == [Decimal("2565")]
-    assert g_bs["Equity attributable to owners of the parent"] == [Decimal("45090")]
-    assert g_bs["Non-controlling interests"] == [Decimal("3125")]
-    assert g_bs["Total equity"] == [Decimal("48215")] and g_bs["Total liabilities and equity"] == [Decimal("48215")]
+    assert g_bs["Cash"] == [Decimal("47840"), Decimal("43168")] and g_bs["Goodwill"] == [Decimal("375"), 330]
+    assert g_bs["Total assets"] == [Decimal("48215"), Decimal("43498")]
+    assert g_bs["Translation reserve"] == [Decimal("1425"), 0]
+    assert g_bs["Retained earnings"] == [0, Decimal("-22")]
+    assert g_bs["Profit for the period attributable to owners"] == [Decimal("2565"), 0]
+    assert g_bs["Equity attributable to owners of the parent"] == [Decimal("45090"), Decimal("41078")]
+    assert g_bs["Non-controlling interests"] == [Decimal("3125"), Decimal("2420")]
+    assert g_bs["Total equity"] == [Decimal("48215"), Decimal("43498")]
+    assert g_bs["Total liabilities and equity"] == [Decimal("48215"), Decimal("43498")]
     g_is = statement(path, "Group Income statement")
     assert g_is["Total revenue"] == [Decimal("3550")] * 2
     assert g_is["Intercompany difference"] == [Decimal("25")] * 2
@@ -140,13 +150,16 @@ def test_default_statements_match_the_trial_balance_for_every_entity_and_the_gro
     # the same totals straight from the adjusted trial balance
     for sheet, tb in (("P", tb_by(out, "P")), ("S", tb_by(out, "S")), ("Group", tb_by(out))):
         bs, is_ = statement(path, f"{sheet} Balance sheet"), statement(path, f"{sheet} Income statement")
-        assert bs["Total assets"] == [by_type(tb, "Asset")]
-        assert bs["Total liabilities and equity"] == [-by_type(tb, "Liability", "Equity", "Revenue", "Expense")]
+        assert bs["Total assets"][0] == by_type(tb, "Asset")
+        assert bs["Total liabilities and equity"][0] == -by_type(tb, "Liability", "Equity", "Revenue", "Expense")
         # the group's profit for the period is before the NCI share (8900, a debit)
         profit = -by_type(tb, "Revenue", "Expense") + (tb.get("8900", 0) if sheet == "Group" else 0)
         assert is_["Profit for the period"][1] == profit
     checks = read_sheet(path, "Checks")
-    assert len(checks) == 9 and {c["result"] for c in checks} == {"OK"}
+    # balance sheet 3 units x 2 columns, income statement 3 x 2, comprehensive income 3 x 2 (profit)
+    # + the group's reserve in 2 columns, changes in equity 3 x 2 (opening, closing), cash flow
+    # 3 x 2 columns x 2 (cash at the start and at the end)
+    assert len(checks) == 6 + 6 + 8 + 6 + 12 and {c["result"] for c in checks} == {"OK"}
     steps = {r["step"]: r for r in read_sheet(out / "close_status.xlsx", "Steps")}
     assert steps["statements"]["outcome"] == "done" and "balanced: yes" in steps["statements"]["figures"]
 
@@ -158,16 +171,18 @@ def test_statements_sheet_rows(tmp_path):
     path = books / "out" / "2026-01" / "statements.xlsx"
     g_bs = statement(path, "Group Balance sheet")
     # other assets: goodwill 375 (1300 and 1600 eliminated); equity 41,100 + 1,425 + 3,125;
-    # profit of the Revenue/Expense range, the NCI share (8900) included: 2,565
-    assert g_bs == {"Cash": [Decimal("47840")], "Other assets": [Decimal("375")], "Total assets": [Decimal("48215")],
-                    "Liabilities": [0], "Equity": [Decimal("45650")], "Profit for the period": [Decimal("2565")],
-                    "Total equity and liabilities": [Decimal("48215")]}
+    # profit of the Revenue/Expense range, the NCI share (8900) included: 2,565.  The opening
+    # balance sheet: cash 43,168, goodwill 330, equity 41,100 - 22 + 2,420 (see the first test)
+    assert g_bs == {"Cash": [Decimal("47840"), Decimal("43168")], "Other assets": [Decimal("375"), Decimal("330")],
+                    "Total assets": [Decimal("48215"), Decimal("43498")], "Liabilities": [0, 0],
+                    "Equity": [Decimal("45650"), Decimal("43498")], "Profit for the period": [Decimal("2565"), 0],
+                    "Total equity and liabilities": [Decimal("48215"), Decimal("43498")]}
     g_is = statement(path, "Group Income statement")
     # costs 600 + 25 + 360 (8900 is in the range 5000-7899, 7910, 7930-9999)
     assert g_is == {"Income": [Decimal("3550")] * 2, "Costs": [Decimal("985")] * 2, "Result": [Decimal("2565")] * 2}
     s_bs = statement(path, "S Balance sheet")
-    assert s_bs["Liabilities"] == [Decimal("980")] and s_bs["Equity"] == [Decimal("11000")]
-    assert s_bs["Total assets"] == s_bs["Total equity and liabilities"] == [Decimal("13480")]
+    assert s_bs["Liabilities"] == [Decimal("980")] * 2 and s_bs["Equity"] == [Decimal("11000")] * 2
+    assert s_bs["Total assets"] == s_bs["Total equity and liabilities"] == [Decimal("13480"), Decimal("11980")]
     assert statement(path, "P Income statement")["Result"] == [Decimal("1150")] * 2
     assert {c["result"] for c in read_sheet(path, "Checks")} == {"OK"}
     ws = openpyxl.load_workbook(path)["Group Balance sheet"]
@@ -219,8 +234,8 @@ def test_workbook_has_no_formulas_has_charts_and_reads_well(tmp_path):
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         xml = " ".join(z.read(n).decode() for n in charts)
     # a composition chart per balance sheet (3), a revenue/expense chart per income statement
-    # now that January and February are closed (3)
-    assert len(charts) == 6 and "Revenue and expenses by period" in xml
+    # now that January and February are closed (3), a waterfall of cash per cash flow statement (3)
+    assert len(charts) == 9 and "Revenue and expenses by period" in xml and "Cash, this period 2026-02" in xml
     ws = wb["Group Income statement"]
     assert ws.freeze_panes == "B6"
     assert "&P" in ws.oddFooter.right.text and "Parent Inc (consolidated)" in ws.oddHeader.left.text
@@ -310,7 +325,13 @@ def test_sample_books_statements_balance(sample_close):
     assert checks and {c["result"] for c in checks} == {"OK"}
     tb = tb_by(sample_close)
     g = statement(path, "Group Balance sheet")
-    assert g["Total assets"] == g["Total liabilities and equity"] == [by_type(tb, "Asset")]
+    assert g["Total assets"] == g["Total liabilities and equity"]
+    assert g["Total assets"][0] == by_type(tb, "Asset")
     for e in ("US", "DK", "UK"):
         bs = statement(path, f"{e} Balance sheet")
-        assert bs["Total assets"] == bs["Total liabilities and equity"] == [by_type(tb_by(sample_close, e), "Asset")]
+        assert bs["Total assets"] == bs["Total liabilities and equity"]
+        assert bs["Total assets"][0] == by_type(tb_by(sample_close, e), "Asset")
+    # the cash flow ends at the balance sheet's cash (the accounts marked cash_flow = cash)
+    cf = statement(path, "Group Cash flow")
+    assert cf["Cash at the end of the period"][0] == g["Cash and cash equivalents"][0]
+    assert cf["Cash at the beginning of the period"][0] == g["Cash and cash equivalents"][1]

@@ -23,6 +23,7 @@ SPEC_REQUIRED = {
     "HistoricalRates": ["entity", "account"],
     "Subledgers": ["entity", "module", "control_account", "balance_acct"],
     "Tasks": ["task", "name"],
+    "Checklist": ["task", "period", "status"],
     "Users": ["user", "group"],
     "Statements": ["statement", "row", "label"],
 }

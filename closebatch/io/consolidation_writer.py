@@ -37,7 +37,7 @@ def write_consolidation(path: Path, books: Books, reports: dict[str, pd.DataFram
     for name, df in reports.items():
         if name == "Worksheet" or name.startswith("_"):
             continue
-        book.write(report_sheet(name, df, books))
+        book.write(report_sheet(name, df, books, "consolidation"))
     book.close()
     return Path(path)
 

@@ -14,8 +14,10 @@ The bytes are xlsxwriter's own: numbers as ``f"{x:.16G}"``, text escaped as it e
 (``&<>``; control characters as ``_xHHHH_``; ``xml:space="preserve"`` for leading or
 trailing white space), formats numbered in the order xlsxwriter would first meet them, and
 the test suite compares whole files written both ways.  :func:`usable` says when a worksheet
-is in a state this covers (constant-memory, no row formats or heights, no comments);
-otherwise the caller writes cell by cell, with the same result.
+is in a state this covers (constant-memory, no row formats or heights below the rows
+already written, no comments); otherwise the caller writes cell by cell, with the same
+result.  A block's rows may have heights of their own (:func:`write_rows`' ``heights``), as
+``set_row`` would give them.
 
 Text always goes in as an inline string (``t="inlineStr"``): never a formula, whatever it
 starts with.
@@ -80,15 +82,21 @@ class Cells:
 
 
 def usable(ws) -> bool:
-    """Whether :func:`write_rows` writes this worksheet exactly as xlsxwriter would."""
-    return bool(getattr(ws, "constant_memory", False)) and not ws.row_info and not ws.comments \
+    """Whether :func:`write_rows` writes this worksheet exactly as xlsxwriter would: in
+    constant-memory mode, with row settings (``set_row``) only on rows up to the one pending
+    (the header, written before the block), no comments, the default row height."""
+    return bool(getattr(ws, "constant_memory", False)) and not ws.comments \
         and ws.default_row_height == ws.original_row_height and not getattr(ws, "row_data_fh_closed", True) \
-        and hasattr(ws, "table") and hasattr(ws, "hyperlinks") and hasattr(ws, "previous_row")
+        and hasattr(ws, "table") and hasattr(ws, "hyperlinks") and hasattr(ws, "previous_row") \
+        and getattr(ws, "excel_version", 2007) == 2007 \
+        and (not ws.row_info or max(ws.row_info) <= ws.previous_row)
 
 
-def write_rows(ws, first_row: int, columns: list, n: int) -> None:
+def write_rows(ws, first_row: int, columns: list, n: int, heights: np.ndarray | None = None) -> None:
     """Write ``n`` rows from ``first_row`` down, ``columns`` being ``(column index, Cells)``
-    in increasing column order, into the constant-memory worksheet ``ws``."""
+    in increasing column order, into the constant-memory worksheet ``ws``; ``heights`` (or
+    None) the height of each row in points, 0 for the default, as ``ws.set_row(row, height)``
+    would set it (a row given a height must hold a cell: a wrapped text sets it)."""
     if n <= 0:
         return
     if first_row > ws.previous_row:  # xlsxwriter's pending row (the header) goes out first
@@ -117,15 +125,17 @@ def write_rows(ws, first_row: int, columns: list, n: int) -> None:
         f._get_xf_index()
     links = {j: _link_texts(ws, first_row, j, cells, valid) for j, cells, valid, _, _ in parts if cells.kind == "link"}
     styles = {j: _style_attr(fmts, pick) for j, _, _, fmts, pick in parts}
+    row_attrs = _row_attrs(ws, first_row, heights, present, n)
     cuts = list(range(0, n, max(PIECE, -(-n // THREADS)))) + [n]
     pieces = list(zip(cuts[:-1], cuts[1:]))
     if len(pieces) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(THREADS) as pool:  # Arrow's kernels let go of the interpreter's lock
-            built = list(pool.map(lambda lh: _rows_xml(parts, links, styles, rownums, present, *lh), pieces))
+            built = list(pool.map(lambda lh: _rows_xml(parts, links, styles, rownums, present, row_attrs, *lh),
+                                  pieces))
     else:
-        built = [_rows_xml(parts, links, styles, rownums, present, 0, n)]
+        built = [_rows_xml(parts, links, styles, rownums, present, row_attrs, 0, n)]
     rows = pa.chunked_array(built, pa.large_string())
     _append(ws, rows)
     if present.any():
@@ -136,11 +146,41 @@ def write_rows(ws, first_row: int, columns: list, n: int) -> None:
     ws.table.clear()
 
 
-def _rows_xml(parts, links, styles, rownums, present, lo: int, hi: int) -> pa.Array:
+def _row_attrs(ws, first_row: int, heights, present, n: int):
+    """The attributes after ``r`` of each ``<row>`` of the block (`` ht="30" customHeight="1"``
+    where a row has a height of its own), as xlsxwriter's ``_write_row`` puts them; "" when
+    no row has one.  The heights are kept in the worksheet's row sizes (which place charts
+    and images), as ``set_row`` keeps them."""
+    if heights is None:
+        return ""
+    h = np.asarray(heights[:n])
+    rows = np.flatnonzero(h)
+    if not len(rows):
+        return ""
+    if not present[rows].all():
+        raise ValueError("a row given a height holds no cell")
+    kinds = np.unique(h)
+    attrs = []
+    for points in kinds.tolist():
+        if not points:
+            attrs.append("")
+            continue
+        pixels = int(points * 4.0 / 3.0 + 0.5)  # as set_row stores it
+        if pixels == ws.default_row_height:
+            attrs.append("")
+        else:
+            attrs.append(f' ht="{pixels * 0.75:.16g}" customHeight="1"')
+        ws.row_sizes.update(dict.fromkeys((first_row + rows[h[rows] == points]).tolist(), [pixels, False]))
+    if not any(attrs):
+        return ""
+    return pa.array(np.asarray(attrs, dtype=object)[np.searchsorted(kinds, h)], pa.large_string())
+
+
+def _rows_xml(parts, links, styles, rownums, present, row_attrs, lo: int, hi: int) -> pa.Array:
     """The ``<row>`` elements of rows ``lo`` to ``hi`` of the block ("" for a row without
     a cell)."""
     nums = rownums.slice(lo, hi - lo)
-    pieces = ['<row r="', nums, '">']
+    pieces = ['<row r="', nums, '"', row_attrs if isinstance(row_attrs, str) else row_attrs.slice(lo, hi - lo), '>']
     for j, cells, valid, _fmts, pick in parts:
         v = valid[lo:hi]
         if not v.any():

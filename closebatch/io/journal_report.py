@@ -2,7 +2,7 @@
 
 * ``Lines``: the plain table of spec section 5 (header on row 1, one row per line, filters,
   frozen header), sorted by journal type (in the order of
-  :data:`closebatch.core.JOURNAL_TYPES`: daily, adjustment, revaluation, … year_end), then
+  :data:`closebatch.registry.JOURNAL_TYPES`: daily, adjustment, revaluation, … year_end), then
   journal, entity and line.  No subtotal rows, so any reader can take it as a table.
 * ``By journal``: the register of journals, in the same order: one row per journal with its
   subtotal (debits and credits in accounting currency, their difference), its number of
@@ -24,7 +24,7 @@ import pandas as pd
 
 from .. import money
 from ..book import Book
-from ..core import JOURNAL_TYPES
+from ..registry import JOURNAL_TYPES
 from .outputs import journal_sheet
 from .reader import column_letter
 from .writer import Book as XBook

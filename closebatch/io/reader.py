@@ -30,10 +30,11 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
+from ..cells import column_letter
 from ..core import ERROR, WARNING, Finding
 
 KINDS = ("Settings", "Entities", "Accounts", "Periods", "TrialBalance", "Journals", "Rates", "Allocations",
-         "Statistics", "Eliminations", "HistoricalRates", "Subledgers", "Tasks", "Users", "Statements")
+         "Statistics", "Eliminations", "HistoricalRates", "Subledgers", "Tasks", "Checklist", "Users", "Statements")
 _KIND_BY_NAME = {k.lower(): k for k in KINDS}
 # Friendly aliases for sheet names (an extension of the contract; the spec's names always work).
 _KIND_BY_NAME.update({"trial balance": "TrialBalance", "trial_balance": "TrialBalance", "journal": "Journals",
@@ -52,16 +53,6 @@ def norm_header(h) -> str:
     s = str(h if h is not None else "").strip().lower()
     s = re.sub(r"[\s\-_]+", "_", s)
     return s.strip("_")
-
-
-def column_letter(i: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA."""
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
 
 
 @dataclass

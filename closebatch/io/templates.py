@@ -38,8 +38,7 @@ class Column(NamedTuple):
 _C = Column
 YN = ("Y", "N")
 RATE_TYPES = ("spot", "closing", "average")
-TASK_STEPS = ("journals_posted", "subledgers", "revaluation", "settlement", "allocation", "consolidation",
-              "statements", "lock")
+from ..registry import TASK_STEPS  # noqa: E402 - the steps a task may stand for
 
 #: Every sheet kind of the books format (spec section 2), in the spec's order, with its
 #: columns in the spec's order.  Dimension columns (from the ``dimensions`` setting) are not
@@ -73,6 +72,10 @@ COLUMNS: dict[str, list[Column]] = {
            "text"),
         _C("control", False, "AR, AP or Inventory: the account is the control account of that subledger. "
                              "Blank = none.", "choice", ("AR", "AP", "Inventory")),
+        _C("cash_flow", False, "cash, operating, investing or financing: the line of the cash flow statement the "
+                               "account's movement belongs to (cash = the account is cash). Default operating for "
+                               "Asset/Liability, financing for Equity; Revenue/Expense make up profit.", "choice",
+           ("cash", "operating", "investing", "financing")),
     ],
     "Periods": [
         _C("period", True, "Period name (text), e.g. 2026-01.", "code"),
@@ -189,11 +192,28 @@ COLUMNS: dict[str, list[Column]] = {
         _C("owner", False, "User responsible (text).", "code"),
         _C("due", False, "Working days relative to period end, e.g. -2 or 3 (number). Default 0.", "integer"),
         _C("depends_on", False, "Comma-separated task ids that must be done first.", "code"),
-        _C("status", False, "Not started, In progress or Done.", "choice", ("Not started", "In progress", "Done")),
+        _C("status", False, "Not started, In progress or Done: the status of the period being closed, for books "
+                            "without a Checklist (v1). With a Checklist, each period's status is there.", "choice",
+           ("Not started", "In progress", "Done")),
         _C("required", False, "Y/N: the period is not put on hold while a required task is not done. "
                               "Default Y.", "yn", YN),
-        _C("step", False, "Automated step this task stands for: " + ", ".join(TASK_STEPS) + ".", "choice",
-           TASK_STEPS),
+        _C("step", False, "Automated step this task stands for (the close does it when the step runs without "
+                          "errors): " + ", ".join(TASK_STEPS) + ". Blank: a person's task, done when a person "
+                          "marks it Done.", "choice", TASK_STEPS),
+        _C("review", False, "Y/N: the task also needs a reviewer's sign-off in the Checklist, by someone other "
+                            "than the preparer. Default N.", "yn", YN),
+        _C("entity", False, "Entity code the task is for (its progress); blank = the group.", "code"),
+    ],
+    "Checklist": [
+        _C("task", True, "Task id from the Tasks sheet.", "code"),
+        _C("period", True, "Period code, e.g. 2026-01: the statuses and sign-offs of that period.", "code"),
+        _C("status", True, "Not started, In progress or Done (a person's task). An automated task is done by the "
+                           "close: sign its review only.", "choice", ("Not started", "In progress", "Done")),
+        _C("prepared_by", False, "Who did the task (a user).", "code"),
+        _C("prepared_on", False, "The day it was done (a date).", "date"),
+        _C("reviewed_by", False, "Who reviewed it: someone other than the preparer.", "code"),
+        _C("reviewed_on", False, "The day it was reviewed (a date).", "date"),
+        _C("note", False, "Anything the reviewer should know.", "text"),
     ],
     "Users": [
         _C("user", True, "User name (text), e.g. the operating-system login.", "code"),
@@ -223,7 +243,9 @@ PURPOSE: dict[str, str] = {
     "Eliminations": "intercompany elimination rules (one per books folder)",
     "HistoricalRates": "historical rates / translated amounts for equity (one per books folder)",
     "Subledgers": "AR/AP/Inventory subledger balances tied to control accounts (several workbooks allowed)",
-    "Tasks": "the close checklist (one per books folder)",
+    "Tasks": "the recurring close checklist: persons' tasks and automated steps (one per books folder)",
+    "Checklist": "each period's task statuses and sign-offs (several workbooks allowed: closebatch checklist "
+                 "writes one per period)",
     "Users": "users and their groups, for period access (one per books folder)",
     "Statements": "optional row definitions for the financial statements (one per books folder)",
 }

@@ -5,6 +5,23 @@ cell is written with ``write_string``, so a description such as ``=HYPERLINK(...
 text.  Workbook properties carry a fixed date, so the same inputs give the same bytes.
 Sheets are written row by row (never through ``DataFrame.to_excel``), with column formats,
 a frozen header row, an autofilter and widths fitted to the content.
+
+Every column declares its kind (:class:`Column`); the writer renders from the kind and never
+guesses from a column's name.  Headers are written as words (``Balance acct``,
+``Opening net assets group``) that normalise back to the column's name when a sheet is read
+(case, spaces, ``-`` and ``_`` are ignored).
+
+Every sheet is print-ready (:func:`print_setup`): fitted to the page width, landscape when
+the table is wide, the header row repeated on every page, the workbook, sheet and page
+number in the page header and footer; long text wraps in a column of readable width, and a
+number column is as wide as its widest value (never ``###``).  :meth:`Book.close` gives the
+same setup to any sheet written by hand without one, and widens a print area to take in the
+sheet's charts.
+
+A table's cells are planned a column at a time (:class:`~closebatch.io.fastcells.Cells`) and
+written a block of rows at a time by :mod:`closebatch.io.fastcells`, which builds the very
+XML xlsxwriter would write for them (byte for byte; row heights included); where it cannot
+(a worksheet not in constant-memory mode), cell by cell through xlsxwriter.
 """
 from __future__ import annotations
 
@@ -46,18 +63,52 @@ def excel_text(t: str) -> str:
     return units[:2 * MAX_TEXT].decode("utf-16-le", "ignore")
 
 
+KINDS = ("money", "count", "rate", "date", "code", "text", "flag", "percent", "year", "number", "link")
+ALIASES = {"int": "count", "bool": "flag", "pct": "percent"}
+ACRONYMS = {"cta": "CTA", "nci": "NCI", "fx": "FX", "id": "ID", "ytd": "YTD", "iso": "ISO", "ar": "AR", "ap": "AP"}
+TEXT_WIDTH = 50  # characters: longer text wraps
+WIDE = 110  # characters of column widths past which a sheet prints landscape
+
+
+def readable(name: str) -> str:
+    """A column name as a header a reader understands: ``opening_net_assets_group`` ->
+    ``Opening net assets group``, ``cta_nci_share`` -> ``CTA NCI share``.  It normalises
+    back to ``name`` (see :func:`closebatch.io.reader.norm_header`)."""
+    words = [w for w in re.split(r"[_\s]+", str(name)) if w]
+    out = [ACRONYMS.get(w.lower(), w) for w in words]
+    if out and out[0] == words[0]:
+        out[0] = out[0][:1].upper() + out[0][1:]
+    return " ".join(out)
+
+
 @dataclass
 class Column:
-    """How to write one column.  ``kind``: text, int, date, money, rate, pct, bool, number,
-    link (each value a ``(location, text)`` pair such as ``("'Lines'!A5", "rows 5-9")``).
-    For money columns ``scale`` is an int or the name of a column holding a currency code
-    (minor-unit amounts are then divided by that currency's digits)."""
+    """How to write one column, declared by its ``kind``:
+
+    * ``money``: minor-unit amounts; ``scale`` names the column holding each row's currency
+      code (amounts are divided by that currency's digits), or is a fixed number of digits;
+    * ``count`` (whole numbers), ``year`` (no thousands separator), ``rate`` (an exchange
+      rate, up to 9 decimals), ``percent``, ``number`` (any other quantity, e.g. a statistic);
+    * ``date``; ``flag`` (Y/N); ``code`` (an identifier, never wrapped); ``text`` (wrapped
+      when long); ``link`` (each value a ``(location, text)`` pair such as
+      ``("'Lines'!A5", "rows 5-9")``).
+
+    ``int``, ``bool`` and ``pct`` are accepted for ``count``, ``flag`` and ``percent``.
+    ``header`` defaults to the name, or to :func:`readable` of it on a sheet with ``words``."""
 
     name: str
     kind: str = "text"
     scale: object = 2
     width: float | None = None
     header: str | None = None
+
+    def __post_init__(self):
+        self.kind = ALIASES.get(self.kind, self.kind)
+        if self.kind not in KINDS:
+            raise ValueError(f"column {self.name!r}: unknown kind {self.kind!r} (one of {', '.join(KINDS)})")
+
+    def title(self, words: bool = False) -> str:
+        return self.header or (readable(self.name) if words else self.name)
 
 
 @dataclass
@@ -68,6 +119,8 @@ class Sheet:
     title: str = ""  # an optional title line above the table (then the header is on row 2)
     totals: list = field(default_factory=list)  # money columns to total at the bottom
     freeze: bool = True
+    caption: str = ""  # what the table is, in the printed page header (default: the sheet's name)
+    words: bool = False  # headers as words (readable()); the ledger's own tables keep the names
 
     @property
     def cells(self) -> int:
@@ -94,6 +147,8 @@ class Book:
         self.wb.set_properties({"created": FIXED_DATE, "author": "closebatch",
                                 "title": title if title is not None else self.path.stem})
         self.wb.set_calc_mode("auto")
+        self.name = title if title is not None else self.path.stem
+        self._top = False  # cells aligned to the top (a sheet with wrapped text)
         self._formats = {}
         self._links: dict[str, int] = {}  # links written per worksheet
         self.header = self.fmt(bold=True, bg_color="#DDEBF7", border=1, text_wrap=True, valign="top")
@@ -127,7 +182,9 @@ class Book:
 
     def _write_part(self, ws_name: str, sheet: Sheet, df: pd.DataFrame, last: bool):
         ws = self.wb.add_worksheet(sheet_name(ws_name, (w.name for w in self.wb.worksheets())))
-        cols = sheet.columns or [Column(c, _guess(df[c])) for c in df.columns]
+        if not sheet.columns and len(df.columns):
+            raise ValueError(f"sheet {sheet.name!r}: declare the kind of each column (Column), none is guessed")
+        cols = sheet.columns
         top = 0
         if sheet.title:
             ws.write_string(0, 0, excel_text(sheet.title), self.title)
@@ -137,12 +194,26 @@ class Book:
         # objects would take gigabytes
         for start in range(0, max(n, 1), BLOCK):
             block = df.iloc[start:start + BLOCK]
+            self._top = start > 0 and self._top
             plans = [self._plan(ws, c, block, len(block)) for c in cols]
-            if start == 0:  # widths from the first block
+            if start == 0 and not self._top and any(p[2] is not None for p in plans):
+                self._top = True  # a sheet with wrapped text: every cell at the top of its row
+                plans = [self._plan(ws, c, block, len(block)) for c in cols]
+            if start == 0:  # widths from the first block (money: from the whole column)
+                widths = []
                 for j, (c, plan) in enumerate(zip(cols, plans)):
-                    ws.set_column(j, j, c.width or max(len(c.header or c.name) + 2, plan[1]))
-                    ws.write_string(top, j, excel_text(str(c.header or c.name)), self.header)
-            write_cells(ws, top + 1 + start, [(j, p[0]) for j, p in enumerate(plans)], len(block))
+                    title = c.title(sheet.words)
+                    w = max(c.width or 0, plan[1], _header_width(title))
+                    if c.kind == "money" and c.name in df and len(df) > len(block):  # the widest of all blocks
+                        w = max(w, len(f"{int(np.abs(df[c.name].fillna(0).to_numpy(dtype='int64')).max()):,}") + 4)
+                    widths.append(w)
+                    ws.set_column(j, j, w, plan[2])
+                    ws.write_string(top, j, excel_text(title), self.header)
+                lines = max((_wrapped_lines(c.title(sheet.words), w) for c, w in zip(cols, widths)), default=1)
+                if lines > 1:  # a header that wraps gets the height of its lines (no row overlaps it)
+                    ws.set_row(top, 15 * lines)
+            write_cells(ws, top + 1 + start, [(j, p[0]) for j, p in enumerate(plans)], len(block),
+                        _heights(plans, widths))
         self.next_row = top + 1 + n
         if sheet.totals and last and len(sheet.frame):
             r = self.next_row
@@ -158,43 +229,65 @@ class Book:
             ws.freeze_panes(top + 1, 0)
         if cols:
             ws.autofilter(top, 0, top + max(n, 1), len(cols) - 1)
+        print_setup(ws, self.name, sheet.caption or ws_name, header_row=top, wide=sum(widths) > WIDE)
         return ws
 
     def _plan(self, ws, c: Column, df: pd.DataFrame, n: int):
-        """``(cells, width)`` of one column's first ``n`` cells: ``cells`` a
+        """``(cells, width, column_format)`` of one column's first ``n`` cells: ``cells`` a
         :class:`~closebatch.io.fastcells.Cells` (the values, whole-column, with their format
-        or formats), ``width`` the column's width fitted to them."""
+        or formats; NaN or null = leave the cell blank), ``width`` the column's width fitted
+        to them, ``column_format`` (or None) set on the whole column (wrapping)."""
         s = df[c.name].iloc[:n] if c.name in df else pd.Series([None] * n, dtype=object)
+        va = {"valign": "top"} if self._top else {}
         if c.kind == "money":
+            if isinstance(c.scale, str) and c.scale not in df:
+                raise KeyError(f"money column {c.name!r}: its currency column {c.scale!r} is not in the table")
             scale = (money.scales(df[c.scale].iloc[:n].to_numpy()) if isinstance(c.scale, str)
                      else np.full(n, int(c.scale), dtype="int64"))
             minor = s.fillna(0).to_numpy(dtype="int64")
             vals = np.asarray(money.from_minor(minor, scale), dtype="float64")
-            width = min(18, max((len(f"{v:,.2f}") for v in vals[:200].tolist()), default=8) + 2)
+            width = _money_width(vals)
+            if s.dtype == object or pd.api.types.is_extension_array_dtype(s):
+                blank = s.isna().to_numpy()
+                if blank.any():  # a figure that is not there stays blank, not 0
+                    vals = np.where(blank, np.nan, vals)
             kinds = np.unique(scale)
             if len(kinds) <= 1:
-                f = self.money_fmt(int(kinds[0]) if len(kinds) else 2)
-                return Cells("number", vals, f, minor=minor, scale=scale), width
-            fmts = [self.money_fmt(int(k)) for k in kinds]
+                f = self.money_fmt(int(kinds[0]) if len(kinds) else 2, **va)
+                return Cells("number", vals, f, minor=minor, scale=scale), width, None
+            fmts = [self.money_fmt(int(k), **va) for k in kinds]
             return Cells("number", vals, formats=fmts, pick=np.searchsorted(kinds, scale), minor=minor,
-                         scale=scale), width
-        if c.kind in ("number", "rate", "int", "pct"):
-            f = {"rate": self.fmt(num_format="0.000000###"), "int": self.fmt(num_format="0"),
-                 "pct": self.fmt(num_format="0.00%")}.get(c.kind) or self.fmt(num_format="#,##0.########")
+                         scale=scale), width, None
+        if c.kind in ("count", "year", "rate", "percent", "number"):
+            f = self.fmt(num_format=NUMBER_FORMATS[c.kind], **va)
             vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
-            return Cells("number", vals, f), 10 if c.kind == "pct" else 12
+            return Cells("number", vals, f), _number_width(c.kind, vals), None
         if c.kind == "date":
-            return Cells("number", np.asarray(excel_serials(s), dtype="float64"), self.fmt(num_format="yyyy-mm-dd")), 11
+            return Cells("number", np.asarray(excel_serials(s), dtype="float64"),
+                         self.fmt(num_format="yyyy-mm-dd", **va)), 11, None
         if c.kind == "link":  # values: (location in this workbook, text) pairs, or None
-            return Cells("link", s.tolist(), self.fmt(font_color="blue", underline=1), link=_Links(self, ws)), 14
-        if c.kind == "bool":
+            return Cells("link", s.tolist(), self.fmt(font_color="blue", underline=1), link=_Links(self, ws)), 14, None
+        top = self.fmt(valign="top") if self._top else None
+        if c.kind == "flag":
             return Cells("string", pa.array(np.where(s.fillna(False).to_numpy(dtype=bool), "Y", "N"),
-                                            pa.large_string())), 0
+                                            pa.large_string()), top), 0, None
         vals = text_array(s)
-        longest = max((len(t) for t in vals[:500].to_pylist() if t is not None), default=0)
-        return Cells("string", vals), min(60, longest + 2)
+        head = vals.slice(0, 2000)
+        longest = (pc.max(pc.utf8_length(head)).as_py() or 0) if len(head) else 0
+        if c.kind == "code":
+            return Cells("string", vals, top), min(40, longest + 2), None
+        limit = c.width or TEXT_WIDTH
+        if longest + 2 > limit:  # long text wraps in a column of readable width
+            wrap = self.fmt(text_wrap=True, valign="top")
+            return Cells("string", vals, wrap), limit, wrap
+        return Cells("string", vals, top), longest + 2, None
 
     def close(self):
+        for ws in self.wb.worksheets():
+            if not ws.fit_page:  # a sheet written by hand without a print setup
+                # the frozen rows are its header; without any, its first row is repeated
+                print_setup(ws, self.name, ws.name, header_row=ws.panes[0] - 1 if ws.panes and ws.panes[0] else 0)
+            include_charts(ws)
         close_workbook(self.wb)
 
 
@@ -304,6 +397,103 @@ class _ChunkedDeflate:
             self.pool.shutdown(wait=True)
 
 
+NUMBER_FORMATS = {"count": "#,##0", "year": "0", "rate": "0.000000###", "percent": "0.00%",
+                  "number": "#,##0.########"}
+
+
+def _wrapped_lines(text: str, width: float) -> int:
+    """How many lines ``text`` takes when wrapped at spaces in a column ``width`` characters wide."""
+    room = max(1, int(width) - 1)
+    lines, used = 1, 0
+    for word in str(text).split():
+        need = len(word) if not used else used + 1 + len(word)
+        if used and need > room:
+            lines, used = lines + 1, len(word)
+        else:
+            used = need
+    return lines
+
+
+def _header_width(title: str) -> int:
+    """A header wraps at spaces: the column must hold its longest word (and not too many lines)."""
+    longest = max((len(w) for w in title.split()), default=0)
+    return max(longest + 2, min(len(title) + 2, 16))
+
+
+def _money_width(vals: np.ndarray) -> int:
+    """Characters to show the widest amount of a column with its thousands separators and sign."""
+    if not len(vals):
+        return 10
+    big = float(np.nanmax(np.abs(vals))) if len(vals) else 0.0
+    return len(f"{big:,.2f}") + 4  # minus sign, a possible third decimal, padding
+
+
+def _number_width(kind: str, vals: np.ndarray) -> int:
+    finite = vals[np.isfinite(vals)] if len(vals) else vals
+    big = float(np.max(np.abs(finite))) if len(finite) else 0.0
+    if kind == "rate":
+        return max(12, len(f"{big:.0f}") + 12)
+    if kind == "percent":
+        return 10
+    if kind == "year":
+        return 8
+    return max(8, len(f"{big:,.0f}") + (10 if kind == "number" else 3))
+
+
+def escape_header(text: str) -> str:
+    """Text for a page header or footer: ``&`` is a control character there."""
+    return str(text).replace("&", "&&")
+
+
+def print_setup(ws, workbook: str, caption: str, header_row: int | None = 0, wide: bool = False) -> None:
+    """Make a worksheet print-ready: fitted to the page width (as many pages down as it
+    takes), landscape when ``wide``, the rows down to ``header_row`` repeated on every page,
+    the workbook and what the sheet holds in the page header, the page number of the
+    total in the footer, and modest margins."""
+    ws.fit_to_pages(1, 0)
+    if wide:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    if header_row is not None and header_row >= 0 and not ws.repeat_row_range:
+        ws.repeat_rows(0, header_row) if header_row > 0 else ws.repeat_rows(0)
+    if not ws.header:
+        ws.set_header(f"&L&B{escape_header(workbook)}&R{escape_header(caption)}")
+    if not ws.footer:
+        ws.set_footer("&L&F&RPage &P of &N")
+    ws.set_margins(left=0.4, right=0.4, top=0.75, bottom=0.6)
+
+
+_AREA = re.compile(r"\$([A-Z]+)\$(\d+):\$([A-Z]+)\$(\d+)$")
+
+
+def include_charts(ws) -> None:
+    """Widen ``ws``'s print area so that it takes in every chart on the sheet (a chart placed
+    beside a table would otherwise not print).  Without a print area the used range prints,
+    and a chart is then taken in by an area from A1 to the chart's far corner."""
+    if not getattr(ws, "charts", None):
+        return
+    last_row = last_col = 0
+    m = _AREA.search(ws.print_area_range or "")
+    if m:
+        last_col, last_row = _column_index(m.group(3)), int(m.group(4)) - 1
+    else:
+        last_row, last_col = ws.dim_rowmax or 0, ws.dim_colmax or 0
+    for row, col, chart, x_off, y_off, x_scale, y_scale, anchor, *_ in ws.charts:
+        width, height = chart.width * x_scale, chart.height * y_scale
+        # the worksheet's own arithmetic of where an object ends (column widths and row heights)
+        pos = ws._position_object_pixels(col, row, x_off, y_off, width, height, anchor)
+        last_col, last_row = max(last_col, pos[4]), max(last_row, pos[5])
+    ws.print_area(0, 0, last_row, last_col)
+
+
+def _column_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
 def close_workbook(wb) -> None:
     """Close an xlsxwriter workbook (which writes the file, its parts deflated at
     :data:`COMPRESS_LEVEL`); a file system error (a full disk, a permission) comes out as the
@@ -390,14 +580,36 @@ def continuation_of(name: str, names) -> str | None:
     return next((n for n in names if n.startswith(base) and not _CONTINUED.match(n)), None)
 
 
-def write_cells(ws, first_row: int, plans: list, n: int) -> None:
+LINE_HEIGHT = 15  # points of a line of text at the default font
+
+
+def _heights(plans: list, widths: list) -> np.ndarray | None:
+    """Per row, the height in points that shows every line of its wrapped cells (0: the
+    default height); None when no column wraps.  Spreadsheet programs do not all grow a row
+    to its wrapped text by themselves, so the writer sets it."""
+    wrapped = [(p[0], w) for p, w in zip(plans, widths) if p[2] is not None]
+    if not wrapped:
+        return None
+    n = len(wrapped[0][0])
+    lines = np.ones(n, dtype="int64")
+    for cells, w in wrapped:
+        chars = max(1, int(w) - 1)
+        length = pc.fill_null(pc.utf8_length(cells.values.slice(0, n)), 0).to_numpy(zero_copy_only=False)
+        lines = np.maximum(lines, -(-np.asarray(length, dtype="int64") // chars))
+    lines = np.minimum(lines, 20)
+    heights = np.where(lines > 1, LINE_HEIGHT * lines, 0)
+    return heights if heights.any() else None
+
+
+def write_cells(ws, first_row: int, plans: list, n: int, heights: np.ndarray | None = None) -> None:
     """Write ``n`` rows from ``first_row`` down: ``plans`` holds per column ``(column index,
     cells)``, ``cells`` a :class:`~closebatch.io.fastcells.Cells` as :meth:`Book._plan` makes
-    it; a blank value leaves its cell blank.  A constant-memory worksheet gets the whole
-    block at once (:mod:`closebatch.io.fastcells`, the bytes xlsxwriter would write); any
-    other, or with :data:`CELL_BY_CELL` set, cell by cell through xlsxwriter, row by row."""
+    it; a blank value leaves its cell blank; ``heights`` (or None) the height of each row in
+    points, 0 where it is the default.  A constant-memory worksheet gets the whole block at
+    once (:mod:`closebatch.io.fastcells`, the bytes xlsxwriter would write); any other, or
+    with :data:`CELL_BY_CELL` set, cell by cell through xlsxwriter, row by row."""
     if not CELL_BY_CELL and fastcells.usable(ws):
-        fastcells.write_rows(ws, first_row, plans, n)
+        fastcells.write_rows(ws, first_row, plans, n, heights)
         return
     cols = []
     for j, cells in plans:
@@ -408,8 +620,11 @@ def write_cells(ws, first_row: int, plans: list, n: int) -> None:
         else:
             write = ws.write_string
         cols.append((j, cells.cell_list()[:n], write, cells.format_list(n)))
+    rows_high = set(np.flatnonzero(heights[:n]).tolist()) if heights is not None else ()
     for i in range(n):
         r = first_row + i
+        if i in rows_high:
+            ws.set_row(r, int(heights[i]))
         for j, vals, write, fmts in cols:
             v = vals[i]
             if v is not None:
@@ -456,16 +671,6 @@ def excel_serials(dates: pd.Series) -> list:
     days = (d - pd.Timestamp("1899-12-30")).dt.total_seconds().to_numpy() / 86400.0
     days = np.where(d.to_numpy() < np.datetime64("1900-03-01"), days - 1, days)  # Excel's 1900 leap day
     return days.tolist()
-
-
-def _guess(s: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(s):
-        return "bool"
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return "date"
-    if pd.api.types.is_numeric_dtype(s):
-        return "number"
-    return "text"
 
 
 def write_workbook(path: Path, sheets: list[Sheet], title: str | None = None) -> Path:

@@ -95,6 +95,7 @@ def revalue(ctx: CloseContext, state: LedgerState) -> StepResult:
             findings.append(_missing_account(ctx, setting_key, word, report[hit]))
             post &= ~hit
     report["posted"] = post
+    _explain(report, settings)
 
     lines = _lines(ctx, report[post].reset_index(drop=True), dims)
     if settings.reverse_revaluation and len(lines):
@@ -221,21 +222,12 @@ def _rate_where(ctx: CloseContext, source: str, column: str) -> dict:
         hit = rates[rates["source"] == source]
         if len(hit):
             return ctx.book.locate(hit.iloc[0], column)
-    parts = str(source).split("!")
-    if len(parts) == 3:
-        return {"file": parts[0], "sheet": parts[1], "cell": f"row {parts[2]}", "column": column}
-    return {"sheet": "Rates", "column": column}
+    return ctx.book.locate_source(source, column, sheet="Rates")
 
 
 def _missing_account(ctx: CloseContext, key: str, word: str, rows: pd.DataFrame) -> Finding:
     book = ctx.book
-    where = {"sheet": "Settings", "column": "value"}
-    origin = book.settings.origin.get(key) if book.settings.origin else None
-    if origin:
-        f, s, r = origin
-        letter = book.columns.get((f, s), {}).get("value", "")
-        where = {"file": f, "sheet": s, "cell": f"{letter}{int(r)}" if letter else f"row {int(r)}",
-                 "column": "value"}
+    where = book.locate_setting(key)
     ents = ", ".join(sorted(rows["entity"].unique()))
     return Finding(
         severity=ERROR, code="revaluation-account-missing", **where,
@@ -243,6 +235,36 @@ def _missing_account(ctx: CloseContext, key: str, word: str, rows: pd.DataFrame)
                  f"{len(rows)} balance(s) of {ents}; they were not posted."),
         hint=f"add a Settings row with key {key} and, as value, the account for unrealized FX "
              f"{'gains' if word == 'gain' else 'losses'} (e.g. a Revenue/Expense account)")
+
+
+def _explain(report: pd.DataFrame, settings) -> None:
+    """What a reviewer needs to follow each row, added to ``report`` in place:
+
+    * ``rate_applied``: units of the accounting currency per unit of the balance's currency,
+      whichever way the Rates row quotes it; ``rate_text`` says it (``1 USD = 6.838635 DKK``);
+    * ``rate_quoted``: the Rates row as written (``1 DKK = 0.146228 USD``), so an inverse quote
+      is seen for what it is;
+    * ``result`` (``gain``, ``loss`` or blank) and ``account_posted``, the unrealized gain or
+      loss account the adjustment went to (blank when nothing was posted)."""
+    rate = report["rate"].to_numpy(dtype="float64")
+    inverse = report["inverse"].to_numpy(dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        applied = np.where(inverse, 1.0 / rate, rate)
+    report["rate_applied"] = applied
+    cur, acct = report["currency"].astype(str).to_numpy(), report["entity_currency"].astype(str).to_numpy()
+    report["rate_text"] = [f"1 {c} = {_plain(a)} {e}" if np.isfinite(a) else "" for c, a, e in zip(cur, applied, acct)]
+    report["rate_quoted"] = [("" if not np.isfinite(r) else f"1 {e} = {_plain(r)} {c}" if inv else
+                              f"1 {c} = {_plain(r)} {e}") for c, r, e, inv in zip(cur, rate, acct, inverse)]
+    adj = report["adjustment"].to_numpy(dtype="int64")
+    posted = report["posted"].to_numpy(dtype=bool)
+    report["result"] = np.where(adj > 0, "gain", np.where(adj < 0, "loss", ""))
+    gain, loss = str(settings.unrealized_gain_account or ""), str(settings.unrealized_loss_account or "")
+    report["account_posted"] = np.where(posted & (adj > 0), gain, np.where(posted & (adj < 0), loss, ""))
+
+
+def _plain(x: float, digits: int = 6) -> str:
+    """A rate as a reader writes it: six decimals at most, no trailing zeros (6.838635, 0.6)."""
+    return np.format_float_positional(round(float(x), digits), trim="-")
 
 
 # --------------------------------------------------------------------------- lines

@@ -49,11 +49,13 @@ million open items settle in seconds.  Money is int64 minor units throughout.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from ..context import CloseContext, LedgerState
-from ..core import ERROR, WARNING, Finding, StepResult, concat_lines, line_columns, make_lines
+from ..core import ERROR, WARNING, Finding, StepResult, concat_lines, empty_lines, line_columns, make_lines
 from ..money import fmt, scale_of
 
 JOURNAL_TYPE = "settlement"
@@ -70,8 +72,8 @@ def settle(ctx: CloseContext, state: LedgerState, open_items: pd.DataFrame) -> S
 
     Returns the realized-difference lines, findings (errors for a missing realized account,
     warnings for reference groups that do not net to zero) and the reports ``Settled``,
-    ``Open``, ``Unmatched`` and ``_carry_open_items`` (the lines frame to persist as
-    ``carry["open_items"]``).
+    ``Open`` and ``Unmatched``, and ``carry["open_items"]`` (the lines frame the next close
+    starts from).
     """
     book, per = ctx.book, ctx.period
     dims = tuple(book.dims)
@@ -114,9 +116,41 @@ def settle(ctx: CloseContext, state: LedgerState, open_items: pd.DataFrame) -> S
         "realized_lines": int(len(lines)),
     }
     return StepResult(lines=lines, findings=findings,
-                      reports={"Settled": settled, "Open": open_report, "Unmatched": unmatched,
-                               "_carry_open_items": carry},
-                      figures=figures)
+                      reports={"Settled": settled, "Open": open_report, "Unmatched": unmatched},
+                      figures=figures, carry={"open_items": carry})
+
+
+def run(ctx: CloseContext, state: LedgerState) -> StepResult:
+    """Step 4 as the runner calls it: :func:`settle` with the open items of ``state``."""
+    items = state.open_items if state.open_items is not None else empty_lines(ctx.book.dims)
+    return settle(ctx, state, items)
+
+
+def finish(ctx: CloseContext, res: StepResult, steps: dict) -> StepResult:
+    """The open items as the period ends: the lines later steps posted on settlement accounts
+    (revaluation of open items, allocations) are open items too, so the carried items, and the
+    ``Open`` report, keep equalling the ledger balance of each settlement account."""
+    dims = ctx.book.dims
+    per = ctx.period
+    settle_accounts = set(ctx.book.accounts.loc[ctx.book.accounts["settle"], "account"])
+    later = [steps[n].lines for n in ("revaluation", "allocation") if n in steps]
+    after = concat_lines(later, dims)
+    if len(after):
+        after = after[after["account"].isin(settle_accounts) & (after["date"] >= per.start)
+                      & (after["date"] <= per.end)]
+    if not len(after) or "open_items" not in res.carry:
+        return res
+    carry = dict(res.carry)
+    carry["open_items"] = concat_lines([carry["open_items"], after], dims)
+    reports = dict(res.reports)
+    rep = reports.get("Open")
+    if rep is not None:
+        extra = after.assign(origin="period")
+        extra["age_days"] = (per.end - extra["date"]).dt.days.astype("int64")
+        rep = pd.concat([rep, extra[list(rep.columns)]], ignore_index=True)
+        order = ["entity", "account", "currency", "reference", "date"]
+        reports["Open"] = rep.sort_values(order, kind="stable").reset_index(drop=True)
+    return replace(res, reports=reports, carry=carry)
 
 
 # --- input -----------------------------------------------------------------------------
@@ -244,13 +278,9 @@ def _check_accounts(ctx: CloseContext, groups: pd.DataFrame) -> list[Finding]:
         per_entity = groups[need].groupby("entity")["diff"].agg(["sum", "count"])
         what = "; ".join(f"{e}: {int(n)} group(s), {fmt(int(t), scale_of(cur.get(e, '')))} {cur.get(e, '')}"
                          for e, (t, n) in per_entity.iterrows())
-        file, sheet, row = st.origin.get(key, ("", "Settings", 0))
-        letter = ctx.book.columns.get((file, sheet), {}).get("value", "")
-        cell = f"{letter}{row}" if row and letter else (f"row {row}" if row else "")
         label = "gain" if key == "realized_gain_account" else "loss"
         out.append(Finding(
-            severity=ERROR, code="settlement-realized-account-missing", sheet=sheet or "Settings", file=file,
-            cell=cell, column="value", value="",
+            severity=ERROR, code="settlement-realized-account-missing", value="", **ctx.book.locate_setting(key),
             message=f"Settlement needs {key} (realized FX {label}) but it is not set; the settled groups "
                     f"with a realized {label} were left open ({what}).",
             hint=f"Add a row '{key}' with the account that takes realized exchange {label}es to the "
@@ -379,9 +409,5 @@ def _unmatched(ctx: CloseContext, open_items: pd.DataFrame) -> tuple[pd.DataFram
 
 def _where(ctx: CloseContext, source: str) -> tuple[str, str, str]:
     """File, sheet and reference cell of a ``file!sheet!row`` source ("" when generated)."""
-    parts = str(source).rsplit("!", 2)
-    if len(parts) != 3 or not parts[2].isdigit():
-        return "", "", ""
-    file, sheet, row = parts
-    letter = ctx.book.columns.get((file, sheet), {}).get("reference", "")
-    return file, sheet, f"{letter}{row}" if letter else f"row {row}"
+    w = ctx.book.locate_source(source, "reference")
+    return w.get("file", ""), w.get("sheet", ""), w.get("cell", "")

@@ -45,13 +45,12 @@ def close_year(ctx: CloseContext, state: LedgerState) -> StepResult:
             hint="Add retained_earnings_account (an Equity account) to the Settings sheet.", file=f, sheet="Settings",
             code="no-retained-earnings")])
     if types.get(re_acct) != "Equity":
-        f, s, r = book.settings.origin.get("retained_earnings_account", ("", "Settings", 0))
         why = "is not in the chart of accounts" if re_acct not in types else f"is a {types[re_acct]} account"
         return StepResult(make_lines(dims), [Finding(
             ERROR, f"retained_earnings_account {re_acct} {why}; the year-end close of {per.name} moves the income "
             "statement into it, so it must be an Equity account.", hint="Set retained_earnings_account to the "
-            "Equity account that holds retained earnings.", file=f, sheet=s or "Settings",
-            cell=f"row {r}" if r else "", column="value", value=re_acct, code="retained-earnings-invalid")])
+            "Equity account that holds retained earnings.", value=re_acct, code="retained-earnings-invalid",
+            **book.locate_setting("retained_earnings_account"))])
     pl = pl.sort_values(["entity", "account", *dims, "counterparty", "currency"], kind="stable")
     ent_ccy = book.entity_currency()
     journal = "YE-" + str(per.fiscal_year) + "-" + pl["entity"]

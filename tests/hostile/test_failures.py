@@ -130,7 +130,7 @@ def test_xlsxwriter_reports_a_file_error_as_the_os_error_it_is(tmp_path):
     import pandas as pd
 
     with pytest.raises(FileNotFoundError):
-        writer.write_workbook(tmp_path / "no such folder" / "x.xlsx", [writer.Sheet("S", pd.DataFrame({"a": [1]}))])
+        writer.write_workbook(tmp_path / "no such folder" / "x.xlsx", [writer.Sheet("S", pd.DataFrame({"a": [1]}), [writer.Column("a", "count")])])
 
 
 def test_ctrl_c_while_the_library_is_imported_exits_130_without_a_traceback(tmp_path):

@@ -134,9 +134,10 @@ def measured_frame(measured: list[Measured], gcur: str) -> pd.DataFrame:
     return df
 
 
-def _measure(rule, inv, investment_now, eq, equity, equity_acct, ents, hist, rates, gcur, per) -> Measured:
-    """Goodwill of ``rule``'s investment, measured now (the first close that consolidates it):
-    the investment in group currency at its HistoricalRates rate (a row for the parent and the
+def _measure(rule, inv_acct, accounts, eq, equity, equity_acct, ents, hist, rates, gcur, per) -> Measured:
+    """Goodwill of ``rule``'s investment, measured now (the first close that consolidates it),
+    at acquisition: the parent's opening investment (``inv_acct``, its currency, on
+    ``accounts``) in group currency at its HistoricalRates rate (a row for the parent and the
     investment account) if one is given, else at this close's closing rate; the
     non-controlling share of the equity at acquisition; goodwill = investment − equity + NCI,
     held in the subsidiary's currency at the rate its equity at acquisition stands at (its
@@ -144,14 +145,17 @@ def _measure(rule, inv, investment_now, eq, equity, equity_acct, ents, hist, rat
     parent, sub = rule.entity, rule.counterparty
     pcur, scur = ents[parent].currency, ents[sub].currency
     g_scale, s_scale = scale_of(gcur), scale_of(scur)
-    inv_acct = int(inv["balance_acct"].sum())
-    investment = investment_now
-    if pcur != gcur and len(hist):
-        h = hist[(hist["entity"] == parent) & hist["account"].isin(list(inv["account"]))]
+    investment = inv_acct
+    if pcur != gcur:
+        h = hist[(hist["entity"] == parent) & hist["account"].isin(list(accounts))] if len(hist) else hist
+        cl = rates.get(pcur, "closing")
         if len(h) and not h["rate"].isna().all():
             investment = int(convert([inv_acct], float(h["rate"].dropna().iloc[0]), scale_of(pcur), g_scale)[0])
         elif len(h) and not h["amount_group"].isna().all():
             investment = int(h["amount_group"].dropna().sum())
+        else:
+            investment = int(convert([inv_acct], cl["rate"], scale_of(pcur), g_scale, cl["inverse"])[0]) \
+                if cl["found"] else 0
     nci = share(equity, ONE - ents[sub].direct)
     goodwill = investment - equity + nci
     if scur == gcur:
@@ -236,7 +240,15 @@ def investment(g: Group, rule: Rule, tr: pd.DataFrame, measured: dict) -> tuple[
                                 **where(book, rule.row, "rule")))
         m = None
     if m is None:
-        m = _measure(rule, inv, investment_now, eq, equity, equity_acct, ents, hist, rates, gcur, per)
+        # the investment at acquisition: the parent's opening balance (what the period added is a
+        # later purchase or a capital contribution, not part of the acquisition)
+        opened = op[(op["entity"] == parent) & op["account"].isin(rule.accounts)] if len(op) else op
+        at_acq = opened[opened["counterparty"] == sub] if len(opened) else opened
+        if not len(at_acq) and len(opened):
+            at_acq = opened[opened["counterparty"] == ""]
+        inv_open = int(at_acq["amount_acct"].sum()) if len(at_acq) else 0
+        m = _measure(rule, inv_open, list(inv["account"]) or sorted(rule.accounts), eq, equity, equity_acct, ents,
+                     hist, rates, gcur, per)
     pl_difference = chart.loc[rule.difference, "type"] in PROFIT_TYPES
 
     for _, r in inv.iterrows():  # the investment's balances: a handful
@@ -265,9 +277,27 @@ def investment(g: Group, rule: Rule, tr: pd.DataFrame, measured: dict) -> tuple[
          description=f"{what} on {sub}, measured in {m.period}", role="goodwill",
          cumulative=m.goodwill_group if pl_difference else 0)
 
+    # capital the subsidiary received since acquisition (the rule's counter accounts other than
+    # retained earnings and the reserves): the parent's share is eliminated against the growth
+    # of its investment; the non-controlling share goes to NCI with the subsidiary's other
+    # post-acquisition equity movements (:func:`.nci.nci`)
+    not_capital = {g.account(k) for k in ("retained_earnings_account", "translation_reserve_account", "nci_account")}
+    capital = sorted(set(rule.counters) - not_capital)
+    now_cap = tr[(tr["entity"] == sub) & tr["account"].isin(capital)].groupby(key, sort=True)["amount_group"].sum()
+    acq_cap = eq[eq["account"].isin(capital)].groupby(key, sort=True)["group"].sum() if len(eq) else now_cap.iloc[0:0]
+    received = now_cap.sub(acq_cap, fill_value=0).astype("int64")
+    parent_part = 0
+    for k, v in received[received != 0].items():  # the subsidiary's capital accounts: a handful
+        part = share(int(v), ents[sub].direct)
+        parent_part -= part
+        r = dict(zip(key, k if isinstance(k, tuple) else (k,)))
+        post(sub, r["account"], -part, counterparty=r["counterparty"], dimv=dimv(r, dims),
+             description=f"Eliminate {parent}'s share of the capital {sub} received since acquisition",
+             role="capital_since_acquisition", balance=int(v))
+
     # what the measured figures no longer cover: a foreign parent's rate moved (translation),
     # or the investment or the equity at acquisition changed since goodwill was measured
-    booked = -investment_now + equity - m.nci_group + m.goodwill_group
+    booked = -investment_now + equity - m.nci_group + m.goodwill_group + parent_part
     translated = 0
     if booked and pcur != gcur:
         cl = rates.get(pcur, "closing")
@@ -285,6 +315,15 @@ def investment(g: Group, rule: Rule, tr: pd.DataFrame, measured: dict) -> tuple[
         else:
             translated = 0
     rest = -booked - translated
+    if rest and parent_part and abs(rest) * 20 <= abs(parent_part) and (pcur != gcur or scur != gcur):
+        # the investment grew with the capital contributed, at the rate the parent paid; the
+        # subsidiary's capital stands at its own historical rate: an exchange difference
+        needs.append(Need("setting", "translation_reserve_account", f"capital contributed to {sub} is translated"))
+        reserve = g.account("translation_reserve_account")
+        if reserve:
+            post(parent, reserve, rest, counterparty=sub, description=f"Exchange difference on the capital {parent} "
+                 f"contributed to {sub} since acquisition", role="investment_translation")
+            rest = 0
     if rest:
         post(sub, rule.difference, rest, counterparty=parent, description=f"Change in {parent}'s investment in "
              f"{sub} or in its equity at acquisition since goodwill was measured ({m.period})",

@@ -314,8 +314,7 @@ def _settings(book, chart) -> dict[str, tuple]:
     out = {}
     for key in ACCOUNT_SETTINGS:
         v = code(getattr(book.settings, key, ""))
-        f, s, r = book.settings.origin.get(key, ("", "Settings", 0))
-        loc = dict(file=f, sheet=s or "Settings", cell=f"row {r}" if r else "")
+        loc = {k: v for k, v in book.locate_setting(key).items() if k != "column"}
         if not v:
             out[key] = ("", lambda why, key=key, loc=loc: Finding(
                 ERROR, f"{key} is not set, and it is needed because {why}.",
@@ -368,10 +367,7 @@ def where(book, row, column="") -> dict:
     try:
         return book.locate(row, column)
     except Exception:
-        parts = str(row.get("source", "") if hasattr(row, "get") else "").split("!")
-        if len(parts) == 3:
-            return {"file": parts[0], "sheet": parts[1], "cell": f"row {parts[2]}", "column": column}
-        return {"column": column}
+        return book.locate_source(row.get("source", "") if hasattr(row, "get") else "", column)
 
 
 def text(v) -> str:

@@ -92,27 +92,50 @@ def cta_report(g: Group, tr: pd.DataFrame, figs: pd.DataFrame, nci: pd.DataFrame
             at_start = opening_reserve.get(e, 0)
             nci_start = share(at_start, factor) if factor > 0 else 0
         inv_elim = int(f["investment_eliminated"])
-        rows.append([e, cur, -h_acct, -h_group, ratio(h_group, h_acct), rates.effective(cur, "closing"),
+        rows.append([e, cur, -h_acct, -h_group, ratio(h_group, h_acct), opening_rate_source(h),
+                     rates.effective(cur, "closing"),
                      rate_source(cl), na_effect, -p_acct, -p_group, ratio(p_group, p_acct), rate_source(av),
                      pl_effect, inv_elim, translation - na_effect - pl_effect - inv_elim, translation, goodwill, total,
-                     "gain" if total < 0 else ("loss" if total > 0 else ""), nci_share, total - nci_share, at_start,
-                     total - at_start, nci_start, nci_share - nci_start])
+                     gain_or_loss(total), nci_share, total - nci_share, at_start,
+                     total - at_start, gain_or_loss(total - at_start), nci_start, nci_share - nci_start])
         carry += [[e, fig, v, per.name, per.fiscal_year] for fig, v in
                   (("translation", translation), ("goodwill", goodwill), ("total", total), ("nci_share", nci_share))]
     cols = ["entity", "currency", "opening_net_assets_acct", "opening_net_assets_group", "opening_rate",
-            "closing_rate", "closing_rate_source", "cta_net_assets", "profit_ytd_acct", "profit_ytd_group",
+            "opening_rate_source", "closing_rate", "closing_rate_source", "cta_net_assets", "profit_ytd_acct", "profit_ytd_group",
             "average_rate", "average_rate_source", "cta_profit", "cta_investment_eliminated", "cta_unexplained",
             "cta_translation", "cta_goodwill", "cta_total", "cta_total_is", "cta_nci_share", "cta_owners_share",
-            "cta_at_start", "cta_movement", "cta_nci_at_start", "cta_nci_movement"]
+            "cta_at_start", "cta_movement", "cta_movement_is", "cta_nci_at_start", "cta_nci_movement"]
     df = pd.DataFrame(rows, columns=cols)
     for k in cols[2:]:
         if k not in ("opening_rate", "closing_rate", "average_rate", "closing_rate_source", "average_rate_source",
-                     "cta_total_is"):
+                     "opening_rate_source", "cta_total_is", "cta_movement_is"):
             df[k] = df[k].astype("int64")
     cf = pd.DataFrame(carry, columns=["entity", "figure", "amount_group", "period", "fiscal_year"])
     cf["amount_group"] = cf["amount_group"].astype("int64")
     cf["fiscal_year"] = cf["fiscal_year"].astype("int64")
     return df, cf
+
+
+def gain_or_loss(amount: int) -> str:
+    """A translation difference in the ledger's sign: a credit (negative) to the reserve is a
+    gain, a debit (positive) a loss."""
+    return "gain" if amount < 0 else ("loss" if amount > 0 else "")
+
+
+def opening_rate_source(h: pd.DataFrame) -> str:
+    """Where the rate of the opening net assets comes from: the historical-rate (Equity)
+    accounts it weighs, each with its rate and the row that gives it (``HistoricalRates``, or
+    the retained earnings rolled forward by earlier closes)."""
+    if not len(h):
+        return ""
+    parts = []
+    for acc, rt, rate, src in zip(h["account"], h["rate_type"], h["rate"], h.get("rate_source", h["rate_type"])):
+        src = "" if src is None or (isinstance(src, float) and np.isnan(src)) else str(src)
+        if rt == "same currency":
+            return "same currency"
+        shown = np.format_float_positional(round(float(rate), 6), trim="-") if pd.notna(rate) else "amount given"
+        parts.append(f"{acc} at {shown}" + (f" ({src})" if src else f" ({rt})" if rt else ""))
+    return "weighted by balance: " + "; ".join(parts)
 
 
 def rate_source(r: dict) -> str:
