@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,9 @@ class Outcome:
     written: list = field(default_factory=list)
     period: str = ""
     summary: dict = field(default_factory=dict)
+    # seconds per phase of a close (read, validate, close, statements, write, persist), and
+    # under ``steps`` each step's own (:attr:`closebatch.close.CloseResult.timings`)
+    timings: dict = field(default_factory=dict)
 
     @property
     def errors(self):
@@ -78,14 +82,20 @@ def _system_allocator() -> None:
         pa.set_memory_pool(pa.system_memory_pool())
 
 
-def load(books: Path, exclude=(), progress=None, jobs=None):
+def load(books: Path, exclude=(), progress=None, jobs=None, timings: dict | None = None):
     """Read and validate a books folder.  ``progress(stage, done, total, name)``, if given,
-    hears about long stages (see :func:`_stage_progress`)."""
+    hears about long stages (see :func:`_stage_progress`); ``timings``, if given, gets the
+    seconds of ``read`` and ``validate``."""
     _system_allocator()
+    started = time.perf_counter()
     read = read_books(Path(books), exclude=exclude, progress=_stage_progress(progress, "Reading workbooks"),
                       jobs=parallel.default_jobs() if jobs is None else jobs)
     _stage(progress, "Validating")
+    validating = time.perf_counter()
     book, findings = load_book(read)
+    if timings is not None:
+        timings["read"] = validating - started
+        timings["validate"] = time.perf_counter() - validating
     return read, book, findings
 
 
@@ -378,6 +388,7 @@ class Checked:
     run_entities: tuple = ()
     closed_before: dict = field(default_factory=dict)
     completing: bool = True
+    timings: dict = field(default_factory=dict)  # seconds per phase (see Outcome.timings)
 
     @property
     def stopped(self) -> bool:
@@ -401,8 +412,10 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     from .money import AmountOverflow
     from .validate import usable
 
-    read, book, findings = load(books, exclude=(out_root,) if out_root else (), progress=progress, jobs=jobs)
-    chk = Checked(read, book, list(findings), list(findings))
+    timings: dict = {}
+    read, book, findings = load(books, exclude=(out_root,) if out_root else (), progress=progress, jobs=jobs,
+                                timings=timings)
+    chk = Checked(read, book, list(findings), list(findings), timings=timings)
     if book is None or not len(book.periods):
         chk.note = "There is no usable Periods sheet, so the close of a period could not be checked further."
         return chk
@@ -464,6 +477,7 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     if any(f.code == "period-code" for f in findings):
         chk.note = "The close's own checks were not run: a period code is not a name (see above)."
         return chk
+    started = time.perf_counter()
     try:
         result = run_close(usable(book) if had_errors else book, per, hist, user=user, entities=chk.run_entities,
                            stage=lambda name: _stage(progress, name))
@@ -482,6 +496,8 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
     if result is None:
         return chk
     chk.result = result
+    timings["close"] = time.perf_counter() - started
+    timings["steps"] = dict(result.timings)
     known = {_problem(f) for f in findings if f.is_error and f.cell}
     steps = [_locate(f, read, book) for f in result.findings]
     steps = [f for f in steps if not (f.is_error and f.cell and _problem(f) in known)]  # one problem, one finding
@@ -493,9 +509,11 @@ def _check(books: Path, period, out_root, entities, user, progress, today, jobs,
         return chk
     _stage(progress, "Statements")
     group = statements.group_balances(result.steps.get("consolidation"))
+    started = time.perf_counter()
     chk.statements, st_findings = statements.build(book, per, result.balances, group=group, movement=result.lines,
                                                    history=load_comparatives(books, book, per, store),
                                                    flows=result.carry.get(statements.FLOWS))
+    timings["statements"] = time.perf_counter() - started
     seen = {(f.code, f.message) for f in chk.findings}
     chk.late = [f for f in st_findings if f.is_error and (f.code, f.message) not in seen]  # comparative columns only
     chk.blockers = list(result.blockers) + _task_blockers(book, result, today,
@@ -604,9 +622,12 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
 
             seal_note = "dry run: nothing sealed" if dry_run else (
                 "entities closed: the period is sealed when its last entity is closed" if not completing else "")
+            started = time.perf_counter()
             _write_outputs(od, book, result, findings, chk.read, period, blockers, staged, jobs, progress,
                            chk.statements, sealer=sealer, seal_note=seal_note, started_from=chk.started_from,
                            store=store)
+            chk.timings["write"] = time.perf_counter() - started
+            started = time.perf_counter()  # persisting: the outputs moved into place, the ledger committed
             atomic.checkpoint("ledger-written")
             _stage(progress, "Saving")
             written = od.commit(order=["manifest.json"], stop=atomic.checkpoint)
@@ -615,6 +636,7 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
                 _persist_close(ledger, book, period, user, now, result, staged, chk.started_from, close_seal, lock,
                                completing, record_entities, run_entities, closed_before, blockers)
                 saved.decided = True
+            chk.timings["persist"] = time.perf_counter() - started
             if out_root is None:  # the books' latest validation report: a copy, after what matters
                 outputs.copy_into(out_dir / "validation.xlsx", latest)
         except BaseException:
@@ -636,7 +658,7 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     if close_seal:
         msg += f" Sealed: {close_seal}."
     return Outcome(code, message=msg, findings=findings, blockers=blockers, out_dir=out_dir, written=written,
-                   period=period, summary=_summary(result))
+                   period=period, summary=_summary(result), timings=chk.timings)
 
 
 @dataclass

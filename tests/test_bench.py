@@ -56,6 +56,11 @@ def test_closes(books, tmp_path):
     assert steps["revaluation"]["balances_revalued"] > 0
     assert steps["consolidation"]["consolidated_entities"] == 5
     assert not (folder / "ledger").exists(), "a dry run persists nothing"
+    # what bench/run.py reads instead of wrapping the library's functions (no time is asserted)
+    from closebatch.registry import STEPS
+
+    assert {"read", "validate", "close", "statements", "write", "persist"} <= set(outcome.timings)
+    assert set(outcome.timings["steps"]) == {st.name for st in STEPS if st.run is not None}
 
 
 def test_same_arguments_same_bytes(books, tmp_path):
