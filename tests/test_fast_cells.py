@@ -211,3 +211,81 @@ def test_amounts_print_as_xlsxwriter_prints_them():
         got = fastcells._number_text(values, valid, minor, scale).to_pylist()
         want = [("%.16G" % x) if ok else None for x, ok in zip(values.tolist(), valid.tolist())]
         assert got == want, sc
+
+
+def print_ready_frame(n: int = 23) -> pd.DataFrame:
+    """Long text that wraps (rows of several lines), blank amounts, every number kind."""
+    words = "the quick brown fox jumps over the lazy dog and & <keeps> running "
+    long = [(words * (1 + i % 4))[: 20 + 37 * (i % 5)] if i % 3 else None for i in range(n)]
+    long[2] = "=SUM(A1:A9) " + "y" * 130  # a formula-looking text that wraps: text all the same
+    amount = pd.Series([None if i % 6 == 1 else (i - 9) * 12345 for i in range(n)], dtype=object)
+    return pd.DataFrame({
+        "entity_code": pd.Series([f"E{i % 3}" for i in range(n)], dtype="str"),
+        "long_description_of_the_line": pd.Series(long, dtype="str"), "amount_acct": amount,
+        "line_count": np.arange(n) * 1001, "fiscal_year": np.full(n, 2026), "share_pct": np.linspace(0, 1, n),
+        "statistic_value": np.linspace(-5, 5, n) / 7, "rate_to_group": np.linspace(0.1, 30, n),
+        "when": pd.Series(pd.to_datetime("2026-01-31") - pd.to_timedelta(np.arange(n), unit="D")),
+        "reviewed": np.arange(n) % 3 == 0})
+
+
+PRINT_COLUMNS = [Column("entity_code", "code"), Column("long_description_of_the_line", "text"),
+                 Column("amount_acct", "money", 2),
+                 Column("line_count", "count", header="Number of lines posted in the period"), Column("fiscal_year", "year"),
+                 Column("share_pct", "percent"), Column("statistic_value", "number"),
+                 Column("rate_to_group", "rate"), Column("when", "date"), Column("reviewed", "flag")]
+
+
+def write_print_ready(path):
+    book = Book(path, title="Print & ready", stream=True)
+    book.write(Sheet("Wrapped", print_ready_frame(), PRINT_COLUMNS, words=True, totals=["amount_acct"],
+                     caption="Lines <wrapped>"))
+    book.write(Sheet("Titled", print_ready_frame(9), PRINT_COLUMNS[:4], title="A title above", words=True))
+    ws = book.write(Sheet("Charted", print_ready_frame(6)[["entity_code", "line_count"]],
+                          [Column("entity_code", "code"), Column("line_count", "count")]))
+    chart = book.wb.add_chart({"type": "column"})
+    chart.add_series({"values": "='Charted'!$B$2:$B$7"})
+    ws.insert_chart("D2", chart)
+    book.close()
+
+
+@pytest.mark.parametrize("block", [writer.BLOCK, 5])
+def test_a_print_ready_table_with_wrapped_rows_is_the_same_file_both_ways(tmp_path, monkeypatch, block):
+    """Main's print-ready tables: headers in words that wrap (the header row's height), long
+    text wrapping with each row as high as its lines, every cell at the top of its row, blank
+    amounts, each number kind's format, print setup and a chart's print area."""
+    monkeypatch.setattr(writer, "BLOCK", block)
+    monkeypatch.setattr(fastcells, "PIECE", 2)
+    blocks = []
+    real = fastcells.write_rows
+    monkeypatch.setattr(fastcells, "write_rows", lambda *a, **k: (blocks.append(a[1]), real(*a, **k))[1])
+    cells, block_ = write_both(tmp_path, monkeypatch, write_print_ready)
+    assert blocks, "the block writer wrote the sheets (no fall back for heights)"
+    assert cells == block_, differing_parts(cells, block_)
+
+
+def test_print_setup_and_heights_come_out(tmp_path, monkeypatch):
+    import openpyxl
+
+    monkeypatch.setattr(writer, "CELL_BY_CELL", False)
+    monkeypatch.setattr(writer, "BLOCK", 5)
+    path = tmp_path / "p.xlsx"
+    write_print_ready(path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Wrapped"]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:J24"
+    assert ws.print_title_rows == "$1:$1"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1)
+    assert ws.page_setup.fitToHeight == 0 and ws.page_setup.orientation == "landscape"
+    assert ws.oddHeader.left.text == "&BPrint && ready"  # the workbook's name, "&" escaped in a page header
+    assert ws.row_dimensions[1].height == 45  # "Number of lines posted in the period" wraps in three lines
+    assert ws["B4"].value.startswith("=SUM(") and ws["B4"].data_type == "s"  # text, never a formula
+    assert ws["B4"].alignment.wrap_text and ws.row_dimensions[4].height == 45  # 142 characters, 3 lines
+    assert ws.row_dimensions[3].height == 30 and ws.row_dimensions[5].height is None  # 57 characters; none
+    assert ws["C3"].value is None and ws["C2"].value == pytest.approx(-1111.05)  # a missing amount stays blank
+    assert ws["C2"].number_format == "#,##0.00;-#,##0.00;0.00" and ws["C2"].alignment.vertical == "top"
+    assert ws["D3"].number_format == "#,##0" and ws["E2"].number_format == "0" and ws["F2"].number_format == "0.00%"
+    assert ws["H2"].number_format == "0.000000###" and ws["I2"].is_date
+    assert ws["A25"].value == "Total"
+    assert wb["Titled"].print_title_rows == "$1:$2" and wb["Titled"].freeze_panes == "A3"
+    assert wb["Titled"].page_setup.orientation == "portrait"
+    assert wb["Charted"].print_area == "'Charted'!$A$1:$K$16"  # the chart beside the table prints
