@@ -5,7 +5,9 @@
 Each writer writes the same frame (built, and the writer imported, before the clock starts) (16 columns as the close writes them: codes and text, a
 line number, a date, three amounts in minor units of 0 or 2 decimals by the row's currency)
 in a fresh process; the table gives wall and CPU seconds, the process's peak memory, the
-file's size, and whether a second run wrote the same bytes.  Writers:
+file's size, whether a second run wrote the same bytes, and what a reader sees in the file
+(:func:`checks`: the formula-looking description is text, the date a date, a JPY amount
+without decimals and a USD one with two, the header row frozen).  Writers:
 
 * ``closebatch``: :class:`closebatch.io.writer.Book` as the close uses it (cells a block at a
   time, parts deflated at level 1 in pieces on two threads);
@@ -111,6 +113,27 @@ def write(which: str, df, path: Path) -> None:
         raise SystemExit(f"unknown writer {which}")
 
 
+def checks(path: Path, df) -> dict:
+    """What a reader sees (openpyxl, read-only off so formats and panes are there), on the
+    first rows: each check True or False."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Lines"]
+    cols = {c.value: c.column_letter for c in ws[1]}
+    jpy = next(i for i, c in enumerate(df["currency"].tolist()[:500]) if c == "JPY") + 2
+    usd = next(i for i, c in enumerate(df["currency"].tolist()[:500]) if c == "USD") + 2
+    desc = ws[f"{cols['description']}2"]
+    date = ws[f"{cols['date']}2"]
+    return {
+        "text never a formula": desc.data_type == "s" and str(desc.value).startswith("=Sales invoice"),
+        "dates": bool(date.is_date) and date.number_format == "yyyy-mm-dd",
+        "amount formats by currency": ws[f"{cols['debit']}{jpy}"].number_format.startswith("#,##0;")
+        and ws[f"{cols['debit']}{usd}"].number_format.startswith("#,##0.00;"),
+        "frozen header": ws.freeze_panes == "A2",
+    }
+
+
 def worker(which: str, n: int, path: Path, result: Path) -> None:
     if which == "closebatch cell by cell":
         os.environ["CLOSEBATCH_CELL_BY_CELL"] = "1"
@@ -121,9 +144,11 @@ def worker(which: str, n: int, path: Path, result: Path) -> None:
         return
     df = frame(n)
     w0, c0 = time.perf_counter(), time.process_time()
-    write(which, df, path)
-    result.write_text(json.dumps({"wall": time.perf_counter() - w0, "cpu": time.process_time() - c0,
-                                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    write(which, df.copy(), path)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result.write_text(json.dumps({"wall": wall, "cpu": cpu, "peak": peak,
+                                  "checks": checks(path, df.head(1000)) if n <= 300_000 else {},
                                   "size": path.stat().st_size,
                                   "sha": hashlib.sha256(path.read_bytes()).hexdigest()}))
 
@@ -149,18 +174,20 @@ def main(argv=None) -> int:
         worker(args.worker, args.rows, args.path, args.result)
         return 0
     print(f"{args.rows:,} rows x 16 columns; load average {os.getloadavg()[0]:.1f}", flush=True)
-    print("| writer | wall | CPU | peak memory | file | second run, same bytes |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| writer | wall | CPU | peak memory | file | second run, same bytes | what a reader sees |")
+    print("|---|---:|---:|---:|---:|---|---|")
     with tempfile.TemporaryDirectory(prefix="writers-") as tmp:
         for which in [w.strip() for w in args.writers.split(",") if w.strip()]:
             first = run(which, args.rows, Path(tmp), 1)
             if "missing" in first:
-                print(f"| {which} | not installed ({first['missing']}) | | | | |", flush=True)
+                print(f"| {which} | not installed ({first['missing']}) | | | | | |", flush=True)
                 continue
             time.sleep(1.1)  # a clock-stamped document property would change
             second = run(which, args.rows, Path(tmp), 2)
             print(f"| {which} | {first['wall']:.1f} s | {first['cpu']:.1f} s | {first['peak']:,.0f} MB | "
-                  f"{first['size'] / 2**20:.1f} MB | {'yes' if first['sha'] == second['sha'] else 'no'} |", flush=True)
+                  f"{first['size'] / 2**20:.1f} MB | {'yes' if first['sha'] == second['sha'] else 'no'} | "
+                  + (", ".join(f"{k}: {'ok' if v else 'WRONG'}" for k, v in first["checks"].items()) or "not checked")
+                  + " |", flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
