@@ -1,6 +1,6 @@
 """Write a large, valid books folder for benchmarking closebatch, deterministically.
 
-    python bench/generate.py OUT_DIR --lines 100000 --seed 1
+    python bench/generate.py OUT_DIR --lines 100000 --seed 1 [--shape short] [--hledger FILE]
 
 The Meridian group: a US parent (USD) and four subsidiaries in EUR, GBP (80 % owned), DKK and
 JPY (a currency without decimals).  The folder holds master data with a ``department``
@@ -17,7 +17,11 @@ allocated by the close, payroll by department, customer receipts through the ban
 account (``settle = Y``) matched by the bank statement lines: most by deposit reference, some
 only by amount (the bank line carries its own reference), some still in transit at month end,
 foreign-currency deposits realizing an exchange difference; intercompany management fees and
-recharges both ways, and period-end adjustments with reversals on 1 February.
+recharges both ways, and period-end adjustments with reversals on 1 February.  ``--shape
+short`` writes the same kinds of journals two or three lines each (one revenue line an invoice,
+one receipt a deposit, one or two expense lines), so there are about as many journals as lines
+halved; ``--hledger FILE`` writes the same transactions (and the opening balances) as an
+hledger journal.
 
 Amounts are built in integer minor units, every foreign-currency line carries ``amount_acct``
 (converted at the spot rate of its date, rounded half away from zero), and every journal is
@@ -112,6 +116,7 @@ ACCOUNTS = [  # account, name, type, revalue, settle, statement_line
     ("8900", "Profit attributable to non-controlling interests", "Expense", "N", "N", None),
     ("9990", "Rounding", "Expense", "N", "N", FX),
 ]
+SHAPES = ("mix", "short")
 INVESTMENT = {"DE": "1610", "GB": "1620", "DK": "1630", "JP": "1640"}
 
 SETTINGS = [
@@ -270,8 +275,9 @@ class Entity:
     """Generates one entity's January journals as a stream of rows, in minor units."""
 
     def __init__(self, code: str, target: int, rng: random.Random, rates: Rates, intercompany: list,
-                 opening_items: list):
+                 opening_items: list, shape: str = "mix"):
         self.e, self.ccy, self.target, self.rng, self.rates = code, CURRENCY[code], target, rng, rates
+        self.short = shape == "short"  # two or three lines a journal
         self.days = business_days()
         self.intercompany = intercompany  # (day index, Line list, description) of this entity
         self.opening_items = opening_items  # (reference, amount) on the clearing account
@@ -298,7 +304,7 @@ class Entity:
                 Line("1000", amount, self.ccy, None), Line("1500", -amount, self.ccy, None, reference=ref)])
         ic = sorted(self.intercompany, key=lambda x: x[0])
         reserve = 10 + sum(len(x[1]) for x in ic)  # period-end adjustments and intercompany
-        payroll_every = max(40, self.target // 60)
+        payroll_every = max(40, self.target // 60) if not self.short else max(400, self.target // 8)
         k = 0
         while self.lines_written < self.target - reserve:
             di = min(len(days) - 1, self.lines_written * len(days) // max(1, self.target - reserve))
@@ -363,7 +369,8 @@ class Entity:
     def sale(self, di: int, ccy: str):
         rng = self.rng
         ref = self.next_ref("INV")
-        parts = [size(rng, 300, 9000, ccy) for _ in range(rng.randrange(1, 4))]
+        count = (1 if rng.random() < 0.8 else 2) if self.short else rng.randrange(1, 4)
+        parts = [size(rng, 300, 9000, ccy) for _ in range(count)]
         lines = [Line("4000", -p, ccy, None if ccy == self.ccy else -self.fx(p, ccy, di),
                       department=rng.choice(("SALES", "SALES", "MKT")), description=f"Sale {ref}") for p in parts]
         acct = None if ccy == self.ccy else -sum(ln.acct for ln in lines)
@@ -392,7 +399,7 @@ class Entity:
         """Rent, IT and utilities booked to ADMIN (allocated at the close), other costs by department."""
         rng = self.rng
         lines = []
-        for _ in range(rng.randrange(1, 5)):
+        for _ in range((1 if rng.random() < 0.8 else 2) if self.short else rng.randrange(1, 5)):
             account = rng.choice(("6100", "6200", "6900", "6300", "6900"))
             dept = "ADMIN" if account in ("6100", "6200", "6900") or rng.random() < 0.5 else rng.choice(TARGETS)
             lines.append(Line(account, size(rng, 50, 4000, self.ccy), self.ccy, None, department=dept))
@@ -418,7 +425,7 @@ class Entity:
         ccy = rng.choice(FOREIGN[self.e]) if foreign else self.ccy
         ref = self.next_ref("DEP")
         total = 0
-        n = rng.choice((1, 1, 1, 2, 2, 3))
+        n = 1 if self.short else rng.choice((1, 1, 1, 2, 2, 3))
         book_day = max(0, di - rng.randrange(0, 6))  # the receivable's booking date
         for _ in range(n):
             amount = size(rng, 300, 15000, ccy)
@@ -586,6 +593,63 @@ def elimination_rows() -> list:
 
 
 # --------------------------------------------------------------------------------------------
+# the same transactions as an hledger journal
+
+class Hledger:
+    """The opening balances and January journals as an hledger journal, to time ``hledger
+    bal`` on the same transactions: one transaction per journal (per entity), each posting to
+    ``ENTITY:ACCOUNT`` (``:DEPARTMENT`` when it has one) in its currency, a foreign-currency
+    line at its cost in the entity's currency (``@@``), so each balances as the close checks it."""
+
+    def __init__(self, path: Path):
+        self.fh = open(path, "w", encoding="utf-8", newline="\n")
+        self.transactions = 0
+
+    @staticmethod
+    def amount(minor: int, ccy: str) -> str:
+        s = SCALE[ccy]
+        sign = "-" if minor < 0 else ""
+        whole, frac = divmod(abs(minor), 10 ** s)
+        return f"{ccy} {sign}{whole}" + (f".{frac:0{s}d}" if s else "")
+
+    def posting(self, entity, account, department, ccy, minor, acct) -> str:
+        name = f"{entity}:{account}" + (f":{department}" if department else "")
+        text = f"    {name}  {self.amount(minor, ccy)}"
+        if acct is not None and ccy != CURRENCY[entity]:
+            text += f" @@ {self.amount(abs(acct), CURRENCY[entity])}"
+        return text
+
+    def opening(self, rows) -> None:
+        by_entity = {}
+        for e, account, department, ccy, balance, acct, *_ in rows:
+            by_entity.setdefault(e, []).append(self.posting(e, account, department, ccy, balance, acct))
+        for e, postings in by_entity.items():
+            self.fh.write(f"{OPENING.isoformat()} Opening balances {e}\n" + "\n".join(postings) + "\n\n")
+            self.transactions += 1
+
+    def journals(self, rows):
+        """Pass the Journals rows through, writing one transaction per journal."""
+        current, head, postings = None, "", []
+        for row in rows:
+            number, _line, ds, e, account, dept, ccy, debit, credit, acct, desc = row[:11]
+            if number != current:
+                if postings:
+                    self.fh.write(head + "\n".join(postings) + "\n\n")
+                    self.transactions += 1
+                current, postings = number, []
+                day = EXCEL_EPOCH + timedelta(days=ds)
+                head = f"{day.isoformat()} ({number}) {desc}\n"
+            postings.append(self.posting(e, account, dept, ccy, debit if debit is not None else -credit, acct))
+            yield row
+        if postings:
+            self.fh.write(head + "\n".join(postings) + "\n\n")
+            self.transactions += 1
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+# --------------------------------------------------------------------------------------------
 # writing
 
 class Writer:
@@ -657,8 +721,14 @@ def write(path: Path, sheets: dict) -> int:
     return n
 
 
-def generate(folder: Path, lines: int = 10_000, seed: int = 1) -> dict:
-    """Write the books folder; returns a summary (files, journal lines per entity, counts)."""
+def generate(folder: Path, lines: int = 10_000, seed: int = 1, shape: str = "mix", hledger: Path | None = None) -> dict:
+    """Write the books folder; returns a summary (files, journal lines per entity, counts).
+    ``shape``: ``mix`` (invoices of one to three revenue lines, receipts, payroll, expenses of
+    up to five lines: about 2.5 lines a journal) or ``short`` (two or three lines a journal,
+    as invoice and payment postings are).  ``hledger``: also write the opening balances and
+    the journals there as an hledger journal."""
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {', '.join(SHAPES)}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -680,6 +750,9 @@ def generate(folder: Path, lines: int = 10_000, seed: int = 1) -> dict:
         "Users": [list(u) for u in USERS],
     })
     write(out("Opening balances 2026.xlsx"), {"TrialBalance": tb})
+    ledger = Hledger(Path(hledger)) if hledger else None
+    if ledger:
+        ledger.opening(tb)
     write(out("Rates 2026.xlsx"), {"Rates": [list(r) for r in rates.rows]})
     rules, stats = allocation_rows()
     write(out("Allocations.xlsx"), {"Allocations": rules, "Statistics": stats})
@@ -688,11 +761,16 @@ def generate(folder: Path, lines: int = 10_000, seed: int = 1) -> dict:
     summary = {"files": files, "lines": {}, "counts": {}}
     for code, *_, share in ENTITIES:
         ent = Entity(code, max(60, int(lines * share)), random.Random(entity_seeds[code]), rates, ic[code],
-                     items[code])
-        n = write(out(f"Journals {code} Jan.xlsx"), {"Journals": ent.rows()})
+                     items[code], shape)
+        rows = ent.rows() if ledger is None else ledger.journals(ent.rows())
+        n = write(out(f"Journals {code} Jan.xlsx"), {"Journals": rows})
         summary["lines"][code] = n
         summary["counts"][code] = dict(ent.counts, journals=ent.number)
     summary["total_lines"] = sum(summary["lines"].values())
+    summary["journals"] = sum(c["journals"] for c in summary["counts"].values())
+    if ledger:
+        ledger.close()
+        summary["hledger_transactions"] = ledger.transactions
     return summary
 
 
@@ -701,12 +779,16 @@ def main(argv=None) -> int:
     parser.add_argument("folder", type=Path, help="books folder to write (created if missing)")
     parser.add_argument("--lines", type=int, default=10_000, help="about this many journal lines (default 10000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--shape", choices=SHAPES, default="mix",
+                        help="mix (about 2.5 lines a journal, default) or short (two or three lines a journal)")
+    parser.add_argument("--hledger", type=Path, help="also write the same transactions as an hledger journal here")
     args = parser.parse_args(argv)
     if args.lines < 300:
         parser.error("--lines must be at least 300")
-    s = generate(args.folder, args.lines, args.seed)
+    s = generate(args.folder, args.lines, args.seed, args.shape, args.hledger)
     for p in s["files"]:
         print(p)
+    print(f"{s['journals']} journals")
     print(f"{s['total_lines']} journal lines: " + ", ".join(f"{e} {n}" for e, n in s["lines"].items()))
     return 0
 

@@ -1,36 +1,39 @@
 """Benchmark the close, stage by stage, against the I/O floor of the same books folder.
 
-    python bench/run.py --sizes 10000,100000 [--seed 1] [--keep DIR] [--profile]
+    python bench/run.py --sizes 10000,100000 [--shapes mix,short] [--seed 1] [--keep DIR] [--profile] [--no-floor]
 
-For each size a books folder is generated with ``bench/generate.py`` (cached in
-``bench/data/books-N-sS/``, git-ignored, regenerated when the generator changes), copied to a
-scratch folder, and closed (period 2026-01, persisted, as the ``close`` command does) by
-:func:`closebatch.app.close_books` in a fresh Python process.  That process wraps, from
-outside the library, the functions the close flow calls and records each one's wall time
-and the process's peak resident memory when it returns (``ru_maxrss``, a high-water mark):
+For each size and shape (``mix``: about 2.5 lines a journal; ``short``: two or three, as
+invoices and payments are) a books folder is generated with ``bench/generate.py`` (cached in
+``bench/data/books-N-sS[-short]/``, git-ignored, regenerated when the generator changes),
+with the same transactions as an hledger journal beside it, copied to a scratch folder, and
+closed (period 2026-01, persisted, as the ``close`` command does) by
+:func:`closebatch.app.close_books` in a fresh Python process.  Nothing in the library is
+wrapped or replaced: the stages are what the close itself reports (``Outcome.timings``):
 
-* ``read``: :func:`closebatch.io.reader.read_books`
-* ``validate``: :func:`closebatch.validate.load_book`
-* ``close``: :func:`closebatch.close.run_close`, and within it each step function of
-  ``closebatch.steps.*`` (settlement, revaluation, allocation, consolidation, year_end);
-  ``close: other`` is the runner's own work around the steps
-* ``write``: ``closebatch.app._write_outputs``: every output workbook and the period's ledger
-  data files, shared out over ``--jobs`` processes (default: one per CPU core)
-* ``other``: the rest of ``close_books`` (ledger statuses, period checks, commit)
-* ``ledger: persist``: persisting the period's ledger: its tables and the fingerprints of the
-  posted lines (``ledger: stage``), writing its data files (in a writing process, beside the
-  outputs: ``ledger: write``), reading them back and sealing them (``ledger: seal``),
-  committing the seal and moving the files into place (``ledger: commit``); their sum
+* ``read``, ``validate``: reading the workbooks and validating them into the book
+* ``close``: :func:`closebatch.close.run_close`, and within it each step of the registry
+  (``close: settlement`` …, from ``CloseResult.timings``); ``close: other`` is the runner's
+  own work around the steps
+* ``statements``: the statements with their comparatives
+* ``write``: every output workbook and the period's ledger data files, shared out over
+  ``--jobs`` processes (default: one per CPU core), timed by the close's own clock around
+  the writing call
+* ``persist``: moving the outputs into place and committing the sealed ledger
+* ``other``: the rest of the benchmark's own clock around ``close_books`` (the lock, the
+  ledger's state, the period checks, staging the ledger record)
 * ``ledger: load (next close)``: in a fresh process, after the close, what the next period's
   close takes from ``ledger/`` (:func:`closebatch.app.ledger_state`, checking the chain, and
-  :func:`closebatch.app.ledger_inputs`, loading the previous period and the posted lines of
-  closed periods), with the calendar and currencies from the books' master data
+  :func:`closebatch.app.ledger_inputs`), with the calendar and currencies from the books'
+  master data
 
 The I/O floor, each part in its own fresh process: reading every workbook of the folder
 with fastexcel (``read_excel(path).load_sheet_by_name(name).to_arrow()``), the same with
 python-calamine's ``to_python`` (what the reader uses), and writing as many rows and columns
 as the close wrote (outputs and ledger) with xlsxwriter in constant-memory mode, ``write_row``,
 nothing else.
+
+``hledger bal`` on that journal is timed in its own process right after the close (when hledger
+is installed; Debian's package will do).
 
 The table is printed and written to ``bench/results.md`` with a description of the machine.
 Wall times on a shared machine are noisy: compare sizes and stages, not single digits.
@@ -44,7 +47,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import resource
 import shutil
 import subprocess
@@ -58,9 +60,8 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 GENERATOR = HERE / "generate.py"
 PERIOD = "2026-01"
-STEPS = (("settlement", "settlement", "settle"), ("revaluation", "revaluation", "revalue"),
-         ("allocation", "allocation", "allocate"), ("consolidation", "consolidation", "consolidate"),
-         ("year_end", "year_end", "close_year"))
+#: The phases of a close as ``Outcome.timings`` names them, in their order.
+PHASES = ("read", "validate", "close", "statements", "write", "persist")
 
 
 def peak_mb() -> float:
@@ -121,86 +122,16 @@ class MemorySampler:
 # --------------------------------------------------------------------------------------------
 # worker processes
 
-class Recorder:
-    def __init__(self):
-        self.times: dict[str, float] = {}
-        self.peaks: dict[str, float] = {}
-        self.stage = ""
-        self.files: list = []  # (stage, file, seconds from creating the workbook to closing it)
-
-    def wrap(self, name: str, fn, top: bool = False):
-        def timed(*args, **kwargs):
-            outer = self.stage
-            if top:
-                self.stage = name
-            t0 = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t0
-                self.peaks[name] = peak_mb()
-                self.stage = outer
-        timed.__wrapped__ = fn
-        return timed
-
-
 def worker_close(books: Path, result: Path, profile: Path | None, jobs: int | None) -> None:
+    """Close the books through :func:`closebatch.app.close_books`, as the ``close`` command
+    does, and record what the close says it took (``Outcome.timings``: each phase, and each
+    step's time from ``CloseResult.timings``); nothing in the library is wrapped or
+    replaced.  The total is this process's own clock around the call."""
     t0 = time.perf_counter()
     import closebatch.app as app
-    import xlsxwriter
-    import closebatch.steps.allocation  # noqa: F401
-    import closebatch.steps.consolidation  # noqa: F401
-    import closebatch.steps.revaluation  # noqa: F401
-    import closebatch.steps.settlement  # noqa: F401
-    import closebatch.steps.year_end  # noqa: F401
 
-    rec = Recorder()
-    rec.times["import closebatch"] = time.perf_counter() - t0
-    rec.peaks["import closebatch"] = peak_mb()
-    # the names app.py calls (imported into its namespace) and the step functions close.py
-    # calls through their modules
-    for attr, name in (("read_books", "read"), ("load_book", "validate"), ("run_close", "close"),
-                       ("_write_outputs", "write")):
-        setattr(app, attr, rec.wrap(name, getattr(app, attr), top=True))
-    for name, module, fn in STEPS:
-        mod = sys.modules[f"closebatch.steps.{module}"]
-        setattr(mod, fn, rec.wrap(f"close: {name}", getattr(mod, fn)))
-    from closebatch.io import store as store_mod
-
-    app._stage_ledger = rec.wrap("ledger: stage", app._stage_ledger)
-    store_mod.Staged.seal = rec.wrap("ledger: seal", store_mod.Staged.seal)
-    store_mod.Store.commit = rec.wrap("ledger: commit", store_mod.Store.commit)
-    ledger_write = store_mod.Staged.write
-
-    def timed_ledger_write(self):  # runs in a writing process: its time goes to the files log
-        start = time.perf_counter()
-        try:
-            return ledger_write(self)
-        finally:
-            with open(files_log, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(["ledger-write", "ledger", time.perf_counter() - start, os.getpid()]) + "\n")
-
-    store_mod.Staged.write = timed_ledger_write
-    # every workbook the close writes, whichever code writes it: from creation to close
-    original_init, original_close = xlsxwriter.Workbook.__init__, xlsxwriter.Workbook.close
-
-    def init(self, filename=None, *args, **kwargs):
-        self._bench_start = time.perf_counter()
-        return original_init(self, filename, *args, **kwargs)
-
-    def close(self):
-        try:
-            return original_close(self)
-        finally:
-            start = getattr(self, "_bench_start", None)
-            if start is not None:  # appended by whichever process wrote the workbook
-                with open(files_log, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps([rec.stage, Path(str(self.filename)).name, time.perf_counter() - start,
-                                         os.getpid()]) + "\n")
-
-    files_log = result.with_suffix(".files")
-    xlsxwriter.Workbook.__init__, xlsxwriter.Workbook.close = init, close
-
+    times = {"import closebatch": time.perf_counter() - t0}
+    peaks = {"import closebatch": peak_mb()}
     prof = None
     if profile:
         import cProfile
@@ -214,24 +145,25 @@ def worker_close(books: Path, result: Path, profile: Path | None, jobs: int | No
     if prof:
         prof.disable()
         prof.dump_stats(str(profile))
-    rec.times["total (close_books)"] = total
-    rec.peaks["total (close_books)"] = peak_mb()
+    reported = dict(outcome.timings or {})
+    steps = reported.pop("steps", {}) or {}
+    for phase in PHASES:
+        if phase in reported:
+            times[phase] = reported[phase]
+    for name, seconds in steps.items():
+        times[f"close: {name}"] = seconds
+    if "close" in times:
+        times["close: other"] = times["close"] - sum(steps.values())
+    times["total (close_books)"] = total
+    times["other"] = total - sum(times.get(k, 0.0) for k in PHASES)
+    peaks["total (close_books)"] = peak_mb()
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest writing process
-    named = sum(rec.times.get(k, 0.0) for k in ("read", "validate", "close", "write"))
-    rec.times["other"] = total - named
-    steps = sum(v for k, v in rec.times.items() if k.startswith("close: "))
-    rec.times["close: other"] = rec.times.get("close", 0.0) - steps
     lines = outcome.summary.get("lines", 0) if outcome.summary else 0
     shapes = []  # (stage, file, sheet, rows, columns) of what the close left on disk (after the timing)
     for stage, folder in (("write", outcome.out_dir), ("ledger", Path(books) / "ledger")):
         for path in sorted(Path(folder).glob("*.xlsx")) if folder else []:
             shapes += [(stage, path.name, *dims) for dims in sheet_dims(path)]
-    files = [tuple(json.loads(x)) for x in files_log.read_text().splitlines()] if files_log.exists() else []
-    rec.times["ledger: write"] = sum(f[2] for f in files if f[0] == "ledger-write")
-    files = [f for f in files if f[0] != "ledger-write"]
-    rec.times["ledger: persist"] = sum(rec.times.get(k, 0.0) for k in ("ledger: stage", "ledger: write",
-                                                                        "ledger: seal", "ledger: commit"))
-    result.write_text(json.dumps({"times": rec.times, "peaks": rec.peaks, "shapes": shapes, "files": files,
+    result.write_text(json.dumps({"times": times, "peaks": peaks, "shapes": shapes, "steps": list(steps),
                                   "child_peak": children, "jobs": jobs or os.cpu_count(), "pss_peak": mem.peak,
                                   "exit_code": outcome.exit_code, "message": outcome.message,
                                   "errors": [f.message for f in outcome.errors][:5], "lines_posted": lines}))
@@ -330,6 +262,25 @@ def worker_write_floor(shapes: list, result: Path) -> None:
     result.write_text(json.dumps({"seconds": time.perf_counter() - t0, "peak": peak_mb(), "cells": cells}))
 
 
+def worker_hledger(journal: Path, result: Path) -> None:
+    """``hledger -f JOURNAL bal`` (every account's balance), its wall time and peak memory."""
+    exe = shutil.which("hledger")
+    if not exe:
+        result.write_text(json.dumps({"seconds": None, "peak": None, "version": None}))
+        return
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
+    t0 = time.perf_counter()
+    with open(os.devnull, "wb") as null:
+        proc = subprocess.Popen([exe, "-f", str(journal), "bal"], stdout=null, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if proc.returncode:
+        raise SystemExit(f"hledger bal failed on {journal}: {err[:500]}")
+    result.write_text(json.dumps({"seconds": seconds, "peak": usage.ru_maxrss / 1024, "version": version}))
+
+
 # --------------------------------------------------------------------------------------------
 # the driver
 
@@ -337,30 +288,36 @@ def generator_hash() -> str:
     return hashlib.sha256(GENERATOR.read_bytes()).hexdigest()[:16]
 
 
-def books_for(size: int, seed: int) -> tuple[Path, int, float | None]:
-    """The cached books folder of ``size`` lines (generated when missing or stale), its
-    number of journal lines, and the generation time (None when cached).
+def books_for(size: int, seed: int, shape: str = "mix") -> tuple[Path, int, float | None, dict]:
+    """The cached books folder of ``size`` lines of ``shape`` (generated when missing or
+    stale), its number of journal lines, the generation time (None when cached) and what the
+    generator said (journals, the hledger journal written beside the folder).
 
     The driver process stays small (it reads no workbook): a worker forked from it inherits
     its peak memory (``ru_maxrss`` survives fork and exec)."""
-    folder = DATA / f"books-{size}-s{seed}"
+    folder = DATA / (f"books-{size}-s{seed}" + ("" if shape == "mix" else f"-{shape}"))
+    journal = folder.with_suffix(".journal")
     marker = folder / ".generated"
-    if marker.exists():
+    if marker.exists() and journal.exists():
         try:
             cached = json.loads(marker.read_text())
             if cached.get("generator") == generator_hash():
-                return folder, int(cached["lines"]), None
+                return folder, int(cached["lines"]), None, cached
         except ValueError:
             pass
     if folder.exists():
         shutil.rmtree(folder)
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, str(GENERATOR), str(folder), "--lines", str(size), "--seed", str(seed)],
+    out = subprocess.run([sys.executable, str(GENERATOR), str(folder), "--lines", str(size), "--seed", str(seed),
+                          "--shape", shape, "--hledger", str(journal)],
                          check=True, stdout=subprocess.PIPE, text=True).stdout
     seconds = time.perf_counter() - t0
-    lines = int(out.strip().splitlines()[-1].split()[0])
-    marker.write_text(json.dumps({"generator": generator_hash(), "lines": lines, "seconds": seconds}))
-    return folder, lines, seconds
+    tail = out.strip().splitlines()
+    lines = int(tail[-1].split()[0])
+    info = {"generator": generator_hash(), "lines": lines, "seconds": seconds, "journals": int(tail[-2].split()[0]),
+            "journal": str(journal)}
+    marker.write_text(json.dumps(info))
+    return folder, lines, seconds, info
 
 
 def run_worker(args: list, env=None) -> dict:
@@ -395,29 +352,35 @@ def machine() -> dict:
             versions[mod] = version(mod.replace("_", "-"))
         except Exception:  # noqa: BLE001
             versions[mod] = "?"
+    exe = shutil.which("hledger")
+    if exe:
+        versions["hledger"] = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.split(",")[0]
     return {"nproc": os.cpu_count(), "cpu": cpu or "?", "memory": mem or "?",
             "python": platform.python_version(), "versions": versions, "load": os.getloadavg()}
 
 
-ORDER = ["import closebatch", "read", "validate", "close", "close: settlement", "close: revaluation",
-         "close: allocation", "close: consolidation", "close: year_end", "close: other", "write",
-         "other", "total (close_books)", "ledger: stage", "ledger: write", "ledger: seal", "ledger: commit",
-         "ledger: persist",
-         "ledger: load: check chain", "ledger: load (next close)"]
+def order(times: dict) -> list:
+    """The stages of a close in the order they run: the steps (``close: …``) inside ``close``."""
+    steps = [k for k in times if k.startswith("close: ") and k != "close: other"]
+    out = ["import closebatch", "read", "validate", "close", *steps, "close: other", "statements", "write",
+           "persist", "other", "total (close_books)", "ledger: load: check chain", "ledger: load (next close)"]
+    return [k for k in out if k in times]
 
 
-def bench_size(size: int, seed: int, keep: Path | None, profile: bool, jobs: int | None) -> dict:
-    books, lines, gen_seconds = books_for(size, seed)
-    scratch = Path(tempfile.mkdtemp(prefix=f"bench-{size}-")) if keep is None else keep / f"books-{size}"
+def bench_size(size: int, seed: int, keep: Path | None, profile: bool, jobs: int | None, shape: str = "mix",
+               floor: bool = True) -> dict:
+    books, lines, gen_seconds, info = books_for(size, seed, shape)
+    scratch = (Path(tempfile.mkdtemp(prefix=f"bench-{size}-")) if keep is None
+               else keep / (f"books-{size}" + ("" if shape == "mix" else f"-{shape}")))
     if scratch.exists():
         shutil.rmtree(scratch)
     shutil.copytree(books, scratch, ignore=shutil.ignore_patterns(".generated", "out", "ledger"))
     try:
-        print(f"[{size}] closing {lines} journal lines in {scratch} ...", file=sys.stderr, flush=True)
+        print(f"[{size} {shape}] closing {lines} journal lines in {scratch} ...", file=sys.stderr, flush=True)
         load = os.getloadavg()[0]
         jobs_arg = ["--jobs", str(jobs)] if jobs else []
         close = run_worker(["close", "--books", str(scratch), *jobs_arg])
-        print(f"[{size}] exit {close['exit_code']}: {close['message']} ({close['times']['total (close_books)']:.1f} s)",
+        print(f"[{size} {shape}] exit {close['exit_code']}: {close['message']} ({close['times']['total (close_books)']:.1f} s)",
               file=sys.stderr, flush=True)
         if close["exit_code"] not in (0, 3):
             raise SystemExit(f"the close of {size} lines failed: {close['message']} {close['errors']}")
@@ -426,20 +389,24 @@ def bench_size(size: int, seed: int, keep: Path | None, profile: bool, jobs: int
             close["times"]["ledger: load (next close)"] = loaded["total"]
             close["times"]["ledger: load: check chain"] = loaded["check"]
             close["peaks"]["ledger: load (next close)"] = loaded["peak"]
+        hl = run_worker(["hledger", "--books", info["journal"]])  # right after the close: the same load
+        load_end = os.getloadavg()[0]
         fx = run_worker(["read-fastexcel", "--books", str(books)])
         cal = run_worker(["read-calamine", "--books", str(books)])
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-            json.dump(close["shapes"], fh)
-        try:
-            wr = run_worker(["write", "--shapes", fh.name])
-        finally:
-            os.unlink(fh.name)
+        wr = {"seconds": None, "peak": 0, "cells": 0}
+        if floor:
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+                json.dump(close["shapes"], fh)
+            try:
+                wr = run_worker(["write", "--dims", fh.name])
+            finally:
+                os.unlink(fh.name)
         prof_path = None
         if profile:
             again = Path(tempfile.mkdtemp(prefix=f"bench-prof-{size}-"))
             shutil.rmtree(again)
             shutil.copytree(books, again, ignore=shutil.ignore_patterns(".generated", "out", "ledger"))
-            prof_path = DATA / f"profile-{size}.pstats"
+            prof_path = DATA / f"profile-{size}-{shape}.pstats"
             try:
                 run_worker(["close", "--books", str(again), "--profile-to", str(prof_path), *jobs_arg])
             finally:
@@ -452,18 +419,17 @@ def bench_size(size: int, seed: int, keep: Path | None, profile: bool, jobs: int
         stage = stage or "other"
         r, c = written.get(stage, (0, 0))
         written[stage] = (r + nrows, c + nrows * ncols)
-    return {"size": size, "lines": lines, "generate": gen_seconds, "load": load, "close": close, "fastexcel": fx,
-            "calamine": cal, "write": wr, "written": written, "profile": str(prof_path) if prof_path else None}
+    return {"size": size, "shape": shape, "lines": lines, "journals": info.get("journals"), "generate": gen_seconds,
+            "load": load, "load_end": load_end, "close": close, "hledger": hl, "fastexcel": fx, "calamine": cal,
+            "write": wr, "written": written, "profile": str(prof_path) if prof_path else None}
 
 
 def table(results: list) -> str:
     out = ["| size | stage | seconds | peak MB |", "|---|---|---:|---:|"]
     for r in results:
-        label = f"{r['size'] // 1000}k ({r['lines']:,} lines)" if r["size"] >= 1000 else str(r["size"])
+        label = label_of(r)
         t, p = r["close"]["times"], r["close"]["peaks"]
-        for stage in ORDER:
-            if stage not in t:
-                continue
+        for stage in order(t):
             peak = f"{p[stage]:,.0f}" if stage in p else ""
             name = f"&nbsp;&nbsp;{stage}" if stage.startswith("close: ") else stage
             if stage.startswith("total"):
@@ -473,11 +439,15 @@ def table(results: list) -> str:
                    f"{r['close'].get('child_peak', 0):,.0f} |")
         out.append(f"| {label} | *memory: peak of all processes together (PSS, sampled)* |  | "
                    f"{r['close'].get('pss_peak', 0):,.0f} |")
-        floor = r["fastexcel"]["seconds"] + r["write"]["seconds"]
-        compute = t["total (close_books)"] - t.get("read", 0) - t.get("write", 0)
-        out.append(f"| {label} | *vs floor: total / (fastexcel read + write floor)* | "
-                   f"{t['total (close_books)'] / floor:.2f}x |  |")
-        out.append(f"| {label} | *compute: total less read and write* | {compute:.2f} |  |")
+        compute = compute_of(t)
+        if r["write"]["seconds"] is not None:
+            floor = r["fastexcel"]["seconds"] + r["write"]["seconds"]
+            out.append(f"| {label} | *vs floor: total / (fastexcel read + write floor)* | "
+                       f"{t['total (close_books)'] / floor:.2f}x |  |")
+        if r["hledger"]["seconds"] is not None:
+            out.append(f"| {label} | *hledger bal, the same transactions* | {r['hledger']['seconds']:.2f} | "
+                       f"{r['hledger']['peak']:,.0f} |")
+        out.append(f"| {label} | *compute: validate and close (the steps)* | {compute:.2f} |  |")
         w = r["written"]
         rows_out = sum(v[0] for v in w.values())
         cells_out = sum(v[1] for v in w.values())
@@ -485,8 +455,35 @@ def table(results: list) -> str:
                    f"{r['fastexcel']['peak']:,.0f} |")
         out.append(f"| {label} | floor: read, calamine to_python | {r['calamine']['seconds']:.2f} | "
                    f"{r['calamine']['peak']:,.0f} |")
-        out.append(f"| {label} | floor: write {rows_out:,} rows / {cells_out:,} cells, xlsxwriter | "
-                   f"{r['write']['seconds']:.2f} | {r['write']['peak']:,.0f} |")
+        if r["write"]["seconds"] is not None:
+            out.append(f"| {label} | floor: write {rows_out:,} rows / {cells_out:,} cells, xlsxwriter | "
+                       f"{r['write']['seconds']:.2f} | {r['write']['peak']:,.0f} |")
+    return "\n".join(out)
+
+
+def label_of(r: dict) -> str:
+    size = f"{r['size'] // 1000}k" if r["size"] >= 1000 else str(r["size"])
+    return f"{size} {r.get('shape', 'mix')} ({r['lines']:,} lines)"
+
+
+def summary(results: list) -> str:
+    """One row per size and shape: the close against hledger and the I/O floor, its compute
+    and memory."""
+    out = ["| lines | shape | journals | close | `hledger bal` | close / hledger | I/O floor | close / floor | "
+           "compute | peak memory, all processes | per line | load |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        t = r["close"]["times"]
+        total = t["total (close_books)"]
+        hl = r["hledger"]["seconds"]
+        floor = r["fastexcel"]["seconds"] + r["write"]["seconds"] if r["write"]["seconds"] is not None else None
+        compute = compute_of(t)
+        pss = r["close"].get("pss_peak", 0)
+        out.append(f"| {r['lines']:,} | {r.get('shape', 'mix')} | {r.get('journals') or 0:,} | {total:.1f} s | "
+                   + (f"{hl:.1f} s | {total / hl:.2f} | " if hl else "n/a | | ")
+                   + (f"{floor:.1f} s | {total / floor:.2f} | " if floor else "not run | | ")
+                   + f"{compute:.1f} s | {pss:,.0f} MB | {pss * 1024 / max(1, r['lines']):,.2f} KB | "
+                   f"{r['load']:.1f}–{r.get('load_end', r['load']):.1f} |")
     return "\n".join(out)
 
 
@@ -504,27 +501,21 @@ def git_state() -> str:
                                f"({', '.join(dirty)})" if dirty else " (clean)")
 
 
-def _ledger_name(file: str) -> str:
-    """The ledger's workbooks are written under a temporary name first."""
-    m = re.match(r"^\.(.+?\.xlsx)\.tmp-", file)
-    if m:
-        return f"ledger/{m.group(1)}"
-    return "ledger/(temporary)" if file.startswith(".tmp-") else file
+def compute_of(times: dict) -> float:
+    """Validation and the close's steps (with the runner's own work around them): what the
+    close computes, as opposed to reading and writing workbooks."""
+    return times.get("validate", 0.0) + times.get("close", 0.0)
 
 
-def files_written(r: dict) -> str:
-    """The slowest workbooks of the close: rows, cells and seconds from creation to close."""
+def largest_files(r: dict) -> str:
+    """The largest workbooks the close wrote: rows and cells."""
     size: dict[str, list] = {}
     for stage, file, _sheet, nrows, ncols in r["close"]["shapes"]:
         v = size.setdefault(file if stage != "ledger" else f"ledger/{file}", [0, 0])
         v[0] += nrows
         v[1] += nrows * ncols
-    timed = sorted(((sec, stage, _ledger_name(file)) for stage, file, sec, *_ in r["close"]["files"]), reverse=True)
-    parts = []
-    for sec, stage, name in timed[:5]:
-        rows, cells = size.get(name, size.get(name.replace("ledger/", ""), [0, 0]))
-        parts.append(f"{name} ({stage}) {sec:.1f} s, {rows:,} rows / {cells:,} cells")
-    return "; ".join(parts)
+    top = sorted(size.items(), key=lambda kv: -kv[1][1])[:4]
+    return "; ".join(f"{name} {rows:,} rows / {cells:,} cells" for name, (rows, cells) in top)
 
 
 def report(results: list, info: dict, argv: list) -> str:
@@ -542,17 +533,25 @@ def report(results: list, info: dict, argv: list) -> str:
         f"Code measured: {git_state()}. Others edit the library concurrently, so runs at different times may "
         "measure different code.",
         "",
-        "Each size is closed once (period 2026-01, persisted) by `closebatch.app.close_books` in a fresh process; "
-        "each stage is the wall time of the wrapped function, *peak MB* the process's peak resident memory "
-        "(`ru_maxrss`, a high-water mark) when the stage returned. `close: …` rows are inside `close`. Floor rows "
-        "run in their own fresh processes: reading every workbook of the same folder, and writing as many rows and "
-        "columns as the close wrote into its outputs and `ledger/` (constant_memory, `write_row`), in one process. "
-        "The close writes its workbooks in `--jobs` processes (one per CPU core unless given): *peak MB* of the "
-        "`write` row is this process's; the largest writing process's peak is on its own row (it counts the pages it "
-        "shares with this process, from the fork); *memory* samples the proportional set size (PSS) of this process "
-        "and its writing processes every 0.25 s and gives the peak of their sum: the memory the close really takes. *vs floor* is the "
-        "close's total over the floor's read (fastexcel) plus write; *compute* is the total less reading and "
-        "writing.",
+        "Each size and shape is closed once (period 2026-01, persisted) by `closebatch.app.close_books` in a fresh "
+        "process. The stages are what the close reports it took (`Outcome.timings`: read, validate, close, "
+        "statements, write, persist, and each step's own time from `CloseResult.timings`, the `close: …` rows); "
+        "the total is the benchmark's own clock around the call, *other* the rest of it. *peak MB* is the process's "
+        "peak resident memory (`ru_maxrss`). The close writes its workbooks in `--jobs` processes (one per CPU core "
+        "unless given): the largest writing process's peak is on its own row; *memory* samples the proportional set "
+        "size (PSS) of the closing process and its writing processes every 0.25 s and gives the peak of their sum: "
+        "the memory the close really takes. Floor rows run in their own fresh processes: reading every workbook of "
+        "the same folder (fastexcel, and python-calamine as the reader does), and writing as many rows and columns as "
+        "the close wrote into its outputs and `ledger/` (xlsxwriter, constant_memory, `write_row`), in one process. "
+        "*close / floor* is the close's total over the floor's read (fastexcel) plus write; *compute* is validation "
+        "plus the close's steps (`validate` + `close`). *hledger bal* runs hledger's balance report on the same "
+        "transactions (the opening balances and the journals, written by the generator beside the books) in its own "
+        "process right after the close, with its peak memory. *load* is the load average when the close started and "
+        "when hledger ended.",
+        "",
+        summary(results),
+        "",
+        "Stage by stage:",
         "",
         table(results),
         "",
@@ -561,10 +560,9 @@ def report(results: list, info: dict, argv: list) -> str:
         w = r["written"]
         parts = [f"{stage}: {rows:,} rows" for stage, (rows, _cells) in w.items() if stage]
         gen = f"generated in {r['generate']:.1f} s; " if r["generate"] else "generated earlier (cached); "
-        lines.append(f"- {r['size']:,}: {gen}load average {r['load']:.1f} when the close started; close exit "
+        lines.append(f"- {label_of(r)}: {gen}load average {r['load']:.1f} when the close started; close exit "
                      f"{r['close']['exit_code']}, {r['close']['lines_posted']:,} lines posted; sheets written by "
-                     f"{', '.join(parts)}. Slowest workbooks (creation to close): "
-                     f"{files_written(r)}.")
+                     f"{', '.join(parts)}. Largest workbooks: {largest_files(r)}.")
     return "\n".join(lines) + "\n"
 
 
@@ -577,10 +575,14 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", action="store_true", help="one extra cProfile run per size")
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
     parser.add_argument("--jobs", type=int, help="processes for the close (default: one per CPU core)")
+    parser.add_argument("--shapes", default="mix,short",
+                        help="books shapes, comma-separated: mix (about 2.5 lines a journal), short (two or three)")
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the xlsxwriter write floor (minutes at a million lines)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--books", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--shapes", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--dims", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", dest="profile_to", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -590,8 +592,10 @@ def main(argv=None) -> int:
             worker_read_floor(args.books, args.result, args.worker.split("-")[1])
         elif args.worker == "ledger-load":
             worker_ledger_load(args.books, args.result)
+        elif args.worker == "hledger":
+            worker_hledger(args.books, args.result)
         elif args.worker == "write":
-            worker_write_floor(json.loads(args.shapes.read_text()), args.result)
+            worker_write_floor(json.loads(args.dims.read_text()), args.result)
         else:
             parser.error(f"unknown worker {args.worker}")
         return 0
@@ -600,10 +604,12 @@ def main(argv=None) -> int:
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     info = machine()
-    results = [bench_size(n, args.seed, args.keep, args.profile, args.jobs) for n in sizes]
+    shapes = [x.strip() for x in args.shapes.split(",") if x.strip()]
+    results = [bench_size(n, args.seed, args.keep, args.profile, args.jobs, shape, args.floor)
+               for n in sizes for shape in shapes]
     (DATA / f"{args.results.stem}.json").write_text(json.dumps({"machine": info, "results": results}, indent=1))
     text = report(results, info, argv)
-    print(table(results))
+    print(summary(results))
     args.results.write_text(text)
     print(f"\nwritten to {args.results}", file=sys.stderr)
     for r in results:

@@ -575,17 +575,27 @@ def _minor(v, ccy: str) -> int:
 
 def finding_entities(findings, frames) -> list[str]:
     """The entity each finding is about, found from its file, sheet and row in ``frames``
-    (frames with ``entity`` and lineage columns); "" when none."""
+    (frames with ``entity`` and lineage columns); "" when none.  Only the rows findings
+    point at are looked at (a handful among a million journal lines)."""
+    wanted: dict = {}
+    for i, f in enumerate(findings):
+        m = re.search(r"(\d+)$", f.cell or "")
+        if m:
+            wanted.setdefault((f.file, f.sheet, int(m.group(1))), []).append(i)
+    out = [""] * len(findings)
+    if not wanted:
+        return out
+    rows = sorted({r for _, _, r in wanted})
     where = {}
     for df in frames:
         if df is None or not len(df) or "entity" not in df or "_row" not in df:
             continue
-        for f, s, r, e in zip(df["_file"], df["_sheet"], df["_row"], df["entity"]):
+        hit = df[df["_row"].isin(rows).to_numpy()]
+        for f, s, r, e in zip(hit["_file"], hit["_sheet"], hit["_row"], hit["entity"]):
             where.setdefault((f, s, int(r)), _text(e))
-    out = []
-    for f in findings:
-        m = re.search(r"(\d+)$", f.cell or "")
-        out.append(where.get((f.file, f.sheet, int(m.group(1))), "") if m else "")
+    for key, idx in wanted.items():
+        for i in idx:
+            out[i] = where.get(key, "")
     return out
 
 

@@ -56,6 +56,11 @@ def test_closes(books, tmp_path):
     assert steps["revaluation"]["balances_revalued"] > 0
     assert steps["consolidation"]["consolidated_entities"] == 5
     assert not (folder / "ledger").exists(), "a dry run persists nothing"
+    # what bench/run.py reads instead of wrapping the library's functions (no time is asserted)
+    from closebatch.registry import STEPS
+
+    assert {"read", "validate", "close", "statements", "write", "persist"} <= set(outcome.timings)
+    assert set(outcome.timings["steps"]) == {st.name for st in STEPS if st.run is not None}
 
 
 def test_same_arguments_same_bytes(books, tmp_path):
@@ -66,3 +71,46 @@ def test_same_arguments_same_bytes(books, tmp_path):
     assert first == sorted(p.name for p in again.glob("*.xlsx"))
     for name in first:
         assert (folder / name).read_bytes() == (again / name).read_bytes(), f"{name} differs between two runs"
+
+
+@pytest.fixture(scope="module")
+def short_books(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench-short") / "books"
+    journal = folder.parent / "books.journal"
+    summary = _generator().generate(folder, lines=LINES, seed=7, shape="short", hledger=journal)
+    return folder, summary, journal
+
+
+def test_short_journals_are_two_or_three_lines(short_books, tmp_path):
+    folder, summary, _ = short_books
+    assert abs(summary["total_lines"] - LINES) <= LINES * 0.05
+    assert 2.0 <= summary["total_lines"] / summary["journals"] <= 2.3  # many short journals
+    outcome = app.close_books(folder, period="2026-01", out=tmp_path / "out", dry_run=True, user="bench")
+    assert outcome.exit_code in (app.EXIT_OK, app.EXIT_BLOCKED), (
+        outcome.message, [f"{f.where()}: {f.message}" for f in outcome.errors][:10])
+
+
+def test_the_hledger_journal_holds_the_same_transactions(short_books):
+    """One transaction per journal and one per entity's opening balances; each balances in the
+    entity's currency at the cost of its foreign-currency postings."""
+    from decimal import Decimal
+
+    folder, summary, journal = short_books
+    text = journal.read_text(encoding="utf-8")
+    blocks = [b for b in text.split("\n\n") if b.strip()]
+    assert len(blocks) == summary["hledger_transactions"] == summary["journals"] + 5
+    postings = sum(len(b.splitlines()) - 1 for b in blocks[5:])
+    assert postings == summary["total_lines"]
+    for block in blocks:
+        total: dict = {}
+        for line in block.splitlines()[1:]:
+            _, amount = line.strip().split("  ", 1)
+            if " @@ " in amount:
+                qty, cost = amount.split(" @@ ")
+                ccy, value = cost.split()
+                value = Decimal(value) * (-1 if "-" in qty else 1)
+            else:
+                ccy, value = amount.split()
+                value = Decimal(value)
+            total[ccy] = total.get(ccy, 0) + value
+        assert all(v == 0 for v in total.values()), block

@@ -33,26 +33,35 @@ from .writer import Column, Sheet
 GROUP_TYPES = ("elimination",)
 
 
+def sort_order(lines: pd.DataFrame) -> np.ndarray:
+    """The positions of ``lines`` by journal type (spec order), journal, entity, line;
+    stable otherwise (the order :func:`sort_lines` puts them in)."""
+    order = {t: i for i, t in enumerate(JOURNAL_TYPES)}
+    keys = pd.DataFrame({"_t": lines["journal_type"].map(order).fillna(len(order)).astype(int).to_numpy(),
+                         "journal_type": lines["journal_type"].to_numpy(), "journal": lines["journal"].to_numpy(),
+                         "entity": lines["entity"].to_numpy(), "line": lines["line"].to_numpy(),
+                         "_o": np.arange(len(lines))})
+    keys = keys.sort_values(["_t", "journal_type", "journal", "entity", "line", "_o"], kind="stable")
+    return keys["_o"].to_numpy()
+
+
 def sort_lines(lines: pd.DataFrame) -> pd.DataFrame:
     """Lines by journal type (spec order), journal, entity, line; stable otherwise."""
     if not len(lines):
         return lines
-    order = {t: i for i, t in enumerate(JOURNAL_TYPES)}
-    key = lines["journal_type"].map(order).fillna(len(order)).astype(int)
-    df = lines.assign(_t=key.to_numpy(), _o=np.arange(len(lines)))
-    df = df.sort_values(["_t", "journal_type", "journal", "entity", "line", "_o"], kind="stable")
-    return df.drop(columns=["_t", "_o"]).reset_index(drop=True)
+    return lines.take(sort_order(lines)).reset_index(drop=True)
 
 
 def write_ledger_journal(path: Path, book: Book, lines: pd.DataFrame) -> Path:
     """``lines``: :func:`closebatch.io.outputs.journal_lines` output (debit, credit,
-    accounting_currency added to a lines frame)."""
-    df = lines.copy()
+    accounting_currency added to a lines frame).  The frame is sorted once (one copy of it);
+    the consolidation layer's accounting currency is set on that copy."""
+    df = sort_lines(lines)
     gcur = book.settings.group_currency or ""
     if len(df) and gcur:
         layer = df["journal_type"].isin(GROUP_TYPES).to_numpy()
-        df.loc[layer, "accounting_currency"] = gcur  # consolidation lines are in the group currency
-    df = sort_lines(df)
+        if layer.any():  # consolidation lines are in the group currency
+            df["accounting_currency"] = df["accounting_currency"].where(~layer, gcur)
     xb = XBook(path, stream=True)
     lines_sheet = journal_sheet(book, df)
     xb.write(lines_sheet)
@@ -78,33 +87,68 @@ def journal_register(df: pd.DataFrame, width: int) -> tuple[pd.DataFrame, pd.Dat
     of lines, its first date, description and source, and a link to its rows on the
     ``Lines`` sheet (``width`` columns wide).  A journal is a journal number of one entity
     (the consolidation layer's journals: of the group).  Also the totals per layer and
-    accounting currency."""
+    accounting currency.
+
+    ``df`` being sorted, a journal's lines are consecutive: the register is found where the
+    key (type, journal, entity, accounting currency) changes from one line to the next, and
+    its sums by ``reduceat`` over those runs; no Python object per line.  The description
+    and source are each journal's first non-blank ones, its date the earliest."""
     if not len(df):
         return pd.DataFrame({c.name: [] for c in REGISTER_COLUMNS}), pd.DataFrame(
             columns=["_layer", "accounting_currency", "debit_acct", "credit_acct", "lines"])
-    acct = df["amount_acct"].to_numpy(dtype="int64")
+    n = len(df)
     group_layer = df["journal_type"].isin(GROUP_TYPES).to_numpy()
-    g = pd.DataFrame({"journal_type": df["journal_type"].to_numpy(dtype=object),
-                      "journal": df["journal"].to_numpy(dtype=object),
-                      "entity": np.where(group_layer, "", df["entity"].to_numpy(dtype=object)),
-                      "accounting_currency": df["accounting_currency"].to_numpy(dtype=object),
-                      "date": df["date"].to_numpy(), "debit_acct": np.clip(acct, 0, None),
-                      "credit_acct": np.clip(-acct, 0, None), "description": df["description"].to_numpy(dtype=object),
-                      "source": df["source"].to_numpy(dtype=object), "_pos": np.arange(len(df)),
-                      "_layer": group_layer})
-    key = ["journal_type", "journal", "entity", "accounting_currency"]
-    reg = g.groupby(key, sort=False, dropna=False).agg(
-        date=("date", "min"), lines=("_pos", "size"), debit_acct=("debit_acct", "sum"),
-        credit_acct=("credit_acct", "sum"), description=("description", "first"), source=("source", "first"),
-        first=("_pos", "min"), last=("_pos", "max"), _layer=("_layer", "first")).reset_index()
-    reg["difference"] = reg["debit_acct"] - reg["credit_acct"]
+    entity = df["entity"].where(~group_layer, "") if group_layer.any() else df["entity"]
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for key in (df["journal_type"], df["journal"], entity, df["accounting_currency"]):
+        change[1:] |= _differs(key)
+    first = np.flatnonzero(change)
+    last = np.append(first[1:], n) - 1
+    acct = df["amount_acct"].to_numpy(dtype="int64")
+    debit = np.add.reduceat(np.clip(acct, 0, None), first)
+    credit = np.add.reduceat(np.clip(-acct, 0, None), first)
+    dates = df["date"].to_numpy().astype("datetime64[ns]")
+    stamp = dates.view("int64").copy()
+    nat = np.isnat(dates)
+    stamp[nat] = np.iinfo("int64").max  # the earliest date that is one
+    earliest = np.minimum.reduceat(stamp, first)
+    at = lambda col: col.take(first).reset_index(drop=True)  # noqa: E731 - each journal's first line's
+    reg = pd.DataFrame({
+        "journal_type": at(df["journal_type"]), "journal": at(df["journal"]), "entity": at(entity),
+        "date": np.where(earliest == np.iinfo("int64").max, np.datetime64("NaT"), earliest.view("datetime64[ns]")),
+        "lines": (last - first + 1).astype("int64"), "debit_acct": debit, "credit_acct": credit,
+        "difference": debit - credit, "accounting_currency": at(df["accounting_currency"]),
+        "description": _first_present(df["description"], first, last),
+        "source": _first_present(df["source"], first, last)})
     last_col = column_letter(width - 1)
-    first_row, last_row = reg["first"].to_numpy() + 2, reg["last"].to_numpy() + 2  # Excel rows, below the header
-    reg["in_lines"] = [(f"'Lines'!A{a}:{last_col}{b}", f"rows {a}-{b}" if b > a else f"row {a}")
-                       for a, b in zip(first_row.tolist(), last_row.tolist())]
+    a, b = first + 2, last + 2  # Excel rows, below the header
+    reg["in_lines"] = [(f"'Lines'!A{x}:{last_col}{y}", f"rows {x}-{y}" if y > x else f"row {x}")
+                       for x, y in zip(a.tolist(), b.tolist())]
+    reg["_layer"] = group_layer[first]
     totals = reg.groupby(["_layer", "accounting_currency"], sort=True).agg(
         debit_acct=("debit_acct", "sum"), credit_acct=("credit_acct", "sum"), lines=("lines", "sum")).reset_index()
     return reg[[c.name for c in REGISTER_COLUMNS]], totals
+
+
+def _differs(s: pd.Series) -> np.ndarray:
+    """Whether each value after the first differs from the one before it (two blanks are
+    the same key, as grouping has them)."""
+    v = s.reset_index(drop=True)
+    prev = v.shift(1)
+    ne = v.ne(prev).fillna(True).to_numpy(dtype=bool)
+    return (ne & ~(v.isna().to_numpy() & prev.isna().to_numpy()))[1:]
+
+
+def _first_present(s: pd.Series, first: np.ndarray, last: np.ndarray) -> pd.Series:
+    """Each run's first value that is not missing (missing when there is none)."""
+    present = np.flatnonzero(s.notna().to_numpy())
+    if not len(present):
+        return s.take(first).reset_index(drop=True)
+    k = np.searchsorted(present, first)
+    pos = present[np.minimum(k, len(present) - 1)]
+    ok = (k < len(present)) & (pos <= last)
+    return s.take(np.where(ok, pos, first)).reset_index(drop=True).where(ok)
 
 
 def _grand_totals(xb: XBook, ws, row: int, totals: pd.DataFrame) -> None:

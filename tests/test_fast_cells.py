@@ -1,0 +1,291 @@
+"""Tables written a block at a time (``closebatch.io.fastcells``) are the bytes xlsxwriter
+writes cell by cell: the same file, whatever the text, numbers, formats, blanks and links."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from python_calamine import CalamineWorkbook
+
+from closebatch.io import fastcells, writer
+from closebatch.io.journal_report import write_ledger_journal
+from closebatch.io.outputs import journal_lines
+from closebatch.io.writer import Book, Column, Sheet, write_workbook
+
+HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2", "@SUM(A1)", "plain", "", None, "a & b < c > d \"q\"",
+           "tab\there", "line\nbreak", " leading", "trailing ", "\u00a0nbsp", "ctrl\x01\x1f", "_x0041_ literal",
+           "emoji \U0001F600", "\ufffe odd", "x" * 40, "carriage\r", "ünïcødé €"]
+
+
+def frame(n: int = 57) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    text = [HOSTILE[i % len(HOSTILE)] for i in range(n)]
+    ccy = np.where(np.arange(n) % 5 == 3, "JPY", np.where(np.arange(n) % 7 == 0, "KWD", "USD"))
+    amount = rng.integers(-10**9, 10**9, n)
+    amount[:6] = [7, -7, 0, 10**15 + 1, 5, -10**12]
+    num = rng.normal(size=n) * 1e6
+    num[:5] = [np.nan, -0.0, 1e16, 0.07, 1 / 3]
+    dates = pd.Series(pd.to_datetime("2026-01-01") + pd.to_timedelta(np.arange(n) % 40, unit="D"))
+    dates[4] = pd.NaT
+    links = [(f"'Lines'!A{i + 2}:C{i + 3}", f"rows {i + 2}-{i + 3}") if i % 4 else None for i in range(n)]
+    return pd.DataFrame({
+        "text": pd.Series(text, dtype="str"), "obj": pd.Series([t if i % 3 else i for i, t in enumerate(text)],
+                                                               dtype=object),
+        "ccy": pd.Series(ccy, dtype="str"), "amount": amount, "scaled": amount // 3, "num": num,
+        "rate": np.linspace(0.5, 2, n), "int": np.arange(n), "pct": np.linspace(0, 1, n), "date": dates,
+        "flag": np.arange(n) % 2 == 0, "link": links,
+    })
+
+
+COLUMNS = [Column("text"), Column("obj"), Column("ccy"), Column("amount", "money", "ccy"), Column("scaled", "money", 0),
+           Column("num", "number"), Column("rate", "rate"), Column("int", "int"), Column("pct", "pct"),
+           Column("date", "date"), Column("flag", "bool"), Column("link", "link"), Column("missing")]
+
+
+def write_both(tmp_path, monkeypatch, write) -> tuple[bytes, bytes]:
+    out = {}
+    for mode in (True, False):
+        monkeypatch.setattr(writer, "CELL_BY_CELL", mode)
+        folder = tmp_path / ("cells" if mode else "block")
+        folder.mkdir(exist_ok=True)
+        path = folder / "book.xlsx"
+        write(path)
+        out[mode] = path.read_bytes()
+    return out[True], out[False]
+
+
+def differing_parts(a: bytes, b: bytes) -> list:
+    za, zb = zipfile.ZipFile(io.BytesIO(a)), zipfile.ZipFile(io.BytesIO(b))
+    assert za.namelist() == zb.namelist()
+    return [n for n in za.namelist() if za.read(n) != zb.read(n)]
+
+
+@pytest.mark.parametrize("block,piece,chunk", [(writer.BLOCK, fastcells.PIECE, writer.DEFLATE_CHUNK), (7, 2, 999),
+                                               (50, 4, 1 << 12)])
+def test_a_table_is_the_same_file_both_ways(tmp_path, monkeypatch, block, piece, chunk):
+    """Whole blocks, or small ones built in pieces on threads and deflated in pieces."""
+    monkeypatch.setattr(writer, "BLOCK", block)
+    monkeypatch.setattr(fastcells, "PIECE", piece)
+    monkeypatch.setattr(writer, "DEFLATE_CHUNK", chunk)
+    df = frame()
+
+    def write(path):
+        write_workbook(path, [Sheet("Lines", df, COLUMNS, title="Title & <more>", totals=["amount"]),
+                              Sheet("Empty", df.iloc[:0], COLUMNS), Sheet("Few", df[["text", "num", "date"]],
+                                                            [Column("text", "code"), Column("num", "number"),
+                                                             Column("date", "date")])])
+
+    cells, block_ = write_both(tmp_path, monkeypatch, write)
+    assert differing_parts(cells, block_) == []
+    assert cells == block_
+
+
+def test_continuation_sheets_and_the_limit_of_links(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "MAX_ROWS", 20)
+    monkeypatch.setattr(writer, "MAX_LINKS", 9)
+    monkeypatch.setattr(writer, "BLOCK", 6)
+    df = frame(70)
+
+    def write(path):
+        write_workbook(path, [Sheet("Lines", df, COLUMNS, totals=["amount"])])
+
+    cells, block_ = write_both(tmp_path, monkeypatch, write)
+    assert cells == block_, differing_parts(cells, block_)
+    wb = CalamineWorkbook.from_path(str(tmp_path / "block" / "book.xlsx"))
+    assert wb.sheet_names == ["Lines", "Lines (2)", "Lines (3)", "Lines (4)"]
+
+
+def test_two_columns_of_links_are_the_same_file_both_ways(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BLOCK", 9)
+    df = frame(40)
+    cols = [Column("link", "link", header="first"), *COLUMNS]
+
+    cells, block_ = write_both(tmp_path, monkeypatch, lambda p: write_workbook(p, [Sheet("Lines", df, cols)]))
+    assert cells == block_, differing_parts(cells, block_)
+
+
+def test_what_a_reader_sees(tmp_path, monkeypatch):
+    """Text stays text (never a formula), numbers and dates are numbers with their formats,
+    links point into the workbook, the header row is frozen."""
+    monkeypatch.setattr(writer, "CELL_BY_CELL", False)
+    monkeypatch.setattr(writer, "DEFLATE_CHUNK", 2048)  # the sheet deflated in pieces still reads as one
+    monkeypatch.setattr(fastcells, "PIECE", 3)
+    df = frame(25)
+    path = tmp_path / "t.xlsx"
+    write_workbook(path, [Sheet("Lines", df, COLUMNS)])
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path)["Lines"]
+    assert ws.freeze_panes == "A2"
+    assert ws["A2"].value == HOSTILE[0] and ws["A2"].data_type == "s"  # the formula-looking text, as text
+    assert ws["A3"].value == "+1+1" and ws["A5"].value == "@SUM(A1)"
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Lines").to_python()
+    assert rows[14][0] == "ctrl\x01\x1f" and rows[15][0] == "_x0041_ literal"  # escaped as Excel does, read back
+    assert ws["A12"].value == " leading" and ws["A13"].value == "trailing "
+    assert ws["A8"].value is None  # empty text is a blank cell
+    assert ws["D3"].value == pytest.approx(-0.07) and ws["D3"].number_format == "#,##0.00;-#,##0.00;0.00"
+    assert ws["D5"].number_format == "#,##0;-#,##0;0"  # a JPY amount: no decimals
+    assert ws["D9"].number_format == "#,##0.000;-#,##0.000;0.000"  # KWD: three
+    assert ws["J2"].is_date and ws["J2"].value.date().isoformat() == "2026-01-01"
+    assert ws["J6"].value is None  # NaT: blank
+    assert ws["F2"].value is None and ws["F5"].value == pytest.approx(0.07)
+    assert ws["K2"].value == "Y" and ws["K3"].value == "N"
+    assert ws["L3"].hyperlink.location == "'Lines'!A3:C4" and ws["L3"].value == "rows 3-4"
+    assert ws["L2"].value is None and ws["L2"].hyperlink is None
+
+
+def test_the_ledger_journal_is_the_same_file_both_ways(tmp_path, monkeypatch):
+    from test_statements import group_books  # a small group with every kind of journal
+
+    from closebatch import app
+
+    books = group_books(tmp_path / "books")
+    outcome = app.close_books(books, period="2026-01", user="t", jobs=1, dry_run=True)
+    assert outcome.exit_code in (0, 3)
+    from closebatch.validate import load_book  # noqa: F401 - the book as the close read it
+
+    _, book, _ = app.load(books)
+    lines = pd.DataFrame({
+        "journal": ["J2", "J1", "J1", "E1"], "line": [1, 1, 2, 1], "date": pd.to_datetime(["2026-01-05"] * 4),
+        "entity": ["P", "P", "P", "P"], "account": ["1000", "1000", "4000", "1000"], "currency": ["USD"] * 4,
+        "amount": [100, 250, -250, 5], "amount_acct": [100, 250, -250, 5], "journal_type": ["daily", "daily",
+                                                                                            "daily", "elimination"],
+        "description": ["=1+1", "Sale & co", None, "x"], "counterparty": [None] * 4, "reference": ["R1", "", "", ""],
+        "source": ["Journals.xlsx!Journals:2"] * 4})
+    for d in book.dims:
+        lines[d] = None
+    jl = journal_lines(book, lines)
+    cells, block_ = write_both(tmp_path, monkeypatch, lambda p: write_ledger_journal(p, book, jl))
+    assert cells == block_, differing_parts(cells, block_)
+
+
+def test_reruns_are_byte_identical(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "CELL_BY_CELL", False)
+    monkeypatch.setattr(writer, "DEFLATE_CHUNK", 1000)
+    monkeypatch.setattr(fastcells, "PIECE", 3)
+    df = frame(40)
+    paths = [tmp_path / "a.xlsx", tmp_path / "b.xlsx"]
+    for p in paths:
+        write_workbook(p, [Sheet("Lines", df, COLUMNS)], title="same")
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_a_worksheet_the_block_writer_does_not_cover_is_written_cell_by_cell(tmp_path, monkeypatch):
+    """A sheet with a row height set (or not in constant-memory mode) takes the cell-by-cell
+    path, and the file is still complete."""
+    monkeypatch.setattr(writer, "CELL_BY_CELL", False)
+    df = frame(12)
+    book = Book(tmp_path / "plain.xlsx", stream=False)  # not constant-memory
+    book.write(Sheet("Lines", df, COLUMNS))
+    book.close()
+    wb = CalamineWorkbook.from_path(str(tmp_path / "plain.xlsx"))
+    rows = wb.get_sheet_by_name("Lines").to_python()
+    assert len(rows) == 13 and rows[1][0] == HOSTILE[0]
+
+
+def test_a_part_deflated_in_pieces_inflates_to_the_same_bytes(tmp_path, monkeypatch):
+    import zlib
+
+    data = b"".join(b"<row r=\"%d\"><c r=\"A%d\"><v>%d</v></c></row>" % (i, i, i * 7) for i in range(20000))
+    for chunk in (1000, 4096, len(data) + 1):
+        monkeypatch.setattr(writer, "DEFLATE_CHUNK", chunk)
+        d = writer._ChunkedDeflate(1)
+        out = b"".join(d.compress(data[k:k + 8192]) for k in range(0, len(data), 8192)) + d.flush()
+        assert zlib.decompress(out, -15) == data
+
+
+def test_amounts_print_as_xlsxwriter_prints_them():
+    """The decimal digits of an amount in minor units, where they are what ``.16G`` prints,
+    else Python's ``.16G`` itself: the same text either way, for every scale and size."""
+    rng = np.random.default_rng(3)
+    minor = np.concatenate([rng.integers(-10**k, 10**k, 4000) for k in range(1, 18)]
+                           + [np.array([7, -7, 1, 10, 100, 1000, -10**14, 10**15 - 1, 10**15 + 3, 0])])
+    for sc in (0, 1, 2, 3, 4, 6):
+        scale = np.full(len(minor), sc)
+        values = minor / 10.0 ** sc
+        valid = np.ones(len(minor), dtype=bool)
+        valid[::97] = False
+        got = fastcells._number_text(values, valid, minor, scale).to_pylist()
+        want = [("%.16G" % x) if ok else None for x, ok in zip(values.tolist(), valid.tolist())]
+        assert got == want, sc
+
+
+def print_ready_frame(n: int = 23) -> pd.DataFrame:
+    """Long text that wraps (rows of several lines), blank amounts, every number kind."""
+    words = "the quick brown fox jumps over the lazy dog and & <keeps> running "
+    long = [(words * (1 + i % 4))[: 20 + 37 * (i % 5)] if i % 3 else None for i in range(n)]
+    long[2] = "=SUM(A1:A9) " + "y" * 130  # a formula-looking text that wraps: text all the same
+    amount = pd.Series([None if i % 6 == 1 else (i - 9) * 12345 for i in range(n)], dtype=object)
+    return pd.DataFrame({
+        "entity_code": pd.Series([f"E{i % 3}" for i in range(n)], dtype="str"),
+        "long_description_of_the_line": pd.Series(long, dtype="str"), "amount_acct": amount,
+        "line_count": np.arange(n) * 1001, "fiscal_year": np.full(n, 2026), "share_pct": np.linspace(0, 1, n),
+        "statistic_value": np.linspace(-5, 5, n) / 7, "rate_to_group": np.linspace(0.1, 30, n),
+        "when": pd.Series(pd.to_datetime("2026-01-31") - pd.to_timedelta(np.arange(n), unit="D")),
+        "reviewed": np.arange(n) % 3 == 0})
+
+
+PRINT_COLUMNS = [Column("entity_code", "code"), Column("long_description_of_the_line", "text"),
+                 Column("amount_acct", "money", 2),
+                 Column("line_count", "count", header="Number of lines posted in the period"), Column("fiscal_year", "year"),
+                 Column("share_pct", "percent"), Column("statistic_value", "number"),
+                 Column("rate_to_group", "rate"), Column("when", "date"), Column("reviewed", "flag")]
+
+
+def write_print_ready(path):
+    book = Book(path, title="Print & ready", stream=True)
+    book.write(Sheet("Wrapped", print_ready_frame(), PRINT_COLUMNS, words=True, totals=["amount_acct"],
+                     caption="Lines <wrapped>"))
+    book.write(Sheet("Titled", print_ready_frame(9), PRINT_COLUMNS[:4], title="A title above", words=True))
+    ws = book.write(Sheet("Charted", print_ready_frame(6)[["entity_code", "line_count"]],
+                          [Column("entity_code", "code"), Column("line_count", "count")]))
+    chart = book.wb.add_chart({"type": "column"})
+    chart.add_series({"values": "='Charted'!$B$2:$B$7"})
+    ws.insert_chart("D2", chart)
+    book.close()
+
+
+@pytest.mark.parametrize("block", [writer.BLOCK, 5])
+def test_a_print_ready_table_with_wrapped_rows_is_the_same_file_both_ways(tmp_path, monkeypatch, block):
+    """Main's print-ready tables: headers in words that wrap (the header row's height), long
+    text wrapping with each row as high as its lines, every cell at the top of its row, blank
+    amounts, each number kind's format, print setup and a chart's print area."""
+    monkeypatch.setattr(writer, "BLOCK", block)
+    monkeypatch.setattr(fastcells, "PIECE", 2)
+    blocks = []
+    real = fastcells.write_rows
+    monkeypatch.setattr(fastcells, "write_rows", lambda *a, **k: (blocks.append(a[1]), real(*a, **k))[1])
+    cells, block_ = write_both(tmp_path, monkeypatch, write_print_ready)
+    assert blocks, "the block writer wrote the sheets (no fall back for heights)"
+    assert cells == block_, differing_parts(cells, block_)
+
+
+def test_print_setup_and_heights_come_out(tmp_path, monkeypatch):
+    import openpyxl
+
+    monkeypatch.setattr(writer, "CELL_BY_CELL", False)
+    monkeypatch.setattr(writer, "BLOCK", 5)
+    path = tmp_path / "p.xlsx"
+    write_print_ready(path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Wrapped"]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:J24"
+    assert ws.print_title_rows == "$1:$1"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1)
+    assert ws.page_setup.fitToHeight == 0 and ws.page_setup.orientation == "landscape"
+    assert ws.oddHeader.left.text == "&BPrint && ready"  # the workbook's name, "&" escaped in a page header
+    assert ws.row_dimensions[1].height == 45  # "Number of lines posted in the period" wraps in three lines
+    assert ws["B4"].value.startswith("=SUM(") and ws["B4"].data_type == "s"  # text, never a formula
+    assert ws["B4"].alignment.wrap_text and ws.row_dimensions[4].height == 45  # 142 characters, 3 lines
+    assert ws.row_dimensions[3].height == 30 and ws.row_dimensions[5].height is None  # 57 characters; none
+    assert ws["C3"].value is None and ws["C2"].value == pytest.approx(-1111.05)  # a missing amount stays blank
+    assert ws["C2"].number_format == "#,##0.00;-#,##0.00;0.00" and ws["C2"].alignment.vertical == "top"
+    assert ws["D3"].number_format == "#,##0" and ws["E2"].number_format == "0" and ws["F2"].number_format == "0.00%"
+    assert ws["H2"].number_format == "0.000000###" and ws["I2"].is_date
+    assert ws["A25"].value == "Total"
+    assert wb["Titled"].print_title_rows == "$1:$2" and wb["Titled"].freeze_panes == "A3"
+    assert wb["Titled"].page_setup.orientation == "portrait"
+    assert wb["Charted"].print_area == "'Charted'!$A$1:$K$16"  # the chart beside the table prints
