@@ -47,13 +47,18 @@ HISTORY_COLUMNS = ["period", "from", "to", "user", "when", "note", "event", "blo
 def fingerprint(lines: pd.DataFrame, dims) -> pd.Series:
     """A short hash of what identifies an input line (spec section 4): journal, line, date,
     entity, account, dimensions, currency and amounts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     cols = ["journal", "line", "date", "entity", "account", *dims, "currency", "amount", "amount_acct"]
     if not len(lines):
         return pd.Series([], dtype=object)
-    parts = lines[cols].astype(str)
-    columns = [parts[c].tolist() for c in cols]
-    return pd.Series([hashlib.sha256("|".join(k).encode()).hexdigest()[:16] for k in zip(*columns)],
-                     index=lines.index, dtype=object)
+    parts = lines[cols].astype(str)  # each value as the text it always was hashed as
+    text = pa.large_string()
+    arrays = [pc.fill_null(pa.array(parts[c], from_pandas=True).cast(text), pa.scalar("", text)) for c in cols]
+    joined = pc.binary_join_element_wise(*arrays, pa.scalar("|", text)).to_pylist()  # one pass in Arrow
+    sha = hashlib.sha256
+    return pd.Series([sha(k.encode()).hexdigest()[:16] for k in joined], index=lines.index, dtype=object)
 
 
 # --------------------------------------------------------------------------- statuses and history

@@ -140,3 +140,24 @@ def test_the_record_covers_the_calendar_up_to_the_last_period_the_ledger_knows()
     old = seals([{"period": "2026-01", "start": "2025-12-31", "end": "2026-01-31", "close_seal": "c1"}])
     rows = periods.record_rows(cal, st, pd.DataFrame(columns=periods.HISTORY_COLUMNS), old, {})
     assert rows[0]["start"] == "2025-12-31" and rows[0]["close_seal"] == "c1"
+
+
+def test_fingerprints_are_the_hash_of_the_values_joined_as_text_as_ledgers_hold_them():
+    """A line's fingerprint is the first 16 hex digits of the SHA-256 of its journal, line,
+    date, entity, account, dimensions, currency and amounts as text joined by ``|``: the
+    definition every sealed ledger's ``Posted`` table was written with, so it must not drift."""
+    import hashlib
+
+    import pandas as pd
+
+    from closebatch.periods import fingerprint
+
+    text = {"journal": ["J1", "ÆØÅ-2"], "entity": ["US", "DK"], "account": ["1000", "0400"],
+            "department": ["", "SALES"], "currency": ["USD", "DKK"]}
+    lines = pd.DataFrame({**{k: pd.Series(v, dtype="str") for k, v in text.items()}, "line": [1, 12],
+                          "date": pd.to_datetime(["2026-01-05", "2026-12-31"]),
+                          "amount": [12345, -99], "amount_acct": [12345, -15]}).set_axis([7, 3])
+    got = fingerprint(lines, ["department"])
+    want = [hashlib.sha256(t.encode()).hexdigest()[:16] for t in
+            ["J1|1|2026-01-05|US|1000||USD|12345|12345", "ÆØÅ-2|12|2026-12-31|DK|0400|SALES|DKK|-99|-15"]]
+    assert got.tolist() == want and list(got.index) == [7, 3]
