@@ -436,13 +436,17 @@ def _posted_in_part(journals: pd.DataFrame, chk: Checker, aside: list) -> None:
     part is an error naming its rows (a mask of its lines is added to ``aside``)."""
     if not len(journals):
         return
-    codes = pd.factorize(pd.MultiIndex.from_arrays([journals["journal"], journals["entity"]]))[0]
+    fj, _ = pd.factorize(journals["journal"])
+    fe, _ = pd.factorize(journals["entity"])
+    codes = fj.astype(np.int64) * (int(fe.max()) + 2) + fe  # (journal, entity) as one integer, per column
     posted = journals["posted"].to_numpy(dtype=bool)
-    g = pd.DataFrame({"code": codes, "p": posted}).groupby("code")["p"].agg(["min", "max"])
-    mixed = g.index[(g["min"] != g["max"]).to_numpy()]
-    if not len(mixed):
+    order = np.argsort(codes, kind="stable")
+    c, p = codes[order], posted[order]
+    starts = np.r_[0, np.flatnonzero(c[1:] != c[:-1]) + 1]
+    mixed_groups = np.logical_or.reduceat(p, starts) & ~np.logical_and.reduceat(p, starts)
+    if not mixed_groups.any():
         return
-    rows = np.isin(codes, mixed)
+    rows = np.isin(codes, c[starts[mixed_groups]])
     sub = journals[rows]
     for _, lines in sub.groupby(codes[rows], sort=False):  # one finding per journal posted in part
         yes = lines[lines["posted"].to_numpy(dtype=bool)]
