@@ -297,23 +297,26 @@ def consolidation_step(ctx: CloseContext, state: LedgerState) -> StepResult:
     """Step 8, consolidation (:func:`closebatch.steps.consolidation.consolidate`).  At the
     calendar's first close nothing is carried yet, so an intercompany difference the opening
     balances already hold would be charged to the first period's profit: it is given to the
-    step as arisen in earlier fiscal years (the ``consolidation_profit`` of a
-    consolidation of the opening balances, :func:`opening_consolidation`), so the step moves
-    it to retained earnings, where the opening balance sheet has it.  (Goodwill or a bargain
-    purchase gain is measured at the first close that consolidates the investment: it arises
-    then.)"""
-    if _seeds(ctx.period, state):
-        op = opening_consolidation(ctx.book, ctx.period, ctx.entities, [])
-        seed = op[5] if op is not None else None
-        if seed is not None and len(seed):  # intercompany differences: a bargain purchase arises at this close
-            el = ctx.book.eliminations
-            ic = set(el.loc[el["type"].astype(str).str.strip().str.lower() == "intercompany", "rule"].astype(str)) \
-                if len(el) and {"rule", "type"} <= set(el.columns) else set()
-            seed = seed[seed["rule"].astype(str).isin(ic).to_numpy()]
-        if seed is not None and len(seed):
-            seed = seed.assign(fiscal_year=ctx.period.fiscal_year - 1, period=OPENING_PERIOD)
-            state = replace(state, carried={**state.carried, consolidation.PROFIT_CARRY: seed})
-    return consolidation.consolidate(ctx, state)
+    step as arisen in earlier fiscal years (the ``consolidation_profit`` of a consolidation
+    of the opening balances, :func:`opening_consolidation`), so the step moves it to retained
+    earnings, where the opening balance sheet has it.  (Goodwill or a bargain purchase gain is
+    measured at the first close that consolidates the investment: it arises then.)  The
+    opening consolidation is shared with the statements (``StepResult.shared``)."""
+    if not _seeds(ctx.period, state):
+        return consolidation.consolidate(ctx, state)
+    found: list[Finding] = []
+    op = opening_consolidation(ctx.book, ctx.period, ctx.entities, found)
+    seed = op[5] if op is not None else None
+    if seed is not None and len(seed):  # intercompany differences: a bargain purchase arises at this close
+        el = ctx.book.eliminations
+        ic = set(el.loc[el["type"].astype(str).str.strip().str.lower() == "intercompany", "rule"].astype(str)) \
+            if len(el) and {"rule", "type"} <= set(el.columns) else set()
+        seed = seed[seed["rule"].astype(str).isin(ic).to_numpy()]
+    if seed is not None and len(seed):
+        seed = seed.assign(fiscal_year=ctx.period.fiscal_year - 1, period=OPENING_PERIOD)
+        state = replace(state, carried={**state.carried, consolidation.PROFIT_CARRY: seed})
+    res = consolidation.consolidate(ctx, state)
+    return replace(res, shared={"opening_consolidation": (op, found), "seeded": _cumulative(seed)})
 
 
 def _seeds(per: Period, state: LedgerState) -> bool:
@@ -386,12 +389,16 @@ def _group_movement(ctx: CloseContext, state: LedgerState, cons: StepResult, fin
     first, gap, gap_nci, start_diff = per.index == 0, 0, 0, 0
     prev = state.carried.get("group_balances")
     if first:
-        op = opening_consolidation(book, per, ctx.entities, findings)
+        made = cons.shared.get("opening_consolidation")
+        if made is not None:
+            op, found = made
+            findings += found
+        else:
+            op = opening_consolidation(book, per, ctx.entities, findings)
         if op is None:
             return None
-        opening, was, gap, gap_nci, start_diff, seeded = op
-        if _seeds(per, state):  # the consolidation step moved the opening layer's profit to retained earnings
-            start_diff -= _cumulative(seeded)
+        opening, was, gap, gap_nci, start_diff, _ = op
+        start_diff -= int(cons.shared.get("seeded", 0))  # what the consolidation moved to retained earnings
     elif prev is not None and len(prev) and "balance_group" in prev:
         opening = pd.to_numeric(prev["balance_group"], errors="coerce").fillna(0).astype("int64")
         opening = pd.Series(opening.to_numpy(), index=prev["account"].astype(str).to_numpy()).groupby(level=0).sum()

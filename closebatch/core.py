@@ -146,7 +146,9 @@ class StepResult:
     ``figures`` holds the step's headline numbers for the close checklist; ``carry`` holds
     frames the runner persists in ``ledger/`` and hands to the next close as
     ``LedgerState.carried`` (amount columns in int64 minor units: ``amount`` of ``currency``,
-    ``amount_acct`` of the entity's currency, ``amount_group`` of the group currency).
+    ``amount_acct`` of the entity's currency, ``amount_group`` of the group currency);
+    ``shared`` holds what a later step of the same close may use (``CloseContext.earlier``)
+    and nothing writes or persists.
     """
 
     lines: pd.DataFrame
@@ -154,3 +156,4 @@ class StepResult:
     reports: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, object] = field(default_factory=dict)
     carry: dict[str, pd.DataFrame] = field(default_factory=dict)
+    shared: dict[str, object] = field(default_factory=dict)
