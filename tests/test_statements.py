@@ -30,7 +30,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from books import partly_owned_group, read_sheet
+from books import norm, partly_owned_group, read_sheet
 from builders import make_book, months, period
 from closebatch import app, statements
 
@@ -283,7 +283,7 @@ def test_ledger_journal_by_journal_with_subtotals(tmp_path):
     ws = wb["By journal"]
     rows = list(ws.iter_rows(values_only=True))
     head = rows[0]
-    col = {h: i for i, h in enumerate(head)}
+    col = {norm(h): i for i, h in enumerate(head)}  # headers in words, read back as names
     # the register: one row per journal, in the order of Lines, with its subtotal
     s2 = [r for r in rows if r[col["journal"]] == "S2"]
     assert len(s2) == 1
@@ -291,8 +291,8 @@ def test_ledger_journal_by_journal_with_subtotals(tmp_path):
     # rent 500 EUR: two lines, 500 debit / 500 credit, no difference
     assert (s2[col["lines"]], s2[col["debit_acct"]], s2[col["credit_acct"]], s2[col["difference"]]) == (2, 500, 500, 0)
     first = next(i for i, r in enumerate(lines) if r["journal"] == "S2") + 2  # Excel row on Lines
-    assert s2[col["lines in Lines"]] == f"rows {first}-{first + 1}"
-    link = ws.cell(row=1 + rows.index(s2), column=col["lines in Lines"] + 1).hyperlink
+    assert s2[col["lines_in_lines"]] == f"rows {first}-{first + 1}"
+    link = ws.cell(row=1 + rows.index(s2), column=col["lines_in_lines"] + 1).hyperlink
     assert link.location == f"'Lines'!A{first}:{_last_col(wb)}{first + 1}"
     body = [r for r in rows[1:] if r[col["journal_type"]] != "Total"]
     assert sum(r[col["lines"]] for r in body) == len(lines)

@@ -66,7 +66,7 @@ def write_ledger_journal(path: Path, book: Book, lines: pd.DataFrame) -> Path:
     lines_sheet = journal_sheet(book, df)
     xb.write(lines_sheet)
     reg, totals = journal_register(df, len(lines_sheet.columns))
-    ws = xb.write(Sheet("By journal", reg, REGISTER_COLUMNS))
+    ws = xb.write(Sheet("By journal", reg, REGISTER_COLUMNS, words=True))
     _grand_totals(xb, ws, xb.next_row, totals)
     ws.freeze_panes(1, 3)
     xb.close()

@@ -266,7 +266,7 @@ class Book:
             return Cells("number", np.asarray(excel_serials(s), dtype="float64"),
                          self.fmt(num_format="yyyy-mm-dd", **va)), 11, None
         if c.kind == "link":  # values: (location in this workbook, text) pairs, or None
-            return Cells("link", s.tolist(), self.fmt(font_color="blue", underline=1), link=_Links(self, ws)), 14, None
+            return Cells("link", s.tolist(), self.fmt(font_color="blue", underline=1, **va), link=_Links(self, ws)), 14, None
         top = self.fmt(valign="top") if self._top else None
         if c.kind == "flag":
             return Cells("string", pa.array(np.where(s.fillna(False).to_numpy(dtype=bool), "Y", "N"),
