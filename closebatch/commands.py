@@ -10,7 +10,7 @@ import pandas as pd
 from . import checklist, periods
 from .close import period_of
 from .core import Finding
-from .io import outputs
+from .io import atomic
 from .io.lock import BooksLock
 from .io.store import Store
 from .check import load
@@ -197,7 +197,7 @@ def _verify_outputs(books: Path, led) -> tuple[list, list]:
                 findings.append(Finding("error", f"{rel}/{name} is missing (listed in its manifest.json).",
                                         hint="Close the period again, or restore the file from a backup.",
                                         file=f"{rel}/{name}", code="output-missing"))
-            elif outputs.sha256(path) != sha:
+            elif atomic.file_sha256(path) != sha:
                 bad += 1
                 findings.append(Finding("error", f"{rel}/{name} changed since the close wrote it (its SHA-256 is not "
                                         "the one in manifest.json).", hint="Close the period again, or restore the "

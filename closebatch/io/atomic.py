@@ -16,6 +16,7 @@ can check what every point leaves behind without timers.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -135,3 +136,12 @@ def sweep(folder: Path, name: str) -> None:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         except OSError:
             pass
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in 4 MB pieces."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,7 +1,6 @@
 """The workbooks a close writes (spec section 5), built from a :class:`CloseResult`."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -274,21 +273,13 @@ def copy_into(src: Path, folder: Path) -> Path:
     return folder / src.name
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_manifest(path: Path, inputs: list, outputs: list, period: str, counts: dict, totals: dict,
                    ledger_seal: dict | None = None) -> Path:
     """``manifest.json``: tool, period, inputs and outputs with SHA-256, counts, control
     totals, and ``ledger_seal``: the seal of the close (see :mod:`closebatch.seal`)."""
     data = {"tool": "closebatch", "version": __version__, "period": period,
-            "inputs": [{"file": rel, "sha256": sha256(p)} for rel, p in inputs],
-            "outputs": [{"file": p.name, "sha256": sha256(p)} for p in outputs],
+            "inputs": [{"file": rel, "sha256": atomic.file_sha256(p)} for rel, p in inputs],
+            "outputs": [{"file": p.name, "sha256": atomic.file_sha256(p)} for p in outputs],
             "counts": counts, "control_totals": totals}
     if ledger_seal is not None:
         data["ledger_seal"] = ledger_seal

@@ -36,7 +36,6 @@ name).  Files are created with the permissions of the user's umask, like the out
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ import pandas as pd
 
 from .. import money, seal
 from . import atomic
+from .atomic import file_sha256
 from .writer import Column, Sheet, continuation_of, write_workbook
 
 LEDGER = "ledger"
@@ -276,14 +276,6 @@ def _from_arrow(table) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- files
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def pending_name(final: str, sha: str) -> str:
     """The name a data file waits under until the seal that names it is committed."""
