@@ -337,7 +337,8 @@ def statements_check(ctx: CloseContext, state: LedgerState) -> StepResult:
     """Step 9, statements: the period's figures of the statements of movements (carried, so
     later closes compare with them) and every statement's checks on the period's own figures
     (a failed check is an error, so nothing unbalanced is ever written; the workbook with its
-    comparatives is written by the app).  The consolidated balances are carried in the ledger,
+    comparatives is written by the app; where there is nothing to compare with, these are its
+    statements, ``shared["statements"]``).  The consolidated balances are carried in the ledger,
     as the group's comparatives of later closes."""
     book, per = ctx.book, ctx.period
     cons = ctx.earlier.get("consolidation") or StepResult(empty_lines(book.dims))
@@ -356,7 +357,8 @@ def statements_check(ctx: CloseContext, state: LedgerState) -> StepResult:
     if group is not None and len(group):
         carry["group_balances"] = group[["account", "account_name", "type", "balance_group"]].reset_index(drop=True)
     figures = {"statements": len(sts), "balanced": "yes" if all(s.balanced for s in sts) else "no"}
-    return StepResult(empty_lines(book.dims), findings, figures=figures, carry=carry)
+    shared = {} if ctx.entities else {"statements": sts}  # the workbook's, where nothing earlier compares
+    return StepResult(empty_lines(book.dims), findings, figures=figures, carry=carry, shared=shared)
 
 
 def _translation_frame(df: pd.DataFrame | None, acct: str, group: str) -> pd.DataFrame:
@@ -456,11 +458,12 @@ def opening_consolidation(book: Book, first: Period, entities=(), findings: list
     state = LedgerState(book.dims, opening, empty_lines(book.dims), {}, settle)
     ctx = CloseContext(book=book, period=p0, entities=tuple(entities))
     try:
-        res = consolidation.consolidate(ctx, state)
+        res = consolidation.consolidate(ctx, state, detail=False)
         missing = sorted({f.value.split("/")[0] for f in res.findings if f.code == "rate-missing" and f.value})
         if missing:
             book = _implied_rates(book, res, missing, day, first)
-            res = consolidation.consolidate(CloseContext(book=book, period=p0, entities=tuple(entities)), state)
+            res = consolidation.consolidate(CloseContext(book=book, period=p0, entities=tuple(entities)), state,
+                                            detail=False)
     except Exception as e:  # noqa: BLE001 - the statements go on without the group's opening
         findings.append(Finding(WARNING, f"The group's opening balance sheet at {day.date()} could not be "
                                 f"consolidated ({type(e).__name__}: {str(e)[:160]}); the group's statements of "

@@ -73,14 +73,14 @@ def balance_key(dims) -> list[str]:
     return ["entity", "account", *dims, "counterparty", "reference", "currency"]
 
 
+_EMPTY_DTYPES = {"line": "int64", "amount": "int64", "amount_acct": "int64", "date": "datetime64[s]"}
+
+
 def empty_lines(dims) -> pd.DataFrame:
-    cols = line_columns(dims)
-    df = pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
-    df["line"] = df["line"].astype("int64")
-    df["amount"] = df["amount"].astype("int64")
-    df["amount_acct"] = df["amount_acct"].astype("int64")
-    df["date"] = pd.to_datetime(df["date"])
-    return df
+    """A lines frame with no rows: text columns of ``object`` dtype (the dtype pandas gives a
+    column of no values), ``line`` and the amounts ``int64``, ``date`` a datetime column (as
+    :func:`pandas.to_datetime` gives it for no values)."""
+    return pd.DataFrame({c: np.empty(0, dtype=_EMPTY_DTYPES.get(c, object)) for c in line_columns(dims)})
 
 
 def _text(v, n: int):

@@ -91,10 +91,12 @@ from .nci import nci
 from .reports import CTA_CARRY, CTA_FIGURES
 from .translate import CARRY
 
+REPORTS = ("Worksheet", "Consolidated", "Translation", "Eliminations", "Goodwill", "CTA", "NCI")  # their order
+
 __all__ = ["CARRY", "CTA_CARRY", "GOODWILL", "JOURNAL_TYPE", "PROFIT_CARRY", "consolidate"]
 
 
-def consolidate(ctx: CloseContext, state: LedgerState) -> StepResult:
+def consolidate(ctx: CloseContext, state: LedgerState, *, detail: bool = True) -> StepResult:
     """Translate, eliminate and attribute to non-controlling interests (spec section 3, step 8).
 
     Returns the consolidation-layer lines (eliminations and NCI, group currency; every
@@ -103,7 +105,9 @@ def consolidate(ctx: CloseContext, state: LedgerState) -> StepResult:
     carries the next close starts from: ``group_ytd`` (the translated balances),
     ``goodwill`` (each investment's measurement), ``consolidation_profit`` (consolidation
     income and expense measured since inception, with the part of earlier fiscal years) and
-    ``cta`` (each entity's translation reserve).
+    ``cta`` (each entity's translation reserve).  ``detail=False`` leaves out the reports
+    only a reader needs (``Worksheet``, ``Eliminations``, ``Goodwill``): a consolidation made
+    for its figures alone (the opening balance sheet's) costs less.
     """
     g, findings = read_group(ctx.book, ctx.period)
     if g is None:
@@ -144,9 +148,12 @@ def consolidate(ctx: CloseContext, state: LedgerState) -> StepResult:
     shown = cta_report[(cta_report["currency"] != g.currency) | (cta_report["cta_total"] != 0)]
     for label in CTA_FIGURES:
         figures[label] = {e: int(v) for e, v in zip(shown["entity"], shown[label])}
-    report = {"Worksheet": reports.worksheet(g, tb, posted.rows), "Consolidated": consolidated,
-              "Translation": translate.translation_report(g, tr), "Eliminations": eliminate.report(g, posted.rows),
-              "Goodwill": reports.goodwill_report(g, measured), "CTA": cta_report, "NCI": nci_report}
+    report = {"Consolidated": consolidated, "Translation": translate.translation_report(g, tr), "CTA": cta_report,
+              "NCI": nci_report}
+    if detail:
+        report = {"Worksheet": reports.worksheet(g, tb, posted.rows), **report,
+                  "Eliminations": eliminate.report(g, posted.rows), "Goodwill": reports.goodwill_report(g, measured)}
+        report = {k: report[k] for k in REPORTS}
     carries = {CARRY: translate.carry_out(g, tr), GOODWILL: measured_frame(measured, g.currency),
                PROFIT_CARRY: profit_carry, CTA_CARRY: cta_carry}
     return StepResult(lines, findings, report, figures, carries)
