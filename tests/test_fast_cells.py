@@ -45,6 +45,13 @@ COLUMNS = [Column("text"), Column("obj"), Column("ccy"), Column("amount", "money
            Column("date", "date"), Column("flag", "bool"), Column("link", "link"), Column("missing")]
 
 
+@pytest.fixture(autouse=True)
+def every_block_in_one_go(monkeypatch):
+    """The block writer on every block, however small (a close writes a small one cell by
+    cell, :data:`closebatch.io.writer.FAST_FROM`)."""
+    monkeypatch.setattr(writer, "FAST_FROM", 0)
+
+
 def write_both(tmp_path, monkeypatch, write) -> tuple[bytes, bytes]:
     out = {}
     for mode in (True, False):
@@ -81,6 +88,20 @@ def test_a_table_is_the_same_file_both_ways(tmp_path, monkeypatch, block, piece,
     cells, block_ = write_both(tmp_path, monkeypatch, write)
     assert differing_parts(cells, block_) == []
     assert cells == block_
+
+
+def test_small_blocks_cell_by_cell_after_whole_ones_give_the_same_file(tmp_path, monkeypatch):
+    """A table's full blocks in one go and its last, small one cell by cell (as a close writes
+    a long table): the same file as every cell through xlsxwriter."""
+    monkeypatch.setattr(writer, "BLOCK", 7)
+    monkeypatch.setattr(writer, "FAST_FROM", 7 * len(COLUMNS))
+    df = frame(24)  # blocks of 7, 7, 7 and 3 rows
+    seen = []
+    real = fastcells.write_rows
+    monkeypatch.setattr(fastcells, "write_rows", lambda *a, **k: (seen.append(a[3]), real(*a, **k))[1])
+    cells, block_ = write_both(tmp_path, monkeypatch, lambda p: write_workbook(p, [Sheet("Lines", df, COLUMNS)]))
+    assert seen == [7, 7, 7]  # the last block went cell by cell
+    assert cells == block_, differing_parts(cells, block_)
 
 
 def test_continuation_sheets_and_the_limit_of_links(tmp_path, monkeypatch):
