@@ -87,18 +87,16 @@ parallel.run([parallel.Task('a', 2, lambda: time.sleep(60)), parallel.Task('b', 
 """
     proc = subprocess.Popen([sys.executable, "-c", script])
     pidfile = tmp_path / "child.pid"
-    for _ in range(200):
-        if pidfile.exists() and pidfile.read_text():
-            break
+    deadline = time.monotonic() + 300  # as long as a loaded machine may take: the loop ends when the file is there
+    while not (pidfile.exists() and pidfile.read_text()) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     child = int(pidfile.read_text())
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    for _ in range(200):
-        if not _alive(child):
-            break
+    deadline = time.monotonic() + 300  # the kernel kills it at once; the bound only ends a failing test
+    while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    else:
+    if _alive(child):
         os.kill(child, signal.SIGKILL)
         pytest.fail("the child outlived the process that forked it")
 

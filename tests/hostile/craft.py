@@ -92,15 +92,16 @@ def lie_about_size(path: Path, part: str, declared: int) -> None:
     path.write_bytes(bytes(data))
 
 
-def cli(*args, timeout: float = 60):
+def cli(*args):
     """Run the CLI in-process; return (exit code, output, seconds).  Fails on any exception
-    other than the ``SystemExit`` the CLI ends with, and on a traceback in the output."""
+    other than the ``SystemExit`` the CLI ends with, and on a traceback in the output.  (How
+    long it took is for a reader of a failure; no test fails on it: a hostile file's cost is
+    checked by the memory it takes, see ``tests/test_discovery.py``.)"""
     t = time.monotonic()
     r = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
     took = time.monotonic() - t
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     assert "Traceback" not in r.output and "internal error" not in r.output, r.output
-    assert took < timeout, f"took {took:.1f}s"
     return r.exit_code, r.output, took
 
 
