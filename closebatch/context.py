@@ -54,6 +54,9 @@ class LedgerState:
     carried: dict = field(default_factory=dict)
     settle_accounts: frozenset = frozenset()  # accounts whose balances are kept per reference
     open_items: pd.DataFrame | None = None  # the settlement accounts' items open at the period's start
+    # balances() and movement() of this state, computed once (a state is never changed: add()
+    # and dataclasses.replace() make a new one, which starts without them)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _keyed(self, df: pd.DataFrame) -> pd.DataFrame:
         key = balance_key(self.dims)
@@ -68,7 +71,13 @@ class LedgerState:
         """Balances at this point of the close: opening plus the period's lines, per key.
 
         ``reference`` is kept only on settlement accounts (elsewhere it is a document
-        number, not part of the balance)."""
+        number, not part of the balance).  Computed once per state; each caller gets its own
+        frame (a shallow copy: pandas copies on write)."""
+        if "balances" not in self._memo:
+            self._memo["balances"] = self._balances()
+        return self._memo["balances"].copy(deep=False)
+
+    def _balances(self) -> pd.DataFrame:
         key = balance_key(self.dims)
         parts = [self._keyed(self.opening)]
         if len(self.lines):
@@ -77,7 +86,12 @@ class LedgerState:
         return df.groupby(key, sort=True, as_index=False, dropna=False)[["amount", "amount_acct"]].sum()
 
     def movement(self) -> pd.DataFrame:
-        """The period's movement per key (sum of the period's lines)."""
+        """The period's movement per key (sum of the period's lines); computed once per state."""
+        if "movement" not in self._memo:
+            self._memo["movement"] = self._movement()
+        return self._memo["movement"].copy(deep=False)
+
+    def _movement(self) -> pd.DataFrame:
         key = balance_key(self.dims)
         if not len(self.lines):
             return self.opening[key + ["amount", "amount_acct"]].iloc[0:0]
