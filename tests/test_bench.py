@@ -12,6 +12,9 @@ import pytest
 
 from closebatch import app
 
+# its books are built once (module fixtures): every test of the module runs on one worker
+pytestmark = pytest.mark.xdist_group('test_bench')
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "generate.py"
 LINES = 2000

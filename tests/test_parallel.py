@@ -35,6 +35,22 @@ def test_every_task_runs_once_and_progress_counts_them(tmp_path):
 
 
 @needs_fork
+def test_the_automatic_choice_forks_only_for_writing_that_pays(tmp_path, monkeypatch):
+    """With no number of processes given, small writing stays in this process; writing of
+    SMALL estimated cells or more is shared out over the machine's cores."""
+    monkeypatch.setattr(parallel, "default_jobs", lambda: 2)
+
+    def pids(costs):
+        tasks = [Task(f"t{i}", c, lambda i=i: (tmp_path / f"t{i}").write_text(str(os.getpid())))
+                 for i, c in enumerate(costs)]
+        parallel.run(tasks)
+        return {(tmp_path / f"t{i}").read_text() for i in range(len(costs))}
+
+    assert pids([parallel.SMALL // 2 - 1, parallel.SMALL // 2]) == {str(os.getpid())}
+    assert len(pids([parallel.SMALL // 2, parallel.SMALL // 2])) == 2
+
+
+@needs_fork
 def test_a_failing_task_in_a_child_is_named(tmp_path):
     def boom():
         raise ValueError("disk full, say")

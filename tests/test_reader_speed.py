@@ -26,6 +26,9 @@ from books import D, J, OPENING, master, write_books
 from closebatch.io import guard, reader
 from closebatch.io.reader import read_books
 
+# its books are built once (module fixtures): every test of the module runs on one worker
+pytestmark = pytest.mark.xdist_group('test_reader_speed')
+
 sys.path.insert(0, str(Path(__file__).parent / "hostile"))
 from craft import SHEET, rezip, with_sheet_xml  # noqa: E402
 

@@ -17,6 +17,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+# its books are built once (module fixtures): every test of the module runs on one worker
+pytestmark = pytest.mark.xdist_group('test_sample_books')
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOKS = ROOT / "sample_books"
 SCRIPT = ROOT / "bench" / "make_sample_books.py"

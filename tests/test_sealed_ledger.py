@@ -21,6 +21,9 @@ from closebatch import app
 from closebatch.cli import main
 from closebatch.io import store as store_mod
 
+# its books are built once (module fixtures): every test of the module runs on one worker
+pytestmark = pytest.mark.xdist_group('test_sealed_ledger')
+
 J = ["journal", "date", "entity", "account", "currency", "debit", "credit"]
 JAN_DAY, FEB_DAY, MAR_DAY = D(2026, 1, 31), D(2026, 2, 28), D(2026, 3, 31)
 

@@ -15,6 +15,9 @@ from closebatch.cli import main
 from closebatch.io.reader import norm_header
 from closebatch.io.writer import readable
 
+# its books are built once (module fixtures): every test of the module runs on one worker
+pytestmark = pytest.mark.xdist_group('test_workspace')
+
 TASKS = {"Tasks": [
     ["task", "name", "owner", "due", "depends_on", "required", "step", "review"],
     ["BANK", "Bank reconciliation", "ann", 1, None, "Y", None, "Y"],

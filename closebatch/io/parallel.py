@@ -8,6 +8,11 @@ processes, which see the frames already in memory without copying or pickling th
 tasks only write files under temporary names; renaming them into place (the commit) stays
 with the caller, so crash safety does not depend on how the writing was shared out.
 
+With the number of processes left to the machine (``jobs=None``), writing that is small
+(:data:`SMALL` estimated cells in all, a few small workbooks) stays in this process: a forked
+child costs more to start, copy memory on write and end than it saves on them (measured on
+a close of two small entities: the same wall time, more CPU).
+
 Where ``os.fork`` is missing (Windows) or unsafe (macOS, whose system libraries may not
 survive a fork) the tasks run one after the other, with the same files as a result.
 """
@@ -33,6 +38,9 @@ class Task:
     run: Callable[[], None]
 
 
+SMALL = 50_000  # estimated cells below which the automatic choice writes in this process
+
+
 def default_jobs() -> int:
     return os.cpu_count() or 1
 
@@ -55,9 +63,13 @@ def groups(tasks: list[Task], jobs: int) -> list[list[Task]]:
 
 def run(tasks: list[Task], jobs: int | None = None, progress=None) -> None:
     """Run every task; ``progress(done, total, name)`` is called in this process as tasks
-    finish.  Raises the first error of this process's own tasks, else :class:`WriteFailed`
-    naming a child's failed task (after every child has ended)."""
-    jobs = default_jobs() if jobs is None else max(1, int(jobs))
+    finish.  ``jobs``: the processes to use; None chooses one per CPU core, or this process
+    alone when the tasks' estimated cost is below :data:`SMALL`.  Raises the first error of
+    this process's own tasks, else :class:`WriteFailed` naming a child's failed task (after
+    every child has ended)."""
+    if jobs is None:
+        jobs = default_jobs() if sum(t.cost for t in tasks) >= SMALL else 1
+    jobs = max(1, int(jobs))
     total, done = len(tasks), 0
 
     def tick(name: str) -> None:

@@ -24,6 +24,9 @@ from closebatch.io import atomic
 from closebatch.io.lock import LOCK_NAME
 from craft import JX, good_books
 
+# its books are built once (module fixtures): every test of the module runs on one worker
+pytestmark = pytest.mark.xdist_group('test_crash_safety')
+
 TODAY = dt.date(2026, 2, 28)
 FEB = {"feb.xlsx": {"Journals": [JX,
                                  ["F1", D(2026, 2, 3), "E1", "1000", "EUR", 200, None, "EUR receipt", ""],
