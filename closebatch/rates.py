@@ -97,13 +97,15 @@ def lookup(rates: pd.DataFrame, frm, to, dates, rtype: str = "spot",
         if not len(todo):
             break
         sel = np.flatnonzero(r_type == t)
+        if not len(sel):
+            continue
         keys = (r_to[sel] + "/" + r_from[sel]) if inv else (r_from[sel] + "/" + r_to[sel])
         at = _latest(keys.astype(object), r_date[sel], qkey[todo], qdate[todo])
         got = at >= 0
-        pos = np.where(got, sel[np.maximum(at, 0)] if len(sel) else 0, 0)
+        pos = sel[np.maximum(at, 0)]  # the rate row of each query (meaningful where got)
         if rtype == "average" and start is not None:
-            got &= r_date[pos] >= start if len(sel) else got
-        got &= ~np.isnan(r_rate[pos]) if len(sel) else got
+            got &= r_date[pos] >= start  # the latest average is dated within the period
+        got &= ~np.isnan(r_rate[pos])
         idx, pos = todo[got], pos[got]
         rate[idx] = r_rate[pos]
         inverse[idx] = inv
