@@ -54,17 +54,13 @@ def fewer_collections(first: int = 10_000):
         gc.set_threshold(*before)
 
 
+@fewer_collections()
 def validate_books(books: Path, out: Path | None = None, progress=None, jobs=None, period: str | None = None,
                    user: str | None = None, today: dt.date | None = None) -> Outcome:
     """Step 1 of the close of ``period`` (default: the earliest Open one) alone: everything a
     close of it would check, in one pass, on the same code path (:func:`check_close`); writes
     ``validation.xlsx`` into ``out`` (default ``BOOKS/out``, where a close without ``--out``
     also leaves its report) and nothing else.  Exit 0 or 1."""
-    with fewer_collections():
-        return _validate(books, out, progress, jobs, period, user, today)
-
-
-def _validate(books, out, progress, jobs, period, user, today) -> Outcome:
     books = Path(books)
     missing = missing_books(books) or out_refusal(books, out)
     if missing:
@@ -92,6 +88,7 @@ def _validate(books, out, progress, jobs, period, user, today) -> Outcome:
                    message=msg, period=chk.period or "", blockers=[] if errs else chk.blockers)
 
 
+@fewer_collections()
 def close_books(books: Path, period: str | None = None, out: Path | None = None, entities=(), no_lock=False,
                 dry_run=False, user: str | None = None, progress=None, today: dt.date | None = None,
                 jobs: int | None = None, now: dt.datetime | None = None) -> Outcome:
@@ -105,7 +102,7 @@ def close_books(books: Path, period: str | None = None, out: Path | None = None,
     user = run_user(user)
     today = today or dt.date.today()
     now = now or dt.datetime.now()
-    with BooksLock(books), fewer_collections():
+    with BooksLock(books):
         return _close(books, period, out, tuple(entities), no_lock, dry_run, user, progress, today, jobs, now)
 
 

@@ -100,7 +100,7 @@ def lookup(rates: pd.DataFrame, frm, to, dates, rtype: str = "spot",
         if not len(sel):
             continue
         keys = (r_to[sel] + "/" + r_from[sel]) if inv else (r_from[sel] + "/" + r_to[sel])
-        at = _latest(keys.astype(object), r_date[sel], qkey[todo], qdate[todo])
+        at = _latest(keys, r_date[sel], qkey[todo], qdate[todo])
         got = at >= 0
         pos = sel[np.maximum(at, 0)]  # the rate row of each query (meaningful where got)
         if rtype == "average" and start is not None:

@@ -151,9 +151,9 @@ def consolidate(ctx: CloseContext, state: LedgerState, *, detail: bool = True) -
     report = {"Consolidated": consolidated, "Translation": translate.translation_report(g, tr), "CTA": cta_report,
               "NCI": nci_report}
     if detail:
-        report = {"Worksheet": reports.worksheet(g, tb, posted.rows), **report,
-                  "Eliminations": eliminate.report(g, posted.rows), "Goodwill": reports.goodwill_report(g, measured)}
-        report = {k: report[k] for k in REPORTS}
+        report.update(Worksheet=reports.worksheet(g, tb, posted.rows), Eliminations=eliminate.report(g, posted.rows),
+                      Goodwill=reports.goodwill_report(g, measured))
+    report = {k: report[k] for k in REPORTS if k in report}
     carries = {CARRY: translate.carry_out(g, tr), GOODWILL: measured_frame(measured, g.currency),
                PROFIT_CARRY: profit_carry, CTA_CARRY: cta_carry}
     return StepResult(lines, findings, report, figures, carries)
