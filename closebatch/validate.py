@@ -19,8 +19,9 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 import numpy as np
+import operator
+
 import pandas as pd
-import pandera.pandas as pa
 
 from . import money, rates as rates_mod
 from .book import Book, Settings
@@ -121,13 +122,18 @@ def _typed(kind: str, sheets: list, dims, chk: Checker) -> pd.DataFrame:
     return pd.DataFrame({**dict(raw.items()), **typed, "_ok": ok}, index=raw.index, copy=False)
 
 
+#: The value rules' comparisons, by the name of Pandera's built-in check that states them.
+_COMPARE = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
+
+
 def _value_rules(df: pd.DataFrame, rules: dict, chk: Checker) -> None:
-    """Per-column value rules, as Pandera checks, on the rows whose cells typed; each failure
-    reported at its cell.  ``rules`` maps a column to ``(checks, message, hint)``; a blank
-    cell passes.  Each check is first evaluated on its whole column (vectorised, through
-    Pandera's check itself); the schema then validates lazily the rows that failed one, and
-    its failure cases are mapped back to cells.  A clean million-line book never pays for
-    the schema machinery."""
+    """Per-column value rules on the rows whose cells typed; each failure reported at its cell.
+    ``rules`` maps a column to ``(checks, message, hint)``, a check being the name and bound of
+    one of Pandera's built-in checks (``("gt", 0)``: ``pa.Check.gt(0)``); a blank cell passes.
+    Each check is first evaluated on its whole column as the plain comparison it states
+    (vectorised); the Pandera schema then validates lazily the rows that failed one, and its
+    failure cases are mapped back to cells.  A clean book never pays for the schema machinery,
+    nor for importing Pandera (a quarter of a second at every command)."""
     if not len(df) or not rules:
         return
     ok = df["_ok"].to_numpy()
@@ -135,14 +141,17 @@ def _value_rules(df: pd.DataFrame, rules: dict, chk: Checker) -> None:
     for col, (checks, _message, _hint) in rules.items():
         values = df[col]
         present = ok & values.notna().to_numpy()
-        for check in checks:
-            passed = check(values[present]).check_output.to_numpy(dtype=bool)
-            idx = np.flatnonzero(present)
+        idx = np.flatnonzero(present)
+        for name, bound in checks:
+            passed = _COMPARE[name](values.to_numpy()[idx], bound)
             suspect[idx[~passed]] = True
     if not suspect.any():
         return
+    import pandera.pandas as pa
+
     sub = df[suspect]
-    schema = pa.DataFrameSchema({c: pa.Column(None, checks=checks, nullable=True, unique=False)
+    schema = pa.DataFrameSchema({c: pa.Column(None, checks=[getattr(pa.Check, name)(bound) for name, bound in checks],
+                                              nullable=True, unique=False)
                                  for c, (checks, _m, _h) in rules.items()}, strict=False)
     try:
         schema.validate(sub, lazy=True)
@@ -551,7 +560,7 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
 
     # --- rates
     rts = _typed("Rates", read.frames("Rates"), dims, chk)
-    _value_rules(rts, {"rate": ([pa.Check.gt(0)], "Rate {value} must be greater than zero.",
+    _value_rules(rts, {"rate": ([("gt", 0)], "Rate {value} must be greater than zero.",
                                 "Enter 1 unit of `from` in `to`, e.g. 1.0842.")}, chk)
     _rate_magnitudes(rts, chk)
     rg = rts[rts["_ok"]]
@@ -565,9 +574,9 @@ def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
     ctx = {"entity_currency": ent_ccy, "rates": rates, "first_start": first_start}
     tb = _typed("TrialBalance", read.frames("TrialBalance"), dims, chk)
     jr = _typed("Journals", read.frames("Journals"), dims, chk)
-    _value_rules(jr, {"debit": ([pa.Check.ge(0)], "Debit {value} is negative.", "Debits and credits are "
+    _value_rules(jr, {"debit": ([("ge", 0)], "Debit {value} is negative.", "Debits and credits are "
                                 "positive: put a negative debit in the credit column as a positive amount."),
-                      "credit": ([pa.Check.ge(0)], "Credit {value} is negative.", "Debits and credits are "
+                      "credit": ([("ge", 0)], "Credit {value} is negative.", "Debits and credits are "
                                  "positive: put a negative credit in the debit column as a positive amount.")}, chk)
     _references(tb, "TrialBalance", chk, entity_set, account_set, dims)
     _references(jr, "Journals", chk, entity_set, account_set, dims)

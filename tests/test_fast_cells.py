@@ -47,9 +47,11 @@ COLUMNS = [Column("text"), Column("obj"), Column("ccy"), Column("amount", "money
 
 @pytest.fixture(autouse=True)
 def every_block_in_one_go(monkeypatch):
-    """The block writer on every block, however small (a close writes a small one cell by
-    cell, :data:`closebatch.io.writer.FAST_FROM`)."""
+    """The block writer on every block, however small, in streamed workbooks however small (a
+    close writes a small block cell by cell, :data:`closebatch.io.writer.FAST_FROM`, and a
+    small workbook in memory, :data:`closebatch.io.writer.IN_MEMORY_CELLS`)."""
     monkeypatch.setattr(writer, "FAST_FROM", 0)
+    monkeypatch.setattr(writer, "IN_MEMORY_CELLS", -1)
 
 
 def write_both(tmp_path, monkeypatch, write) -> tuple[bytes, bytes]:
@@ -310,3 +312,43 @@ def test_print_setup_and_heights_come_out(tmp_path, monkeypatch):
     assert wb["Titled"].print_title_rows == "$1:$2" and wb["Titled"].freeze_panes == "A3"
     assert wb["Titled"].page_setup.orientation == "portrait"
     assert wb["Charted"].print_area == "'Charted'!$A$1:$K$16"  # the chart beside the table prints
+
+
+def _as_read(path) -> dict:
+    """Every sheet as a reader sees it: the cells' values (calamine; openpyxl leaves Excel's
+    ``_xHHHH_`` escapes undone in text stored in the cells, not in shared strings); each
+    written cell's number format, bold, fill and hyperlink, the frozen panes, the filter and
+    the column widths (openpyxl)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    cal = CalamineWorkbook.from_path(str(path))
+    out = {}
+    for ws in wb.worksheets:
+        styles = {c.coordinate: (c.number_format, c.font.b, c.fill.fgColor.rgb,
+                                 c.hyperlink.location if c.hyperlink else None)
+                  for row in ws.iter_rows() for c in row if c.value is not None or c.hyperlink}
+        widths = {k: d.width for k, d in ws.column_dimensions.items()}
+        values = cal.get_sheet_by_name(ws.title).to_python()
+        out[ws.title] = (values, styles, ws.freeze_panes, ws.auto_filter.ref, widths)
+    return out
+
+
+def test_a_small_workbook_built_in_memory_reads_as_the_streamed_one(tmp_path, monkeypatch):
+    """A workbook of at most ``IN_MEMORY_CELLS`` cells is built in memory (text in the shared
+    strings table instead of in its cells): a reader sees the same cells, formats, links and
+    panes as in the streamed file, and the same books give the same bytes."""
+    df = frame(20)
+    sheets = [Sheet("Lines", df, COLUMNS, title="Title & <more>", totals=["amount"]), Sheet("Empty", df.iloc[:0], COLUMNS)]
+    cells = sum(s.cells for s in sheets)
+    monkeypatch.setattr(writer, "IN_MEMORY_CELLS", cells)
+    small = [write_workbook((tmp_path / f"mem{i}").mkdir() or tmp_path / f"mem{i}" / "t.xlsx", sheets)
+             for i in range(2)]
+    monkeypatch.setattr(writer, "IN_MEMORY_CELLS", cells - 1)
+    streamed = write_workbook(tmp_path / "t.xlsx", sheets)
+    with zipfile.ZipFile(small[0]) as z:
+        assert "xl/sharedStrings.xml" in z.namelist()  # built in memory, not streamed
+    with zipfile.ZipFile(streamed) as z:
+        assert "xl/sharedStrings.xml" not in z.namelist()
+    assert small[0].read_bytes() == small[1].read_bytes()
+    assert _as_read(small[0]) == _as_read(streamed)

@@ -291,3 +291,23 @@ def test_rates_beyond_what_converts_are_refused_both_ways_and_implausible_ones_w
     assert sorted((x.cell, x.code) for x in f if x.is_error) == [("D2", "too-small"), ("D3", "too-large")]
     assert [(x.cell, x.severity) for x in f if x.code == "implausible-rate"] == [("D4", "warning")]
     assert sorted(book.rates["from"]) == ["DKK", "JPY"]
+
+
+def test_negative_amounts_and_rates_not_above_zero_are_refused_at_their_cells(tmp_path):
+    """The value rules (Pandera's checks, run on the rows that fail the plain comparison):
+    each failure is an error at its cell, and a refused rate is left out; a clean row and a
+    blank cell pass."""
+    rates = {"Rates": [["from", "to", "date", "rate", "type"], ["EUR", "USD", D(2026, 1, 1), 0, "spot"],
+                       ["GBP", "USD", D(2026, 1, 1), -1.25, "spot"], ["DKK", "USD", D(2026, 1, 1), 0.15, "spot"]]}
+    book, f = findings_for(tmp_path, base([["J1", D(2026, 1, 5), "E1", "1000", "USD", -100, None],
+                                           ["J1", D(2026, 1, 5), "E1", "4000", "USD", None, -100],
+                                           ["J2", D(2026, 1, 6), "E1", "1000", "USD", 40, None],
+                                           ["J2", D(2026, 1, 6), "E1", "4000", "USD", None, 40]],
+                                          **{"rates.xlsx": rates}))
+    bad = sorted((x.file, x.cell, x.value) for x in f if x.code == "bad-value")
+    assert bad == [("journals.xlsx", "F2", "-100.0"), ("journals.xlsx", "G3", "-100.0"),
+                   ("rates.xlsx", "D2", "0.0"), ("rates.xlsx", "D3", "-1.25")]
+    msgs = {x.cell: x.message for x in f if x.code == "bad-value"}
+    assert msgs["F2"] == "Debit -100.0 is negative." and msgs["D3"] == "Rate -1.25 must be greater than zero."
+    assert all(x.is_error for x in f if x.code == "bad-value")
+    assert list(book.rates["from"]) == ["DKK"]

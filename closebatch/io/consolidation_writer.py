@@ -29,7 +29,7 @@ HEAD_ROW = 3  # the column headers (0-based): title, note, blank line above
 
 def write_consolidation(path: Path, books: Books, reports: dict[str, pd.DataFrame], period: str) -> Path:
     """Write ``consolidation.xlsx`` from the consolidation step's reports."""
-    book = Book(path, stream=True)
+    book = Book(path, stream=True, cells=sum(df.size for df in reports.values()))
     gcur = books.settings.group_currency or ""
     ws_frame = reports.get("Worksheet")
     if ws_frame is not None:

@@ -62,8 +62,8 @@ def write_ledger_journal(path: Path, book: Book, lines: pd.DataFrame) -> Path:
         layer = df["journal_type"].isin(GROUP_TYPES).to_numpy()
         if layer.any():  # consolidation lines are in the group currency
             df["accounting_currency"] = df["accounting_currency"].where(~layer, gcur)
-    xb = XBook(path, stream=True)
     lines_sheet = journal_sheet(book, df)
+    xb = XBook(path, stream=True, cells=lines_sheet.cells * 2)  # the lines and about as much register
     xb.write(lines_sheet)
     reg, totals = journal_register(df, len(lines_sheet.columns))
     ws = xb.write(Sheet("By journal", reg, REGISTER_COLUMNS, words=True))

@@ -69,8 +69,8 @@ def sheet_names(statements: list[Statement]) -> list[str]:
 
 
 class _Writer:
-    def __init__(self, path: Path):
-        self.book = Book(path)
+    def __init__(self, path: Path, cells: int | None = None):
+        self.book = Book(path, cells=cells)
         self.wb = self.book.wb
         f = self.book.fmt
         self.f_name = f(bold=True, font_size=14)
@@ -98,7 +98,7 @@ class _Writer:
 
 def write_statements(path: Path, statements: list[Statement], period: str, group_name: str = "") -> Path:
     """Write ``statements.xlsx``; ``group_name`` names the group in the page footer."""
-    w = _Writer(path)
+    w = _Writer(path, cells=sum((len(st.rows) + len(st.checks) + 6) * (len(st.columns) + 2) for st in statements))
     names = sheet_names(statements)
     sheets = [(st, w.wb.add_worksheet(n)) for st, n in zip(statements, names)]
     if not statements:

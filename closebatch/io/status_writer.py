@@ -75,7 +75,8 @@ def write_close_status(path: Path, cl, blockers: pd.DataFrame, entities: pd.Data
     per-entity progress (:func:`closebatch.checklist.entity_progress`); ``heading``: period,
     status, lock, seal (texts: the seal of the close, see :mod:`closebatch.seal`) and books
     (the books folder as seen from the output folder, for links to input cells)."""
-    book = Book(path, title=f"Close status {heading.get('period', cl.period)}")
+    book = Book(path, title=f"Close status {heading.get('period', cl.period)}",
+                cells=10 * (len(blockers) + len(cl.tasks) + len(cl.steps) + len(entities) + 20))
     try:
         _summary(book, cl, entities, heading, blockers)
         _tasks(book, cl.tasks)
