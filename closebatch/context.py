@@ -71,19 +71,37 @@ class LedgerState:
         """Balances at this point of the close: opening plus the period's lines, per key.
 
         ``reference`` is kept only on settlement accounts (elsewhere it is a document
-        number, not part of the balance).  Computed once per state; each caller gets its own
-        frame (a shallow copy: pandas copies on write)."""
+        number, not part of the balance).  Computed once per state, as the opening's sums
+        plus the period's movement (each computed once per close, see :meth:`add`); each
+        caller gets its own frame (a shallow copy: pandas copies on write)."""
         if "balances" not in self._memo:
             self._memo["balances"] = self._balances()
         return self._memo["balances"].copy(deep=False)
 
     def _balances(self) -> pd.DataFrame:
-        key = balance_key(self.dims)
-        parts = [self._keyed(self.opening)]
-        if len(self.lines):
-            parts.append(self._keyed(self.lines))
-        df = pd.concat(parts, ignore_index=True)
-        return df.groupby(key, sort=True, as_index=False, dropna=False)[["amount", "amount_acct"]].sum()
+        derived = self._from_parent("balances")
+        if derived is not None:
+            return derived
+        if "opening" not in self._memo:  # the same at every state of a close
+            self._memo["opening"] = self._sum([self._keyed(self.opening)])
+        if not len(self.lines):
+            return self._memo["opening"]
+        return self._sum([self._memo["opening"], self.movement()])  # both summed already: few rows
+
+    def _sum(self, parts: list) -> pd.DataFrame:
+        df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        return df.groupby(balance_key(self.dims), sort=True, as_index=False, dropna=False)[
+            ["amount", "amount_acct"]].sum()
+
+    def _from_parent(self, what: str) -> pd.DataFrame | None:
+        """``what`` (balances or movement) of a state made by :meth:`add`, from its parent's,
+        when the parent has computed them: the parent's sums and the added lines summed
+        again (a few rows instead of every line of the period).  None otherwise."""
+        parent = self._memo.get("parent")
+        if parent is None or not len(parent[0].get(what, ())):
+            return None
+        base, added = parent[0].pop(what), parent[1]  # the parent's sums are no longer held here
+        return base if not len(added) else self._sum([base, self._keyed(added)])
 
     def movement(self) -> pd.DataFrame:
         """The period's movement per key (sum of the period's lines); computed once per state."""
@@ -95,9 +113,18 @@ class LedgerState:
         key = balance_key(self.dims)
         if not len(self.lines):
             return self.opening[key + ["amount", "amount_acct"]].iloc[0:0]
-        return self._keyed(self.lines).groupby(key, sort=True, as_index=False, dropna=False)[["amount", "amount_acct"]].sum()
+        derived = self._from_parent("movement")
+        if derived is not None:
+            return derived
+        return self._sum([self._keyed(self.lines)])
 
     def add(self, new_lines: pd.DataFrame) -> "LedgerState":
-        """A new state with ``new_lines`` posted."""
-        return LedgerState(self.dims, self.opening, concat_lines([self.lines, new_lines], self.dims),
-                           self.carried, self.settle_accounts, self.open_items)
+        """A new state with ``new_lines`` posted.  It keeps the sums this state has computed so
+        far (not this state), to derive its own from them (:meth:`_from_parent`)."""
+        lines = concat_lines([self.lines, new_lines], self.dims)
+        child = LedgerState(self.dims, self.opening, lines, self.carried, self.settle_accounts, self.open_items)
+        sums = {k: self._memo[k] for k in ("balances", "movement") if k in self._memo}
+        child._memo["parent"] = (sums, lines.iloc[len(self.lines):])
+        if "opening" in self._memo:
+            child._memo["opening"] = self._memo["opening"]
+        return child

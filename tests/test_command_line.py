@@ -4,7 +4,6 @@ help in full with examples and exit codes; -V; close-permanently confirmed; impo
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from books import D, J, OPENING, master, write_books
-from closebatch.io import guard, reader
+from closebatch.io import guard
 from closebatch.io.reader import read_books
 
 

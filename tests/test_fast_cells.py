@@ -168,8 +168,6 @@ def test_the_ledger_journal_is_the_same_file_both_ways(tmp_path, monkeypatch):
     books = group_books(tmp_path / "books")
     outcome = app.close_books(books, period="2026-01", user="t", jobs=1, dry_run=True)
     assert outcome.exit_code in (0, 3)
-    from closebatch.validate import load_book  # noqa: F401 - the book as the close read it
-
     _, book, _ = app.load(books)
     lines = pd.DataFrame({
         "journal": ["J2", "J1", "J1", "E1"], "line": [1, 1, 2, 1], "date": pd.to_datetime(["2026-01-05"] * 4),

@@ -5,8 +5,6 @@ read back, a journal posted in part, an entity code no sheet name can hold) is r
 handled at its root."""
 from __future__ import annotations
 
-import json
-import shutil
 from decimal import Decimal
 from pathlib import Path
 

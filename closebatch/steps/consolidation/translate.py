@@ -41,6 +41,8 @@ def without_eliminations(state: LedgerState) -> LedgerState:
 def unknown_counterparties(g: Group, st: LedgerState) -> list[Finding]:
     book, ents = g.book, g.entities
     bal = st.balances()
+    if not (set(bal["counterparty"].unique()) - set(ents) - {""}):  # the usual case, seen in one pass
+        return []
     bal = bal[bal["entity"].isin(g.included) & (bal["counterparty"] != "") & ~bal["counterparty"].isin(list(ents))]
     if not len(bal):
         return []
