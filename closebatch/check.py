@@ -42,8 +42,7 @@ def load(books: Path, exclude=(), progress=None, jobs=None, timings: dict | None
                       jobs=parallel.default_jobs() if jobs is None else jobs)
     stage(progress, "Validating")
     validating = time.perf_counter()
-    book, findings = load_book(read)
-    read.release()
+    book, findings = load_book(read, release=True)
     if timings is not None:
         timings["read"] = validating - started
         timings["validate"] = time.perf_counter() - validating

@@ -42,11 +42,13 @@ LINE_KINDS = ("TrialBalance", "Journals")  # the kinds that become lines frames
 
 
 class Checker:
-    """Collects findings about the book's cells."""
+    """Collects findings about the book's cells.  ``release``: let each sheet's cells go once
+    they are typed (:meth:`closebatch.io.reader.RawSheet.release`)."""
 
-    def __init__(self, letters: dict):
+    def __init__(self, letters: dict, release: bool = False):
         self.letters = letters  # (file, sheet) -> {column: letter}
         self.findings: list[Finding] = []
+        self.release = release
 
     def cell(self, file, sheet, row, column) -> str:
         return cell_ref(self.letters, file, sheet, int(row), column) or f"row {int(row)}"
@@ -92,6 +94,9 @@ def _typed(kind: str, sheets: list, dims, chk: Checker) -> pd.DataFrame:
     typed = {}
     ok = np.ones(len(raw), dtype=bool)
     present_by_sheet = {(s.file, s.sheet): s.letters for s in sheets if len(s.frame)}  # the sheets with rows
+    if chk.release:  # ``raw`` holds the cells now
+        for s in sheets:
+            s.release()
     for col in columns_for(kind, dims):
         if col.required:
             for (f, s), letters in present_by_sheet.items():
@@ -470,11 +475,14 @@ def _posted_in_part(journals: pd.DataFrame, chk: Checker, aside: list) -> None:
     aside.append(rows)
 
 
-def load_book(read: ReadResult) -> tuple[Book | None, list[Finding]]:
+def load_book(read: ReadResult, release: bool = False) -> tuple[Book | None, list[Finding]]:
     """Type and validate everything read.  Returns ``(book, findings)``; ``book`` is None only
-    when the master data (entities, accounts, periods) is too broken to go on."""
+    when the master data (entities, accounts, periods) is too broken to go on.  ``release``:
+    let the cells of each kind of sheet go as soon as they are typed (``read`` then names the
+    sheets read, with no rows; the book holds what it needs), so a million journal lines are
+    never held twice."""
     letters = {(s.file, s.sheet): s.letters for s in read.sheets}
-    chk = Checker(letters)
+    chk = Checker(letters, release)
     chk.findings.extend(read.findings)
     for kind in ("Entities", "Accounts", "Periods"):
         if not read.frames(kind):

@@ -63,6 +63,10 @@ class RawSheet:
     frame: pd.DataFrame  # normalised columns (object values) + lineage
     letters: dict  # normalised column -> Excel letter
 
+    def release(self) -> None:
+        """Let the cells go (the sheet keeps its name, columns and letters, with no rows)."""
+        self.frame = self.frame.iloc[:0].copy()
+
 
 @dataclass
 class ReadResult:
@@ -75,13 +79,6 @@ class ReadResult:
 
     def frames(self, kind: str) -> list[RawSheet]:
         return [s for s in self.sheets if s.kind == kind]
-
-    def release(self) -> None:
-        """Let the cells go once the book is validated (:func:`closebatch.validate.load_book`
-        keeps what it needs): each sheet keeps its name, columns and letters, with no rows.
-        A million journal lines hold about half a gigabyte of cell objects."""
-        for s in self.sheets:
-            s.frame = s.frame.iloc[:0].copy()
 
 
 def discover(folder: Path, exclude: tuple = ()) -> tuple[list[Path], list[Finding], list]:
