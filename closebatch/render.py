@@ -71,8 +71,9 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
     """Write every output workbook into ``od`` (and ``staged``, the period's ledger data
     files, under temporary names), then seal the data files (``sealer()`` returns the close
     seal, "" when nothing is sealed) and write close_status.xlsx and the manifest, which
-    carry that seal.  What each workbook holds is decided here, in this process; the writing
-    itself is shared out over ``jobs`` processes.  ``sts``: the statements (the close computes
+    carry that seal.  What each workbook holds is decided here, in this process (the ledger
+    journal's rows, as big as the period, are gathered by the process that writes them); the
+    writing itself is shared out over ``jobs`` processes.  ``sts``: the statements (the close computes
     them with its checks, see :func:`check_close`)."""
     stage(progress, "Writing")
     dims = book.dims
@@ -88,9 +89,9 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
         sheets.append(outputs.consolidated_sheet(book, cons.reports["Consolidated"]))
     sheets.append(outputs.tb_totals(book, tb))
     table("adjusted_trial_balance.xlsx", sheets)
-    lines = outputs.journal_lines(book, _all_lines(result, dims))
-    tasks.append(parallel.Task("ledger_journal.xlsx", len(lines) * (18 + len(dims)),
-                               lambda: write_ledger_journal(od.path("ledger_journal.xlsx"), book, lines)))
+    n_lines = sum(len(f) for f in (result.lines, result.year_end, result.eliminations) if f is not None)  # all lines
+    tasks.append(parallel.Task("ledger_journal.xlsx", n_lines * (18 + len(dims)), lambda: write_ledger_journal(
+        od.path("ledger_journal.xlsx"), book, lambda: outputs.journal_lines(book, _all_lines(result, dims)))))
     if sts is None:
         group = statements.group_balances(result.steps.get("consolidation"))
         sts, _ = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
@@ -133,8 +134,9 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
                  _relative(read_root(read), od.final))
     written = sorted(p.name for p in od.tmp.iterdir())
     inputs = [(p.relative_to(read_root(read)).as_posix() if read_root(read) else p.name, p) for p in read.files]
-    totals = {"lines": int(len(lines)), "debit_acct": money.fmt(int(lines["amount_acct"].clip(lower=0).sum()), 2)
-              if len(lines) else "0.00"}
+    parts = [f for f in (result.lines, result.year_end, result.eliminations) if f is not None and len(f)]
+    debit = sum(int(f["amount_acct"].clip(lower=0).sum()) for f in parts)
+    totals = {"lines": n_lines, "debit_acct": money.fmt(debit, 2) if n_lines else "0.00"}
     outputs.write_manifest(od.path("manifest.json"), inputs, [od.path(n) for n in written], period,
                            {"lines": int(len(result.lines)), "findings": len(findings), "blockers": len(blockers)},
                            totals, ledger_seal)

@@ -52,11 +52,12 @@ def sort_lines(lines: pd.DataFrame) -> pd.DataFrame:
     return lines.take(sort_order(lines)).reset_index(drop=True)
 
 
-def write_ledger_journal(path: Path, book: Book, lines: pd.DataFrame) -> Path:
+def write_ledger_journal(path: Path, book: Book, lines) -> Path:
     """``lines``: :func:`closebatch.io.outputs.journal_lines` output (debit, credit,
-    accounting_currency added to a lines frame).  The frame is sorted once (one copy of it);
-    the consolidation layer's accounting currency is set on that copy."""
-    df = sort_lines(lines)
+    accounting_currency added to a lines frame), or a function that returns it (then only
+    its sorted copy is held while writing).  The frame is sorted once (one copy of it); the
+    consolidation layer's accounting currency is set on that copy."""
+    df = sort_lines(lines() if callable(lines) else lines)
     gcur = book.settings.group_currency or ""
     if len(df) and gcur:
         layer = df["journal_type"].isin(GROUP_TYPES).to_numpy()
@@ -66,9 +67,11 @@ def write_ledger_journal(path: Path, book: Book, lines: pd.DataFrame) -> Path:
     xb = XBook(path, stream=True, cells=lines_sheet.cells * 2)  # the lines and about as much register
     xb.write(lines_sheet)
     reg, totals = journal_register(df, len(lines_sheet.columns))
+    del lines_sheet, df  # written: not held while the workbook is packed
     ws = xb.write(Sheet("By journal", reg, REGISTER_COLUMNS, words=True))
     _grand_totals(xb, ws, xb.next_row, totals)
     ws.freeze_panes(1, 3)
+    del reg
     xb.close()
     return Path(path)
 

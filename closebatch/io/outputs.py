@@ -212,8 +212,9 @@ def consolidated_sheet(book: Book, df: pd.DataFrame) -> Sheet:
 
 
 def journal_lines(book: Book, lines: pd.DataFrame) -> pd.DataFrame:
-    """Ledger journal rows: debit/credit in transaction currency, amount_acct signed."""
-    df = lines.copy()
+    """Ledger journal rows: debit/credit in transaction currency, amount_acct signed.  (A
+    shallow copy: the columns added are the new frame's own, pandas copies on write.)"""
+    df = lines.copy(deep=False)
     df["debit"] = df["amount"].clip(lower=0)
     df["credit"] = (-df["amount"]).clip(lower=0)
     df["accounting_currency"] = df["entity"].map(book.entity_currency()).fillna(book.settings.group_currency)
