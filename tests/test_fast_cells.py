@@ -350,3 +350,47 @@ def test_a_small_workbook_built_in_memory_reads_as_the_streamed_one(tmp_path, mo
         assert "xl/sharedStrings.xml" not in z.namelist()
     assert small[0].read_bytes() == small[1].read_bytes()
     assert _as_read(small[0]) == _as_read(streamed)
+
+
+@pytest.mark.parametrize("piece", [writer.SHEET_COPY, 7, 1])
+def test_rows_copied_into_the_sheet_as_bytes_give_xlsxwriters_file(tmp_path, monkeypatch, piece):
+    """A streamed sheet's rows go into its XML as bytes (:class:`closebatch.io.writer._Worksheet`):
+    the same file as xlsxwriter's own text copy, whatever falls at the pieces' ends, carriage
+    returns included (xlsxwriter's text copy turns them into line ends)."""
+    import xlsxwriter.worksheet
+
+    monkeypatch.setattr(writer, "SHEET_COPY", piece)
+    df = frame(30)
+    df["text"] = df["text"].astype(object).where(df.index % 3 != 1, "cr\r lf\n crlf\r\n end\r")
+    sheets = [Sheet("Lines", df, COLUMNS, title="Title", totals=["amount"]), Sheet("Empty", df.iloc[:0], COLUMNS)]
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    ours = write_workbook(tmp_path / "a" / "t.xlsx", sheets)
+    monkeypatch.setattr(writer, "_Worksheet", xlsxwriter.worksheet.Worksheet)
+    theirs = write_workbook(tmp_path / "b" / "t.xlsx", sheets)
+    assert ours.read_bytes() == theirs.read_bytes(), differing_parts(ours.read_bytes(), theirs.read_bytes())
+
+
+def test_a_carriage_return_in_the_rows_file_is_copied_as_a_text_copy_reads_it(tmp_path, monkeypatch):
+    """The bytes copy keeps the text copy's one change: ``\\r\\n`` and a lone ``\\r`` become
+    ``\\n``, also when a ``\\r\\n`` falls across two pieces."""
+    import xlsxwriter.worksheet
+
+    rows = '<row r="1"><c t="inlineStr"><is><t>a\r\nb\rc\r</t></is></c></row>\r\n<row r="2"/>\r'
+    out = {}
+    for cls in (writer._Worksheet, xlsxwriter.worksheet.Worksheet):
+        for piece in (1, 2, 3, 5, 1 << 20):
+            monkeypatch.setattr(writer, "SHEET_COPY", piece)
+            ws = cls()
+            ws.dim_rowmin = 0
+            ws.row_data_fh_closed = False
+            ws.row_data_filename = str(tmp_path / "rows.xml")
+            with open(ws.row_data_filename, "w", encoding="utf-8", newline="") as f:
+                f.write(rows)
+            ws.row_data_fh = open(ws.row_data_filename, "a+", encoding="utf-8")
+            sheet = tmp_path / "sheet.xml"
+            ws.fh = open(sheet, "w", encoding="utf-8")
+            ws._write_optimized_sheet_data()
+            ws.fh.close()
+            out[(cls.__name__, piece)] = sheet.read_bytes()
+    assert len(set(out.values())) == 1, out
+    assert b"\r" not in next(iter(out.values()))
