@@ -394,3 +394,20 @@ def test_a_carriage_return_in_the_rows_file_is_copied_as_a_text_copy_reads_it(tm
             out[(cls.__name__, piece)] = sheet.read_bytes()
     assert len(set(out.values())) == 1, out
     assert b"\r" not in next(iter(out.values()))
+
+
+@pytest.mark.parametrize("max_rows,block", [(writer.MAX_ROWS, writer.BLOCK), (20, 6)])
+def test_a_sheet_written_in_an_order_is_the_sheet_of_the_frame_sorted(tmp_path, monkeypatch, max_rows, block):
+    """``Sheet.order`` (the rows taken a block at a time in that order, as the ledger journal
+    writes ``Lines``) gives the file of the frame sorted beforehand, continuation sheets,
+    widths and totals included."""
+    monkeypatch.setattr(writer, "MAX_ROWS", max_rows)
+    monkeypatch.setattr(writer, "BLOCK", block)
+    df = frame(57)
+    order = np.random.default_rng(3).permutation(len(df))
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    ordered = write_workbook(tmp_path / "a" / "t.xlsx", [Sheet("Lines", df, COLUMNS, totals=["amount"], order=order)])
+    presorted = write_workbook(tmp_path / "b" / "t.xlsx", [Sheet("Lines", df.take(order).reset_index(drop=True),
+                                                                 COLUMNS, totals=["amount"])])
+    assert ordered.read_bytes() == presorted.read_bytes(), differing_parts(ordered.read_bytes(),
+                                                                           presorted.read_bytes())

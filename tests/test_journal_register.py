@@ -72,3 +72,39 @@ def test_the_register_is_the_grouping_of_the_lines():
 def test_an_empty_ledger_journal_has_an_empty_register():
     reg, totals = journal_register(lines(10, 1).iloc[:0], 16)
     assert len(reg) == 0 and len(totals) == 0
+
+
+def test_the_sort_order_is_python_s_order_of_the_keys():
+    """``sort_order`` (integer codes, one lexsort) puts the lines where sorting their keys as
+    Python objects puts them: journal type in the spec's order (an unknown one last), then
+    journal, entity and line by Python's comparison, the original order among equals."""
+    from closebatch.io.journal_report import sort_order
+    from closebatch.registry import JOURNAL_TYPES
+
+    texts = ["", " ", "B", "a", "a10", "a2", "é", "ä", "ß", "Ω", "😀", "\u00a0x", "~", "J1", "J10", "J2"]
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        n = 400
+        df = pd.DataFrame({
+            "journal_type": pd.Series(rng.choice(list(JOURNAL_TYPES) + ["other", "Daily"], n), dtype="str"),
+            "journal": pd.Series(rng.choice(texts, n), dtype="str"), "entity": pd.Series(rng.choice(texts[:6], n),
+                                                                                         dtype="str"),
+            "line": rng.integers(0, 4, n)})
+        rank = {t: i for i, t in enumerate(JOURNAL_TYPES)}
+        want = sorted(range(n), key=lambda i: (rank.get(df["journal_type"][i], len(rank)), df["journal_type"][i],
+                                               df["journal"][i], df["entity"][i], int(df["line"][i]), i))
+        assert sort_order(df).tolist() == want
+
+
+def test_the_register_through_the_sort_order_is_the_register_of_the_sorted_lines():
+    """``journal_register(lines, width, order)`` on the lines as they come is the register of
+    the lines sorted (how the ledger journal finds it without a sorted copy)."""
+    from closebatch.io.journal_report import sort_order
+
+    for seed in range(4):
+        df = lines(2000, seed)
+        shuffled = df.sample(frac=1, random_state=seed).reset_index(drop=True)
+        want = journal_register(sort_lines(shuffled), 16)
+        got = journal_register(shuffled, 16, sort_order(shuffled))
+        pd.testing.assert_frame_equal(got[0], want[0])
+        pd.testing.assert_frame_equal(got[1], want[1])

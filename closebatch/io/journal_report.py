@@ -17,6 +17,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +36,20 @@ GROUP_TYPES = ("elimination",)
 
 def sort_order(lines: pd.DataFrame) -> np.ndarray:
     """The positions of ``lines`` by journal type (spec order), journal, entity, line;
-    stable otherwise (the order :func:`sort_lines` puts them in)."""
-    order = {t: i for i, t in enumerate(JOURNAL_TYPES)}
-    keys = pd.DataFrame({"_t": lines["journal_type"].map(order).fillna(len(order)).astype(int).to_numpy(),
-                         "journal_type": lines["journal_type"].to_numpy(), "journal": lines["journal"].to_numpy(),
-                         "entity": lines["entity"].to_numpy(), "line": lines["line"].to_numpy(),
-                         "_o": np.arange(len(lines))})
-    keys = keys.sort_values(["_t", "journal_type", "journal", "entity", "line", "_o"], kind="stable")
-    return keys["_o"].to_numpy()
+    stable otherwise (the order :func:`sort_lines` puts them in).  Text is sorted by its
+    characters' code points (as Python compares it), through integer codes: no Python
+    object per line."""
+    rank = {t: i for i, t in enumerate(JOURNAL_TYPES)}
+
+    def codes(column: str) -> np.ndarray:
+        c, _ = pd.factorize(lines[column], sort=True)  # codes in the order of the sorted values
+        c = c.astype(np.int64)
+        c[c < 0] = c.max(initial=-1) + 1  # a missing value after every value
+        return c
+
+    kind = lines["journal_type"].map(rank).fillna(len(rank)).astype(int).to_numpy()
+    line = lines["line"].to_numpy(dtype=np.int64)
+    return np.lexsort([np.arange(len(lines)), line, codes("entity"), codes("journal"), codes("journal_type"), kind])
 
 
 def sort_lines(lines: pd.DataFrame) -> pd.DataFrame:
@@ -54,19 +61,22 @@ def sort_lines(lines: pd.DataFrame) -> pd.DataFrame:
 
 def write_ledger_journal(path: Path, book: Book, lines) -> Path:
     """``lines``: :func:`closebatch.io.outputs.journal_lines` output (debit, credit,
-    accounting_currency added to a lines frame), or a function that returns it (then only
-    its sorted copy is held while writing).  The frame is sorted once (one copy of it); the
-    consolidation layer's accounting currency is set on that copy."""
-    df = sort_lines(lines() if callable(lines) else lines)
+    accounting_currency added to a lines frame), or a function that returns it.  The lines
+    are never copied whole in their sorted order: ``Lines`` takes them a block at a time in
+    that order (:attr:`closebatch.io.writer.Sheet.order`), and the register is found through
+    the order (:func:`journal_register`)."""
+    df = lines() if callable(lines) else lines
+    order = sort_order(df) if len(df) else np.zeros(0, dtype=np.int64)
     gcur = book.settings.group_currency or ""
     if len(df) and gcur:
         layer = df["journal_type"].isin(GROUP_TYPES).to_numpy()
         if layer.any():  # consolidation lines are in the group currency
+            df = df.copy(deep=False)  # (the caller's frame keeps its own column)
             df["accounting_currency"] = df["accounting_currency"].where(~layer, gcur)
-    lines_sheet = journal_sheet(book, df)
+    lines_sheet = replace(journal_sheet(book, df), order=order)
+    reg, totals = journal_register(df, len(lines_sheet.columns), order)
     xb = XBook(path, stream=True, cells=lines_sheet.cells * 2)  # the lines and about as much register
     xb.write(lines_sheet)
-    reg, totals = journal_register(df, len(lines_sheet.columns))
     del lines_sheet, df  # written: not held while the workbook is packed
     ws = xb.write(Sheet("By journal", reg, REGISTER_COLUMNS, words=True))
     _grand_totals(xb, ws, xb.next_row, totals)
@@ -74,6 +84,7 @@ def write_ledger_journal(path: Path, book: Book, lines) -> Path:
     del reg
     xb.close()
     return Path(path)
+
 
 
 REGISTER_COLUMNS = [
@@ -84,46 +95,52 @@ REGISTER_COLUMNS = [
     Column("in_lines", "link", header="lines in Lines", width=16)]
 
 
-def journal_register(df: pd.DataFrame, width: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per journal of the sorted ledger journal ``df``, in its order: the journal's
+def journal_register(df: pd.DataFrame, width: int, order: np.ndarray | None = None) -> tuple[pd.DataFrame,
+                                                                                          pd.DataFrame]:
+    """One row per journal of the ledger journal ``df`` sorted (``order``: its rows'
+    positions in the sorted order; None: ``df`` is sorted), in that order: the journal's
     debits and credits in accounting currency (its subtotal), their difference, its number
     of lines, its first date, description and source, and a link to its rows on the
     ``Lines`` sheet (``width`` columns wide).  A journal is a journal number of one entity
     (the consolidation layer's journals: of the group).  Also the totals per layer and
     accounting currency.
 
-    ``df`` being sorted, a journal's lines are consecutive: the register is found where the
-    key (type, journal, entity, accounting currency) changes from one line to the next, and
-    its sums by ``reduceat`` over those runs; no Python object per line.  The description
-    and source are each journal's first non-blank ones, its date the earliest."""
+    Sorted, a journal's lines are consecutive: the register is found where the key (type,
+    journal, entity, accounting currency) changes from one line to the next (compared as
+    integer codes), and its sums by ``reduceat`` over those runs; no Python object per line,
+    and no sorted copy of the lines' text.  The description and source are each journal's
+    first non-blank ones, its date the earliest."""
     if not len(df):
         return pd.DataFrame({c.name: [] for c in REGISTER_COLUMNS}), pd.DataFrame(
             columns=["_layer", "accounting_currency", "debit_acct", "credit_acct", "lines"])
     n = len(df)
-    group_layer = df["journal_type"].isin(GROUP_TYPES).to_numpy()
-    entity = df["entity"].where(~group_layer, "") if group_layer.any() else df["entity"]
+    pos = np.arange(n) if order is None else np.asarray(order)  # sorted position -> row of df
+    layer_rows = df["journal_type"].isin(GROUP_TYPES).to_numpy()
+    group_layer = layer_rows[pos]
+    entity = df["entity"].where(~layer_rows, "") if layer_rows.any() else df["entity"]
     change = np.zeros(n, dtype=bool)
     change[0] = True
     for key in (df["journal_type"], df["journal"], entity, df["accounting_currency"]):
-        change[1:] |= _differs(key)
+        c = pd.factorize(key)[0][pos]  # a blank is -1: two blanks are the same key, as grouping has them
+        change[1:] |= c[1:] != c[:-1]
     first = np.flatnonzero(change)
     last = np.append(first[1:], n) - 1
-    acct = df["amount_acct"].to_numpy(dtype="int64")
+    acct = df["amount_acct"].to_numpy(dtype="int64")[pos]
     debit = np.add.reduceat(np.clip(acct, 0, None), first)
     credit = np.add.reduceat(np.clip(-acct, 0, None), first)
-    dates = df["date"].to_numpy().astype("datetime64[ns]")
+    dates = df["date"].to_numpy().astype("datetime64[ns]")[pos]
     stamp = dates.view("int64").copy()
     nat = np.isnat(dates)
     stamp[nat] = np.iinfo("int64").max  # the earliest date that is one
     earliest = np.minimum.reduceat(stamp, first)
-    at = lambda col: col.take(first).reset_index(drop=True)  # noqa: E731 - each journal's first line's
+    at = lambda col: col.take(pos[first]).reset_index(drop=True)  # noqa: E731 - each journal's first line's
     reg = pd.DataFrame({
         "journal_type": at(df["journal_type"]), "journal": at(df["journal"]), "entity": at(entity),
         "date": np.where(earliest == np.iinfo("int64").max, np.datetime64("NaT"), earliest.view("datetime64[ns]")),
         "lines": (last - first + 1).astype("int64"), "debit_acct": debit, "credit_acct": credit,
         "difference": debit - credit, "accounting_currency": at(df["accounting_currency"]),
-        "description": _first_present(df["description"], first, last),
-        "source": _first_present(df["source"], first, last)})
+        "description": _first_present(df["description"], first, last, pos),
+        "source": _first_present(df["source"], first, last, pos)})
     last_col = column_letter(width - 1)
     a, b = first + 2, last + 2  # Excel rows, below the header
     reg["in_lines"] = [(f"'Lines'!A{x}:{last_col}{y}", f"rows {x}-{y}" if y > x else f"row {x}")
@@ -134,24 +151,16 @@ def journal_register(df: pd.DataFrame, width: int) -> tuple[pd.DataFrame, pd.Dat
     return reg[[c.name for c in REGISTER_COLUMNS]], totals
 
 
-def _differs(s: pd.Series) -> np.ndarray:
-    """Whether each value after the first differs from the one before it (two blanks are
-    the same key, as grouping has them)."""
-    v = s.reset_index(drop=True)
-    prev = v.shift(1)
-    ne = v.ne(prev).fillna(True).to_numpy(dtype=bool)
-    return (ne & ~(v.isna().to_numpy() & prev.isna().to_numpy()))[1:]
-
-
-def _first_present(s: pd.Series, first: np.ndarray, last: np.ndarray) -> pd.Series:
-    """Each run's first value that is not missing (missing when there is none)."""
-    present = np.flatnonzero(s.notna().to_numpy())
+def _first_present(s: pd.Series, first: np.ndarray, last: np.ndarray, pos: np.ndarray) -> pd.Series:
+    """Each run's first value that is not missing (missing when there is none); runs of
+    sorted positions, ``pos`` their rows of ``s``."""
+    present = np.flatnonzero(s.notna().to_numpy()[pos])
     if not len(present):
-        return s.take(first).reset_index(drop=True)
+        return s.take(pos[first]).reset_index(drop=True)
     k = np.searchsorted(present, first)
-    pos = present[np.minimum(k, len(present) - 1)]
-    ok = (k < len(present)) & (pos <= last)
-    return s.take(np.where(ok, pos, first)).reset_index(drop=True).where(ok)
+    at = present[np.minimum(k, len(present) - 1)]
+    ok = (k < len(present)) & (at <= last)
+    return s.take(pos[np.where(ok, at, first)]).reset_index(drop=True).where(ok)
 
 
 def _grand_totals(xb: XBook, ws, row: int, totals: pd.DataFrame) -> None:

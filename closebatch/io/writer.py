@@ -122,6 +122,7 @@ class Sheet:
     freeze: bool = True
     caption: str = ""  # what the table is, in the printed page header (default: the sheet's name)
     words: bool = False  # headers as words (readable()); the ledger's own tables keep the names
+    order: np.ndarray | None = None  # the frame's rows in this order (positions), taken a block at a time
 
     @property
     def cells(self) -> int:
@@ -179,15 +180,20 @@ class Book:
         :func:`continuation_of` reads the name back), never cut off.  Returns the last
         worksheet; :attr:`next_row` is the first row below what was written on it."""
         df = sheet.frame
+        rows = np.arange(len(df)) if sheet.order is None else np.asarray(sheet.order)
         room = MAX_ROWS - (1 if sheet.title else 0) - (1 if sheet.totals else 0)
         starts = list(range(0, len(df), room)) or [0]
         for k, start in enumerate(starts):
             name = sheet.name[:31] if k == 0 else continued(sheet.name, k + 1)
-            ws = self._write_part(ws_name=name, sheet=sheet, df=df.iloc[start:start + room],
+            ws = self._write_part(ws_name=name, sheet=sheet, df=df, rows=rows[start:start + room],
                                   last=k == len(starts) - 1)
         return ws
 
-    def _write_part(self, ws_name: str, sheet: Sheet, df: pd.DataFrame, last: bool):
+    def _write_part(self, ws_name: str, sheet: Sheet, df: pd.DataFrame, rows: np.ndarray, last: bool):
+        """The frame's ``rows`` (positions, in the order written) on a new worksheet, a block of
+        rows at a time (only a block's rows are ever taken out of the frame)."""
+        if len(rows) == len(df) and (not len(rows) or (rows[0] == 0 and (np.diff(rows) == 1).all())):
+            rows = None  # the frame as it is, in its own order
         ws = self.wb.add_worksheet(sheet_name(ws_name, (w.name for w in self.wb.worksheets())))
         if not sheet.columns and len(df.columns):
             raise ValueError(f"sheet {sheet.name!r}: declare the kind of each column (Column), none is guessed")
@@ -196,11 +202,18 @@ class Book:
         if sheet.title:
             ws.write_string(0, 0, excel_text(sheet.title), self.title)
             top = 1
-        n = len(df)
+        n = len(df) if rows is None else len(rows)
+        if rows is not None:  # only the columns written are taken, a block at a time
+            df = df[[c for c in dict.fromkeys(
+                [c.name for c in cols] + [c.scale for c in cols if isinstance(c.scale, str)]) if c in df]]
         # a block of rows at a time: the cell values of a whole million-row sheet as Python
         # objects would take gigabytes
         for start in range(0, max(n, 1), BLOCK):
-            block = df.iloc[start:start + BLOCK]
+            if rows is None:
+                block = df.iloc[start:start + BLOCK]
+            else:
+                pos = rows[start:start + BLOCK]
+                block = df.take(pos).set_axis(pd.RangeIndex(start, start + len(pos)))
             self._top = start > 0 and self._top
             plans = [self._plan(ws, c, block, len(block)) for c in cols]
             if start == 0 and not self._top and any(p[2] is not None for p in plans):
@@ -211,8 +224,10 @@ class Book:
                 for j, (c, plan) in enumerate(zip(cols, plans)):
                     title = c.title(sheet.words)
                     w = max(c.width or 0, plan[1], _header_width(title))
-                    if c.kind == "money" and c.name in df and len(df) > len(block):  # the widest of all blocks
-                        w = max(w, len(f"{int(np.abs(df[c.name].fillna(0).to_numpy(dtype='int64')).max()):,}") + 4)
+                    if c.kind == "money" and c.name in df and n > len(block):  # the widest of all blocks
+                        amounts = df[c.name].fillna(0).to_numpy(dtype="int64")
+                        amounts = amounts if rows is None else amounts[rows]
+                        w = max(w, len(f"{int(np.abs(amounts).max()):,}") + 4)
                     widths.append(w)
                     ws.set_column(j, j, w, plan[2])
                     ws.write_string(top, j, excel_text(title), self.header)
