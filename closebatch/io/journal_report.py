@@ -86,7 +86,6 @@ def write_ledger_journal(path: Path, book: Book, lines) -> Path:
     return Path(path)
 
 
-
 REGISTER_COLUMNS = [
     Column("journal_type", width=12), Column("journal", width=16), Column("entity", width=8),
     Column("date", "date"), Column("lines", "int", width=7), Column("debit_acct", "money", "accounting_currency"),
