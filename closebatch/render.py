@@ -61,8 +61,13 @@ def summary(result: CloseResult) -> dict:
             "steps": {k: v.figures for k, v in result.steps.items()}}
 
 
+def _line_parts(result: CloseResult) -> list[pd.DataFrame]:
+    """The lines of the ledger journal: posted, year-end closing, consolidation layer."""
+    return [f for f in (result.lines, result.year_end, result.eliminations) if f is not None and len(f)]
+
+
 def _all_lines(result: CloseResult, dims) -> pd.DataFrame:
-    return concat_lines([result.lines, result.year_end, result.eliminations], dims)
+    return concat_lines(_line_parts(result), dims)
 
 
 def write_outputs(od, book: Book, result: CloseResult, findings, read, period, blockers, staged=None, jobs=None,
@@ -89,7 +94,7 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
         sheets.append(outputs.consolidated_sheet(book, cons.reports["Consolidated"]))
     sheets.append(outputs.tb_totals(book, tb))
     table("adjusted_trial_balance.xlsx", sheets)
-    n_lines = sum(len(f) for f in (result.lines, result.year_end, result.eliminations) if f is not None)  # all lines
+    n_lines = sum(len(f) for f in _line_parts(result))
     tasks.append(parallel.Task("ledger_journal.xlsx", n_lines * (18 + len(dims)), lambda: write_ledger_journal(
         od.path("ledger_journal.xlsx"), book, lambda: outputs.journal_lines(book, _all_lines(result, dims)))))
     if sts is None:
@@ -134,8 +139,7 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
                  _relative(read_root(read), od.final))
     written = sorted(p.name for p in od.tmp.iterdir())
     inputs = [(p.relative_to(read_root(read)).as_posix() if read_root(read) else p.name, p) for p in read.files]
-    parts = [f for f in (result.lines, result.year_end, result.eliminations) if f is not None and len(f)]
-    debit = sum(int(f["amount_acct"].clip(lower=0).sum()) for f in parts)
+    debit = sum(int(f["amount_acct"].clip(lower=0).sum()) for f in _line_parts(result))
     totals = {"lines": n_lines, "debit_acct": money.fmt(debit, 2) if n_lines else "0.00"}
     outputs.write_manifest(od.path("manifest.json"), inputs, [od.path(n) for n in written], period,
                            {"lines": int(len(result.lines)), "findings": len(findings), "blockers": len(blockers)},

@@ -16,11 +16,10 @@ so they are converted once; the other kinds keep object columns.
 """
 from __future__ import annotations
 
+import operator
 from decimal import Decimal, InvalidOperation
 
 import numpy as np
-import operator
-
 import pandas as pd
 
 from . import money, rates as rates_mod
@@ -128,7 +127,7 @@ def _typed(kind: str, sheets: list, dims, chk: Checker) -> pd.DataFrame:
 
 
 #: The value rules' comparisons, by the name of Pandera's built-in check that states them.
-_COMPARE = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
+_COMPARE = {"gt": operator.gt, "ge": operator.ge}
 
 
 def _value_rules(df: pd.DataFrame, rules: dict, chk: Checker) -> None:
@@ -144,11 +143,10 @@ def _value_rules(df: pd.DataFrame, rules: dict, chk: Checker) -> None:
     ok = df["_ok"].to_numpy()
     suspect = np.zeros(len(df), dtype=bool)
     for col, (checks, _message, _hint) in rules.items():
-        values = df[col]
-        present = ok & values.notna().to_numpy()
-        idx = np.flatnonzero(present)
+        values = df[col].to_numpy()
+        idx = np.flatnonzero(ok & pd.notna(values))
         for name, bound in checks:
-            passed = _COMPARE[name](values.to_numpy()[idx], bound)
+            passed = _COMPARE[name](values[idx], bound)
             suspect[idx[~passed]] = True
     if not suspect.any():
         return

@@ -180,20 +180,21 @@ class Book:
         :func:`continuation_of` reads the name back), never cut off.  Returns the last
         worksheet; :attr:`next_row` is the first row below what was written on it."""
         df = sheet.frame
-        rows = np.arange(len(df)) if sheet.order is None else np.asarray(sheet.order)
         room = MAX_ROWS - (1 if sheet.title else 0) - (1 if sheet.totals else 0)
         starts = list(range(0, len(df), room)) or [0]
         for k, start in enumerate(starts):
             name = sheet.name[:31] if k == 0 else continued(sheet.name, k + 1)
-            ws = self._write_part(ws_name=name, sheet=sheet, df=df, rows=rows[start:start + room],
-                                  last=k == len(starts) - 1)
+            last = k == len(starts) - 1
+            if sheet.order is None:
+                ws = self._write_part(ws_name=name, sheet=sheet, df=df.iloc[start:start + room], last=last)
+            else:
+                ws = self._write_part(ws_name=name, sheet=sheet, df=df, last=last,
+                                      rows=np.asarray(sheet.order)[start:start + room])
         return ws
 
-    def _write_part(self, ws_name: str, sheet: Sheet, df: pd.DataFrame, rows: np.ndarray, last: bool):
-        """The frame's ``rows`` (positions, in the order written) on a new worksheet, a block of
-        rows at a time (only a block's rows are ever taken out of the frame)."""
-        if len(rows) == len(df) and (not len(rows) or (rows[0] == 0 and (np.diff(rows) == 1).all())):
-            rows = None  # the frame as it is, in its own order
+    def _write_part(self, ws_name: str, sheet: Sheet, df: pd.DataFrame, last: bool, rows: np.ndarray | None = None):
+        """``df`` on a new worksheet, a block of rows at a time; with ``rows`` (positions, in the
+        order written), those rows of ``df``, only a block of them ever taken out of it."""
         ws = self.wb.add_worksheet(sheet_name(ws_name, (w.name for w in self.wb.worksheets())))
         if not sheet.columns and len(df.columns):
             raise ValueError(f"sheet {sheet.name!r}: declare the kind of each column (Column), none is guessed")
