@@ -34,6 +34,70 @@ def test_every_task_runs_once_and_progress_counts_them(tmp_path):
     assert all(t == 5 for _, t, _ in seen)
 
 
+
+def _pid_and(x):
+    return os.getpid(), x * 2
+
+
+def _fails_on_three(x):
+    if x == 3:
+        raise ValueError(f"no {x}")
+    return x, os.getpid()
+
+
+@needs_fork
+def test_calls_in_a_child_come_back_in_order_with_what_this_process_would_get():
+    """InChild: the calls run in another process, the results come back in order; a call
+    that raises there is made again here, so the caller sees this process's own exception."""
+    work = parallel.InChild(_pid_and, [(i,) for i in range(5)])
+    try:
+        got = [work.next() for _ in range(5)]
+    finally:
+        work.close()
+    assert work.forked and [x for _, x in got] == [0, 2, 4, 6, 8]
+    assert {pid for pid, _ in got} != {os.getpid()} and len({pid for pid, _ in got}) == 1
+    work = parallel.InChild(_fails_on_three, [(i,) for i in range(5)])
+    try:
+        assert [work.next()[0] for _ in range(3)] == [0, 1, 2]
+        with pytest.raises(ValueError, match="no 3"):
+            work.next()
+        x, pid = work.next()  # the child went on after the failure
+        assert x == 4 and pid != os.getpid()
+    finally:
+        work.close()
+
+
+@needs_fork
+def test_what_the_child_cannot_deliver_is_computed_here(monkeypatch):
+    """A result that does not pickle, a child that died, no fork at all: computed here."""
+    import threading
+
+    unpicklable = parallel.InChild(lambda x: (os.getpid(), threading.Lock()), [(1,), (2,)])
+    try:
+        got = [unpicklable.next() for _ in range(2)]
+    finally:
+        unpicklable.close()
+    assert [pid for pid, _ in got] == [os.getpid()] * 2
+    parent = os.getpid()
+
+    def dies_at_two(x):  # the child kills itself at its third call
+        if x == 2 and os.getpid() != parent:
+            os.kill(os.getpid(), 9)
+        return os.getpid(), x * 2
+
+    work = parallel.InChild(dies_at_two, [(i,) for i in range(4)])
+    try:
+        got = [work.next() for _ in range(4)]
+    finally:
+        work.close()
+    assert [x for _, x in got] == [0, 2, 4, 6]
+    assert got[0][0] != parent and [pid for pid, _ in got[2:]] == [parent, parent]
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
+    here = parallel.InChild(_pid_and, [(5,)])
+    assert not here.forked and here.next() == (os.getpid(), 10)
+    here.close()
+
+
 @needs_fork
 def test_the_automatic_choice_forks_only_for_writing_that_pays(tmp_path, monkeypatch):
     """With no number of processes given, small writing stays in this process; writing of

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from hypo import profile
 from hypothesis import given, strategies as st
 
 from books import D, J, OPENING, master, write_books
-from closebatch.io import guard, reader
+from closebatch.io import guard, parallel, reader
 from closebatch.io.reader import read_books
 
 # its books are built once (module fixtures): every test of the module runs on one worker
@@ -101,29 +102,40 @@ def test_parallel_read_equals_a_single_job(mixed_folder, jobs):
     assert sorted(c[2] for c in calls_n) == sorted(c[2] for c in calls_1)
 
 
-def test_parallel_read_guards_each_workbook_before_parsing_it(mixed_folder, monkeypatch):
+def test_parallel_read_guards_each_workbook_before_parsing_it(mixed_folder, monkeypatch, tmp_path):
+    """The guard runs in a process of its own (where there is fork): the events go to a file
+    both processes append to, in the order they happen."""
     import gc
+    import json
 
     import python_calamine
 
-    events = []
+    log = tmp_path / "events.log"
     inspect, open_workbook = guard.inspect, python_calamine.CalamineWorkbook.from_path
+
+    def record(*event):
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps([*event, os.getpid()]) + "\n")
 
     def guarded(path, rel, wanted):
         out = inspect(path, rel, wanted)
-        events.append(("guarded", Path(path).name, out[0] is None))
+        record("guarded", Path(path).name, out[0] is None)
         return out
 
     class Workbook:
         @staticmethod
         def from_path(path):
-            events.append(("opened", Path(path).name))
+            record("opened", Path(path).name)
             return open_workbook(path)
 
     monkeypatch.setattr(guard, "inspect", guarded)
     monkeypatch.setattr(python_calamine, "CalamineWorkbook", Workbook)
     read_books(mixed_folder, jobs=2)
     assert gc.isenabled()
+    logged = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    events = [tuple(e[:-1]) for e in logged]
+    if parallel.can_fork():  # guarded in another process, opened in this one
+        assert {pid for kind, *_, pid in logged if kind == "guarded"} == {pid for *_, pid in logged} - {os.getpid()}
     opened = [e[1] for e in events if e[0] == "opened"]
     assert opened and len(opened) == len(set(opened))
     for name in opened:

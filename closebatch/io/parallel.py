@@ -19,8 +19,10 @@ survive a fork) the tasks run one after the other, with the same files as a resu
 from __future__ import annotations
 
 import os
+import pickle
 import selectors
 import signal
+import struct
 import sys
 import traceback
 from dataclasses import dataclass
@@ -196,3 +198,86 @@ def _stop(pid: int, fd: int) -> None:
         os.close(fd)
     except OSError:
         pass
+
+
+class InChild:
+    """``fn(*args)`` for each ``args`` of ``calls``, one after the other, in a forked child
+    process, while this process goes on with other work (the child holds its own interpreter
+    lock, where a thread would take turns with this process's).  :meth:`next` gives the
+    results in order, each as soon as the child has it, through a pipe (pickled).  Whatever
+    the child does not deliver (a call that raised, a result that would not pickle, a child
+    that died or could not be forked) is computed by :meth:`next` in this process, so the
+    results, and the exceptions raised, are exactly those of calling ``fn`` here."""
+
+    def __init__(self, fn, calls):
+        self.fn, self.calls, self.done = fn, list(calls), 0
+        self.pid, self.pipe = None, None
+        self.forked = bool(self.calls) and can_fork()
+        if not self.forked:
+            return
+        r, w = os.pipe()
+        parent = os.getpid()
+        try:
+            pid = os.fork()
+        except OSError:  # no memory or no process left for it: everything is computed here
+            os.close(r)
+            os.close(w)
+            self.forked = False
+            return
+        if pid == 0:  # the child: never returns into the caller's code
+            try:
+                os.close(r)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                _die_with(parent)
+                for args in self.calls:
+                    try:
+                        data = pickle.dumps(("ok", fn(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+                    except BaseException:  # noqa: BLE001 - the parent calls fn again and sees it
+                        data = pickle.dumps(("redo", None))
+                    _write_all(w, struct.pack("<Q", len(data)) + data)
+            finally:
+                os._exit(0)  # no atexit handlers, no flushing of the parent's buffers
+        os.close(w)
+        self.pid, self.pipe = pid, os.fdopen(r, "rb")
+
+    def next(self):
+        """The result of the next call."""
+        args = self.calls[self.done]
+        self.done += 1
+        message = self._receive()
+        if message is None or message[0] != "ok":
+            return self.fn(*args)
+        return message[1]
+
+    def _receive(self):
+        if self.pipe is None:
+            return None
+        try:
+            head = self.pipe.read(8)
+            if len(head) == 8:
+                data = self.pipe.read(struct.unpack("<Q", head)[0])
+                return pickle.loads(data)
+        except Exception:  # noqa: BLE001 - a broken message: computed here instead
+            pass
+        self.close()
+        return None
+
+    def close(self) -> None:
+        """Stop the child (if it is still at work) and wait for it."""
+        if self.pipe is not None:
+            self.pipe.close()
+            self.pipe = None
+        if self.pid is not None:
+            pid, self.pid = self.pid, None
+            try:
+                if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
