@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, strategies as st
 from python_calamine import CalamineWorkbook
 
-from closebatch.io import fastcells, writer
+from closebatch.io import deflate, fastcells, writer
 from closebatch.io.journal_report import write_ledger_journal
 from closebatch.io.outputs import journal_lines
 from closebatch.io.writer import Book, Column, Sheet, write_workbook
@@ -79,6 +82,7 @@ def test_a_table_is_the_same_file_both_ways(tmp_path, monkeypatch, block, piece,
     monkeypatch.setattr(writer, "BLOCK", block)
     monkeypatch.setattr(fastcells, "PIECE", piece)
     monkeypatch.setattr(writer, "DEFLATE_CHUNK", chunk)
+    monkeypatch.setattr(deflate, "PIECE", chunk)
     df = frame()
 
     def write(path):
@@ -135,6 +139,7 @@ def test_what_a_reader_sees(tmp_path, monkeypatch):
     links point into the workbook, the header row is frozen."""
     monkeypatch.setattr(writer, "CELL_BY_CELL", False)
     monkeypatch.setattr(writer, "DEFLATE_CHUNK", 2048)  # the sheet deflated in pieces still reads as one
+    monkeypatch.setattr(deflate, "PIECE", 2048)
     monkeypatch.setattr(fastcells, "PIECE", 3)
     df = frame(25)
     path = tmp_path / "t.xlsx"
@@ -186,6 +191,7 @@ def test_the_ledger_journal_is_the_same_file_both_ways(tmp_path, monkeypatch):
 def test_reruns_are_byte_identical(tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "CELL_BY_CELL", False)
     monkeypatch.setattr(writer, "DEFLATE_CHUNK", 1000)
+    monkeypatch.setattr(deflate, "PIECE", 1000)
     monkeypatch.setattr(fastcells, "PIECE", 3)
     df = frame(40)
     paths = [tmp_path / "a.xlsx", tmp_path / "b.xlsx"]
@@ -352,14 +358,21 @@ def test_a_small_workbook_built_in_memory_reads_as_the_streamed_one(tmp_path, mo
     assert _as_read(small[0]) == _as_read(streamed)
 
 
-@pytest.mark.parametrize("piece", [writer.SHEET_COPY, 7, 1])
-def test_rows_copied_into_the_sheet_as_bytes_give_xlsxwriters_file(tmp_path, monkeypatch, piece):
-    """A streamed sheet's rows go into its XML as bytes (:class:`closebatch.io.writer._Worksheet`):
-    the same file as xlsxwriter's own text copy, whatever falls at the pieces' ends, carriage
-    returns included (xlsxwriter's text copy turns them into line ends)."""
+def parts(data: bytes) -> dict:
+    """Every part of a workbook, inflated (zipfile checks each part's CRC-32 and size)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+@pytest.mark.parametrize("piece", [deflate.PIECE, 7, 1])
+def test_rows_deflated_as_written_are_xlsxwriters_sheet(tmp_path, monkeypatch, piece):
+    """A streamed sheet's rows are deflated as they are written (:class:`closebatch.io.deflate.
+    DeflatedRows`) and packed as they are: every part inflates to the bytes of xlsxwriter's own
+    worksheet, whatever falls at the pieces' ends, carriage returns included (xlsxwriter's text
+    copy turns them into line ends), and the zip's sizes and CRC-32s check out."""
     import xlsxwriter.worksheet
 
-    monkeypatch.setattr(writer, "SHEET_COPY", piece)
+    monkeypatch.setattr(deflate, "PIECE", piece)
     df = frame(30)
     df["text"] = df["text"].astype(object).where(df.index % 3 != 1, "cr\r lf\n crlf\r\n end\r")
     sheets = [Sheet("Lines", df, COLUMNS, title="Title", totals=["amount"]), Sheet("Empty", df.iloc[:0], COLUMNS)]
@@ -367,33 +380,71 @@ def test_rows_copied_into_the_sheet_as_bytes_give_xlsxwriters_file(tmp_path, mon
     ours = write_workbook(tmp_path / "a" / "t.xlsx", sheets)
     monkeypatch.setattr(writer, "_Worksheet", xlsxwriter.worksheet.Worksheet)
     theirs = write_workbook(tmp_path / "b" / "t.xlsx", sheets)
-    assert ours.read_bytes() == theirs.read_bytes(), differing_parts(ours.read_bytes(), theirs.read_bytes())
+    assert parts(ours.read_bytes()) == parts(theirs.read_bytes())
+    assert _as_read(ours) == _as_read(theirs)
+    assert not writer._DEFLATED and not list((tmp_path / "a").glob("tmp*"))
 
 
-def test_a_carriage_return_in_the_rows_file_is_copied_as_a_text_copy_reads_it(tmp_path, monkeypatch):
-    """The bytes copy keeps the text copy's one change: ``\\r\\n`` and a lone ``\\r`` become
-    ``\\n``, also when a ``\\r\\n`` falls across two pieces."""
+def test_a_carriage_return_in_the_rows_is_kept_as_a_text_copy_reads_it(tmp_path, monkeypatch):
+    """Deflated rows keep the text copy's one change: ``\\r\\n`` and a lone ``\\r`` become
+    ``\\n``, also when a ``\\r\\n`` falls across two writes or two pieces."""
     import xlsxwriter.worksheet
 
     rows = '<row r="1"><c t="inlineStr"><is><t>a\r\nb\rc\r</t></is></c></row>\r\n<row r="2"/>\r'
-    out = {}
-    for cls in (writer._Worksheet, xlsxwriter.worksheet.Worksheet):
-        for piece in (1, 2, 3, 5, 1 << 20):
-            monkeypatch.setattr(writer, "SHEET_COPY", piece)
-            ws = cls()
-            ws.dim_rowmin = 0
-            ws.row_data_fh_closed = False
-            ws.row_data_filename = str(tmp_path / "rows.xml")
-            with open(ws.row_data_filename, "w", encoding="utf-8", newline="") as f:
-                f.write(rows)
-            ws.row_data_fh = open(ws.row_data_filename, "a+", encoding="utf-8")
-            sheet = tmp_path / "sheet.xml"
-            ws.fh = open(sheet, "w", encoding="utf-8")
-            ws._write_optimized_sheet_data()
-            ws.fh.close()
-            out[(cls.__name__, piece)] = sheet.read_bytes()
-    assert len(set(out.values())) == 1, out
-    assert b"\r" not in next(iter(out.values()))
+    ws = xlsxwriter.worksheet.Worksheet()  # xlsxwriter's own text copy
+    ws.dim_rowmin = 0
+    ws.row_data_fh_closed = False
+    ws.row_data_filename = str(tmp_path / "rows.xml")
+    with open(ws.row_data_filename, "w", encoding="utf-8", newline="") as f:
+        f.write(rows)
+    ws.row_data_fh = open(ws.row_data_filename, "a+", encoding="utf-8")
+    sheet = tmp_path / "sheet.xml"
+    ws.fh = open(sheet, "w", encoding="utf-8")
+    ws._write_optimized_sheet_data()
+    ws.fh.close()
+    expected = sheet.read_bytes().removeprefix(b"<sheetData>").removesuffix(b"</sheetData>")
+    assert b"\r" not in expected
+    data = rows.encode()
+    for piece in (1, 2, 3, 5, 1 << 20):
+        for step in (1, 2, 7, len(data)):
+            monkeypatch.setattr(deflate, "PIECE", piece)
+            d = deflate.DeflatedRows(str(tmp_path / f"rows-{piece}-{step}"))
+            for k in range(0, len(data), step):
+                (d.buffer.write if k % 2 else d.write)(data[k:k + step] if k % 2 else data[k:k + step].decode())
+            d.finish()
+            packed = Path(d.path).read_bytes()
+            assert zlib.decompress(packed + deflate.deflate(b"", True), -15) == expected
+            assert d.size == len(expected) and d.crc == zlib.crc32(expected) and d.compressed == len(packed)
+            d.discard()
+
+
+@given(st.binary(max_size=300), st.binary(max_size=300), st.binary(max_size=300))
+def test_crc32_combine_is_the_crc_of_the_concatenation(a, b, c):
+    crc = deflate.crc32_combine(deflate.crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)), zlib.crc32(c), len(c))
+    assert crc == zlib.crc32(a + b + c)
+
+
+def test_crc32_combine_over_long_lengths():
+    a, b = b"x" * 1000, bytes(range(256)) * 5000
+    assert deflate.crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+def test_a_part_past_the_zip64_limit_is_written_as_zip64(tmp_path, monkeypatch):
+    """A sheet whose rows would pass 4 GB gets ZIP64 sizes (here with the limit lowered)."""
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 5000)
+    monkeypatch.setattr(writer, "IN_MEMORY_CELLS", -1)
+    df = frame(300)
+    path = tmp_path / "t.xlsx"
+    book = Book(path, stream=True)
+    book.write(Sheet("Lines", df, COLUMNS))
+    book.wb.use_zip64()  # (xlsxwriter refuses a part past the limit otherwise)
+    book.close()
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("xl/worksheets/sheet1.xml")
+        assert info.file_size > 5000 and info.extra  # the ZIP64 extra field
+        assert z.testzip() is None
+    monkeypatch.undo()
+    assert _as_read(path) == _as_read(write_workbook(tmp_path / "u.xlsx", [Sheet("Lines", df, COLUMNS)]))
 
 
 @pytest.mark.parametrize("max_rows,block", [(writer.MAX_ROWS, writer.BLOCK), (20, 6)])

@@ -32,7 +32,7 @@ from pandas.api.types import infer_dtype
 
 from ..cells import column_letter
 from ..core import ERROR, WARNING, Finding
-from . import parallel
+from . import guard, parallel
 
 KINDS = ("Settings", "Entities", "Accounts", "Periods", "TrialBalance", "Journals", "Rates", "Allocations",
          "Statistics", "Eliminations", "HistoricalRates", "Subledgers", "Tasks", "Checklist", "Users", "Statements")
@@ -203,8 +203,6 @@ def _wanted(sheet: str) -> bool:
 
 def _inspect(path: Path, rel: str) -> tuple[Finding | None, dict]:
     """The guard's verdict on a workbook (see :mod:`closebatch.io.guard`)."""
-    from . import guard
-
     return guard.inspect(path, rel, _wanted)
 
 
@@ -554,8 +552,6 @@ def _read_in_threads(paths: list[Path], rels: list[str], jobs: int, progress, re
             return p.stat().st_size
         except OSError:
             return 0
-
-    from . import guard  # noqa: F401 - imported before the guard's process is forked
 
     parts = [ReadResult() for _ in paths]
     order = sorted(range(len(paths)), key=lambda i: -size(paths[i]))

@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,7 @@ import xlsxwriter
 import xlsxwriter.worksheet
 
 from .. import money
-from . import fastcells
+from . import deflate, fastcells
 from .fastcells import Cells
 
 FIXED_DATE = dt.datetime(2000, 1, 1)
@@ -340,7 +341,7 @@ class _Links:
 
 #: zlib level of the parts of every workbook written here (xlsxwriter's default is 6): level 1
 #: deflates the XML of a large sheet four times as fast, into a file about 30 % larger.
-COMPRESS_LEVEL = 1
+COMPRESS_LEVEL = deflate.LEVEL
 
 
 #: Parts at least this large are deflated in :data:`DEFLATE_CHUNK` pieces on two threads.
@@ -348,42 +349,41 @@ DEFLATE_CHUNK = 4 << 20
 DEFLATE_THREADS = 2
 
 
-SHEET_COPY = 1 << 20  # bytes of a sheet's rows copied at a time
-
-
 class _Worksheet(xlsxwriter.worksheet.Worksheet):
-    """xlsxwriter's worksheet, whose rows written in constant-memory mode are copied into the
-    sheet's XML as bytes, a megabyte at a time (xlsxwriter copies them as text, 64 KB at a
-    time, decoding and encoding every character: 2.6 s of a million-line ledger journal).
-    The text copy's one change to the bytes is kept: a carriage return (``\\r\\n`` or alone)
-    becomes ``\\n``, as reading text does; the same file either way."""
+    """xlsxwriter's worksheet, whose rows, in constant-memory mode, are deflated as they are
+    written (:class:`closebatch.io.deflate.DeflatedRows`) and go into the zip file as they are
+    (:class:`_ZipFile`): not through a temporary file three times (written, copied into the
+    sheet's XML, read back to be deflated).  The sheet's XML holds :data:`ROWS` where the rows
+    go until it is packed."""
+
+    def _initialize(self, init_data) -> None:
+        super()._initialize(init_data)
+        if self.constant_memory and self.row_data_fh is not None:
+            self.row_data_fh.close()
+            self.row_data_fh = self.fh = deflate.DeflatedRows(self.row_data_filename)
 
     def _write_optimized_sheet_data(self) -> None:
-        dest = getattr(self.fh, "buffer", None)
-        if self.dim_rowmin is None or dest is None or self.row_data_fh_closed:
+        rows = self.row_data_fh
+        if not isinstance(rows, deflate.DeflatedRows) or self.row_data_fh_closed:
+            return super()._write_optimized_sheet_data()
+        if self.dim_rowmin is None:  # no rows: an empty sheetData
+            rows.discard()
             return super()._write_optimized_sheet_data()
         self._xml_start_tag("sheetData")
-        self.row_data_fh.flush()
-        self.fh.flush()
-        with open(self.row_data_filename, "rb") as src:
-            carried = b""  # a carriage return at the end of a piece: its line end may follow
-            while True:
-                piece = src.read(SHEET_COPY)
-                if not piece:
-                    break
-                piece = carried + piece
-                carried = b""
-                if b"\r" in piece:
-                    if piece.endswith(b"\r"):
-                        piece, carried = piece[:-1], b"\r"
-                    piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-                dest.write(piece)
-            if carried:
-                dest.write(b"\n")
-        dest.flush()
-        self.row_data_fh.close()
-        os.unlink(self.row_data_filename)
+        rows.finish()
+        name = getattr(self.fh, "name", None)
+        if isinstance(name, str):
+            self.fh.write(ROWS)
+            _DEFLATED[os.path.abspath(name)] = rows
+        else:  # a part in memory (never so in constant-memory mode): the rows as text
+            rows.inflate_into(self.fh)
+            rows.discard()
         self._xml_end_tag("sheetData")
+
+
+#: Where a sheet's deflated rows go in its XML part (a NUL never appears in XML).
+ROWS = "\x00closebatch: the deflated rows\x00"
+_DEFLATED: dict = {}  # the path of a sheet's XML part -> its DeflatedRows, until packed
 
 
 class _ZipFile(zipfile.ZipFile):
@@ -394,8 +394,17 @@ class _ZipFile(zipfile.ZipFile):
         kwargs.setdefault("compresslevel", COMPRESS_LEVEL)
         super().__init__(*args, **kwargs)
 
+    _raw = False  # True while a part of deflated rows is opened
+
     def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
-        """As :meth:`zipfile.ZipFile.write`, copying the part in 1 MB reads, not 8 KB ones."""
+        """As :meth:`zipfile.ZipFile.write`, copying the part in 1 MB reads, not 8 KB ones; a
+        sheet's part with deflated rows (:data:`ROWS`) as :meth:`_write_rows_part` writes it."""
+        rows = _DEFLATED.pop(os.path.abspath(filename), None) if isinstance(filename, (str, os.PathLike)) else None
+        if rows is not None:
+            try:
+                return self._write_rows_part(filename, arcname, rows)
+            finally:
+                rows.discard()
         if not self.fp or self._writing or compress_type is not None or compresslevel is not None:
             return super().write(filename, arcname, compress_type, compresslevel)
         zinfo = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=self._strict_timestamps)
@@ -406,12 +415,54 @@ class _ZipFile(zipfile.ZipFile):
         with open(filename, "rb") as src, self.open(zinfo, "w") as dest:
             shutil.copyfileobj(src, dest, 1 << 20)
 
+    def _write_rows_part(self, filename, arcname, rows: deflate.DeflatedRows) -> None:
+        """The sheet's XML before its rows, deflated; the rows' deflated pieces as they are;
+        the XML after them, deflated to the end of the stream.  The entry's size and CRC-32
+        are the whole part's (combined from the three), as if it had been deflated whole."""
+        with open(filename, "rb") as fh:
+            head, mark, tail = fh.read().partition(ROWS.encode("utf-8"))
+        if not mark:
+            raise ValueError(f"{arcname}: the place of the sheet's rows is missing from its XML")
+        zinfo = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=self._strict_timestamps)
+        zinfo.compress_type = zipfile.ZIP_DEFLATED
+        zinfo._compresslevel = deflate.LEVEL
+        zinfo.file_size = len(head) + rows.size + len(tail)  # (so that a part past 4 GB is opened as ZIP64)
+        crc = deflate.crc32_combine(zlib.crc32(head), rows.crc, rows.size)
+        crc = deflate.crc32_combine(crc, zlib.crc32(tail), len(tail))
+        packed = deflate.deflate(head, False)
+        self._raw = True
+        try:
+            dest = self.open(zinfo, "w")
+        finally:
+            self._raw = False
+        with dest:
+            dest._compressor = _Ending(deflate.deflate(tail, True))  # what close() writes last
+            dest._fileobj.write(packed)
+            with open(rows.path, "rb") as src:
+                shutil.copyfileobj(src, dest._fileobj, 1 << 20)
+            dest._file_size, dest._crc = zinfo.file_size, crc
+            dest._compress_size = len(packed) + rows.compressed
+
     def _open_to_write(self, zinfo, force_zip64=False):
         dest = super()._open_to_write(zinfo, force_zip64)
-        if zinfo.compress_type == zipfile.ZIP_DEFLATED and getattr(dest, "_compressor", None) is not None \
-                and zinfo.file_size >= DEFLATE_CHUNK and DEFLATE_THREADS > 1:
+        if not self._raw and zinfo.compress_type == zipfile.ZIP_DEFLATED and \
+                getattr(dest, "_compressor", None) is not None and zinfo.file_size >= DEFLATE_CHUNK and \
+                DEFLATE_THREADS > 1:
             dest._compressor = _ChunkedDeflate(COMPRESS_LEVEL)
         return dest
+
+
+class _Ending:
+    """The compressor of a part whose deflated bytes are written directly: its last bytes."""
+
+    def __init__(self, ending: bytes):
+        self.ending = ending
+
+    def compress(self, data) -> bytes:  # never given data
+        raise AssertionError("a part of deflated rows takes no more data")
+
+    def flush(self, mode=None) -> bytes:
+        return self.ending
 
 
 class _ChunkedDeflate:

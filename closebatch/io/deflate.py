@@ -1,0 +1,190 @@
+"""A worksheet's rows deflated as they are written, for the zip part that will hold them.
+
+In constant-memory mode xlsxwriter writes each finished row of a worksheet into a temporary
+file, copies that file into the sheet's XML part when the workbook closes, and the zip file
+then reads the part back and deflates it.  A million-line ledger journal is about a
+gigabyte of XML, so it went through the disk three times before it was deflated, on one
+thread, after everything else.
+
+:class:`DeflatedRows` takes the rows' bytes as they come instead, cuts them into pieces of
+:data:`PIECE` bytes and deflates each piece on a background thread (zlib lets go of the
+interpreter's lock) while the next rows are built; only the deflated pieces go to the
+temporary file.  When the workbook is packed, the sheet's part is the deflated XML before
+the rows, the pieces as they are, and the deflated XML after them: one raw deflate stream
+(every piece but the last ends with a sync flush, as ``pigz`` does), with the CRC-32 of the
+whole part combined from the pieces' own (:func:`crc32_combine`).  The pieces fall where the
+data does (every :data:`PIECE` bytes of the rows, whoever wrote them), so the same rows give
+the same bytes whatever the threads do, and whether the rows were written cell by cell or in
+blocks.
+
+The bytes of the rows are the ones xlsxwriter's copy would have put in the part, including
+its one change to them (reading the temporary file back as text turned a carriage return,
+``\\r\\n`` or alone, into ``\\n``).
+"""
+from __future__ import annotations
+
+import codecs
+import os
+import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+PIECE = 4 << 20  # bytes of rows deflated at a time
+THREADS = 2  # ... on this many threads
+LEVEL = 1  # zlib's level (xlsxwriter's default is 6: level 1 is four times as fast, 30 % larger)
+
+_POLY = 0xEDB88320  # CRC-32, reflected
+
+
+def _multmodp(a: int, b: int) -> int:
+    """``a`` times ``b`` modulo the CRC-32 polynomial (bit-reflected, as zlib's ``multmodp``)."""
+    m, p = 1 << 31, 0
+    while True:
+        if a & m:
+            p ^= b
+            if not a & (m - 1):
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
+
+
+def _powers() -> list[int]:
+    """x^(2^k) modulo the polynomial, k = 0..31."""
+    out, p = [], 1 << 30  # x^1
+    for _ in range(32):
+        out.append(p)
+        p = _multmodp(p, p)
+    return out
+
+
+_X2N = _powers()
+
+
+def _x2nmodp(n: int, k: int) -> int:
+    """x^(n * 2^k) modulo the polynomial."""
+    p = 1 << 31  # x^0
+    while n:
+        if n & 1:
+            p = _multmodp(_X2N[k & 31], p)
+        n >>= 1
+        k += 1
+    return p
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)`` (zlib's own
+    ``crc32_combine``, which Python's zlib module does not offer)."""
+    return _multmodp(_x2nmodp(len2, 3), crc1) ^ crc2
+
+
+def deflate(data: bytes, last: bool) -> bytes:
+    """``data`` as raw deflate, ended by a sync flush (``last``: by the end of the stream)."""
+    c = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+def _piece(data: bytes) -> tuple[bytes, int, int]:
+    return deflate(data, False), zlib.crc32(data), len(data)
+
+
+class _Bytes:
+    """The ``buffer`` of :class:`DeflatedRows`: where bytes are written."""
+
+    def __init__(self, rows: "DeflatedRows"):
+        self.write = rows.feed
+
+
+class DeflatedRows:
+    """A worksheet's row file (written as text by xlsxwriter, as bytes through ``buffer`` by
+    :mod:`closebatch.io.fastcells`) kept deflated in ``path``.  :meth:`finish` ends it;
+    then ``size`` and ``crc`` are those of the rows' bytes and ``path`` holds their deflated
+    pieces, to be copied as they are."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.out = open(path, "wb")  # noqa: SIM115 - closed by finish() or close()
+        self.buffer = _Bytes(self)
+        self.pending: list = []
+        self.pending_size = 0
+        self.carried = b""  # a carriage return at the end of what came: its line end may follow
+        self.size = self.crc = self.compressed = 0
+        self.futures: deque = deque()
+        self.pool = None
+        self.closed = False
+
+    def write(self, text: str) -> int:
+        self.feed(text.encode("utf-8"))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def feed(self, data) -> int:
+        n = len(data)
+        if not n:
+            return 0
+        data = bytes(data)
+        if self.carried or b"\r" in data:
+            data = self.carried + data
+            self.carried = b""
+            if data.endswith(b"\r"):
+                data, self.carried = data[:-1], b"\r"
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        self.pending.append(data)
+        self.pending_size += len(data)
+        if self.pending_size >= PIECE:
+            joined = b"".join(self.pending)
+            cut = len(joined) - len(joined) % PIECE
+            for start in range(0, cut, PIECE):
+                self._submit(joined[start:start + PIECE])
+            rest = joined[cut:]
+            self.pending, self.pending_size = ([rest] if rest else []), len(rest)
+        return n
+
+    def _submit(self, piece: bytes) -> None:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(THREADS, thread_name_prefix="closebatch-deflate")
+        self.futures.append(self.pool.submit(_piece, piece))
+        while len(self.futures) > 2 * THREADS or (self.futures and self.futures[0].done()):
+            self._take(self.futures.popleft().result())
+
+    def _take(self, done: tuple[bytes, int, int]) -> None:
+        packed, crc, size = done
+        self.out.write(packed)
+        self.crc = crc32_combine(self.crc, crc, size) if self.size else crc
+        self.size += size
+        self.compressed += len(packed)
+
+    def finish(self) -> None:
+        """Deflate what is left and wait for every piece."""
+        rest = b"".join(self.pending) + (b"\n" if self.carried else b"")
+        self.pending, self.pending_size, self.carried = [], 0, b""
+        if rest:
+            self._submit(rest)
+        while self.futures:
+            self._take(self.futures.popleft().result())
+        self.close()
+
+    def inflate_into(self, fh) -> None:
+        """Write the rows, inflated, as text into ``fh`` (after :meth:`finish`)."""
+        inflater = zlib.decompressobj(-15)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        with open(self.path, "rb") as src:
+            while piece := src.read(1 << 20):
+                fh.write(decoder.decode(inflater.decompress(piece)))
+        fh.write(decoder.decode(inflater.flush(), final=True))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+        if not self.out.closed:
+            self.out.close()
+        self.closed = True
+
+    def discard(self) -> None:
+        self.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
