@@ -14,7 +14,7 @@ from . import periods, seal, statements
 from .book import Book
 from .close import CloseResult, History
 from .core import Finding, line_columns
-from .io.store import Store
+from .io.store import Deferred, Store
 from .periods import fingerprint
 from .outcome import EXIT_ERRORS, Outcome
 
@@ -298,7 +298,10 @@ def stage_ledger(store: Store, book: Book, result: CloseResult):
     posted = result.posted_inputs
     cols = ["journal", "line", "date", "entity", "account", *dims, "currency", "amount", "amount_acct",
             "counterparty", "reference", "journal_type", "description", "source"]
-    fp = posted[cols].assign(fingerprint=fingerprint(posted, dims).to_numpy()) if len(posted) else \
+    # the fingerprints (a hash a line, seconds at a million lines) are made when the file is
+    # written, by the process that writes it
+    fp = Deferred(len(posted), len(cols) + 1, lambda: posted[cols].assign(
+        fingerprint=fingerprint(posted, dims).to_numpy())) if len(posted) else \
         pd.DataFrame(columns=cols + ["fingerprint"])
     frames = {"Balances": result.balances[key + ["amount", "amount_acct"]],
               # the given lines are in Posted (with their fingerprints): Lines holds what the close generated

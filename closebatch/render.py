@@ -128,7 +128,8 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
                                 outputs.tb_sheet(book, ob, "Opening")])
     tasks.append(parallel.Task("validation.xlsx", 10 * len(findings), lambda: outputs.write_validation(
         od.path("validation.xlsx"), findings, read.ignored, read.skipped)))
-    if staged is not None:
+    if staged is not None:  # written, and sealed, by the process that writes it (see Staged.seal_beside)
+        staged.seal_beside()
         tasks.append(parallel.Task(f"ledger/{staged.final.name}", staged.cells, staged.write))
     parallel.run(tasks, jobs, stage_progress(progress, "Writing"))
     sealed = sealer() if sealer is not None else ""

@@ -11,6 +11,8 @@ import shutil
 import stat
 
 import openpyxl
+import pandas as pd
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from books import D, master, months, read_sheet, write_books
 from closebatch import app
 from closebatch.cli import main
-from closebatch.io import store as store_mod
+from closebatch.io import parallel, store as store_mod
 
 # its books are built once (module fixtures): every test of the module runs on one worker
 pytestmark = pytest.mark.xdist_group('test_sealed_ledger')
@@ -473,3 +475,39 @@ def test_any_edit_of_a_sealed_ledger_is_detected(sealed, tmp_path_factory, data)
     v = app.verify(books)
     assert v.exit_code == 1, f"{kind} in {name}!{ws.title} row {row} column {col} went unnoticed"
     assert any(name in f.message or f.file == f"ledger/{name}" for f in v.findings), [f.message for f in v.findings]
+
+
+@pytest.mark.skipif(not parallel.can_fork(), reason="needs fork")
+@pytest.mark.parametrize("large", [5, 10_000])
+def test_the_writing_process_seals_what_it_wrote_and_this_one_takes_its_seals(tmp_path, monkeypatch, large):
+    """A close's data files are made (their deferred frames), written and sealed by the process
+    that writes them; the closing process takes those seals (without making the frames),
+    which are the seals it would make itself, and makes its own when a file changed since."""
+    monkeypatch.setattr(store_mod, "LARGE_ROWS", large)  # Posted in a Parquet file, or a sheet of the workbook
+    n = 40
+    made = []
+    posted = pd.DataFrame({"journal": [f"J{i}" for i in range(n)], "line": range(n), "entity": ["P"] * n,
+                           "account": ["1000"] * n, "currency": ["USD"] * n, "amount": range(n),
+                           "amount_acct": range(n), "fingerprint": [f"{i:016x}" for i in range(n)]})
+    store = store_mod.Store(tmp_path / "books", {"P": "USD"}, "USD")
+    balances = posted[["entity", "account", "currency", "amount", "amount_acct"]].head(3)
+    staged = store.stage("2026-01", {"Balances": balances,
+                                     "Posted": store_mod.Deferred(n, 8, lambda: made.append(1) or posted)})
+    assert any(f.build is not None for f in staged.files)
+    staged.seal_beside()
+    sidecar = staged.sealed_by
+    # the costlier task stays here, the data files go to the writing process
+    parallel.run([parallel.Task("here", 10**9, lambda: None), parallel.Task("ledger", staged.cells, staged.write)],
+                 jobs=2)
+    seals = staged.seal()
+    assert not made and any(f.build is not None for f in staged.files)  # nothing made in this process
+    assert seals == staged._seal() and made == [1]  # what this process makes itself
+    assert {s.table for s in seals} == {"Balances", "Posted"} and all(s.file_sha256 for s in seals)
+    changed = staged.files[-1].tmp
+    if changed.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"x": [1]}), str(changed))
+        assert staged.seal() != seals  # the file is not the one sealed: sealed afresh
+    staged.discard()
+    assert not sidecar.exists()

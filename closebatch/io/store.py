@@ -300,6 +300,22 @@ def period_of_file(name: str, periods) -> str | None:
     return None
 
 
+class Deferred:
+    """A frame to stage that is made only when its file is written (possibly in a writing
+    process, beside the others): ``make()`` gives it; its length (and width, for estimates)
+    are known beforehand."""
+
+    def __init__(self, rows: int, columns: int, make):
+        self.rows, self.columns, self.make = rows, columns, make
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+def _made(df):
+    return df.make() if isinstance(df, Deferred) else df
+
+
 @dataclass
 class StagedFile:
     final: str  # name inside ledger/
@@ -307,12 +323,22 @@ class StagedFile:
     sheets: list = field(default_factory=list)  # Sheet, for a workbook
     table: object = None  # an Arrow table, for a Parquet file
     tables: dict = field(default_factory=dict)  # table name -> sheet ("" for Parquet)
+    build: object = None  # makes ``sheets`` or ``table`` (from Deferred frames) when first needed
+    estimate: int = 0  # cells, for a file not built yet
 
     @property
     def cells(self) -> int:
+        if self.build is not None:
+            return self.estimate
         if self.table is not None:
             return self.table.num_rows * self.table.num_columns // 20  # Parquet costs far less than a workbook
         return sum(s.cells for s in self.sheets)
+
+    def built(self) -> "StagedFile":
+        if self.build is not None:
+            build, self.build = self.build, None
+            build(self)
+        return self
 
 
 class Staged:
@@ -323,6 +349,7 @@ class Staged:
     def __init__(self, folder: Path, period: str, files: list[StagedFile]):
         self.dir, self.period, self.files = folder, period, files
         self.seals: list = []
+        self.sealed_by: Path | None = None  # where write() leaves its seals for the process that forked it
 
     @property
     def cells(self) -> int:
@@ -333,17 +360,61 @@ class Staged:
         return self.dir / self.files[0].final
 
     def write(self) -> None:
+        """Write the files (making their deferred frames).  With :meth:`seal_beside`, seal
+        them too, and leave the seals in that file (for :meth:`seal` in another process)."""
         for f in self.files:
+            f.built()
             if f.table is not None:
                 _write_parquet(f.tmp, f.table)
             else:
                 write_workbook(f.tmp, f.sheets, title=Path(f.final).stem)
+        if self.sealed_by is not None:
+            import pickle
+
+            seals = self._seal()
+            with open(self.sealed_by, "wb") as fh:
+                pickle.dump([(f.final, file_sha256(f.tmp)) for f in self.files], fh)
+                pickle.dump(seals, fh)
+
+    def seal_beside(self) -> None:
+        """Have :meth:`write` seal the files as soon as they are written: the process that
+        writes them (a writing process forked by :func:`closebatch.io.parallel.run`) seals them,
+        and :meth:`seal` takes its seals, instead of making the deferred frames and reading the
+        files back itself."""
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix="closebatch-seals-", suffix=".pickle")
+        os.close(fd)
+        self.sealed_by = Path(name)
 
     def seal(self) -> list:
         """Read the written files back the way every later command reads them, and seal each
-        table (:class:`closebatch.seal.TableSeal`)."""
+        table (:class:`closebatch.seal.TableSeal`); the seals :meth:`write` made, when they are
+        there and the files are still the ones it sealed."""
+        if self.sealed_by is not None:
+            seals = self._seals_beside()
+            if seals is not None:
+                self.seals = seals
+                return seals
+        return self._seal()
+
+    def _seals_beside(self) -> list | None:
+        import pickle
+
+        try:
+            with open(self.sealed_by, "rb") as fh:
+                files = pickle.load(fh)
+                seals = pickle.load(fh)
+        except Exception:  # noqa: BLE001 - not written (the writing failed): sealed here
+            return None
+        if files != [(f.final, file_sha256(f.tmp)) for f in self.files]:
+            return None
+        return seals
+
+    def _seal(self) -> list:
         out = []
         for f in self.files:
+            f.built()
             sha = file_sha256(f.tmp)
             probe = [seal.TableSeal(self.period, table, f.final, sheet, 0, "", "") for table, sheet in f.tables.items()]
             # a Parquet file holds its Arrow table exactly (its types round-trip): no need to read it back
@@ -372,6 +443,8 @@ class Staged:
         for f in self.files:
             if os.path.exists(f.tmp) and ".tmp-" in f.tmp.name:
                 os.unlink(f.tmp)
+        if self.sealed_by is not None and self.sealed_by.exists():
+            os.unlink(self.sealed_by)
 
 
 def _canonical_all(path: Path, tables) -> dict:
@@ -722,13 +795,34 @@ class Store:
         for final, content in files:
             atomic.sweep(self.dir, final)
             if isinstance(content, list):
-                sheets = [_to_sheet(name, df, self.ent_ccy, self.group_ccy) for name, df in content]
-                out.append(StagedFile(final, atomic.temp_file(self.dir, final, ".xlsx"), sheets=sheets,
-                                      tables={name: s.name for (name, _), s in zip(content, sheets)}))
+                out.append(StagedFile(final, atomic.temp_file(self.dir, final, ".xlsx"),
+                                      tables={name: name[:31] for name, _ in content}))
+                self._sheets(out[-1], content)
             else:
-                out.append(StagedFile(final, atomic.temp_file(self.dir, final, ".parquet"), table=_to_arrow(content),
+                out.append(StagedFile(final, atomic.temp_file(self.dir, final, ".parquet"),
                                       tables={final[len(period) + 1:-len(".parquet")]: ""}))
+                self._table(out[-1], content)
         return Staged(self.dir, period, out)
+
+    def _sheets(self, f: StagedFile, content: list) -> None:
+        def build(f: StagedFile) -> None:
+            f.sheets = [_to_sheet(name, _made(df), self.ent_ccy, self.group_ccy) for name, df in content]
+
+        if any(isinstance(df, Deferred) for _, df in content):
+            f.build = build
+            f.estimate = sum(len(df) * (df.columns if isinstance(df, Deferred) else len(df.columns))
+                             for _, df in content)
+        else:
+            build(f)
+
+    def _table(self, f: StagedFile, content) -> None:
+        def build(f: StagedFile) -> None:
+            f.table = _to_arrow(_made(content))
+
+        if isinstance(content, Deferred):
+            f.build, f.estimate = build, len(content) * content.columns // 20
+        else:
+            build(f)
 
     def seal_file(self, period: str, name: str) -> list:
         """Seal the tables of a data file already in place (a ledger of an earlier version)."""
