@@ -161,3 +161,11 @@ def test_fingerprints_are_the_hash_of_the_values_joined_as_text_as_ledgers_hold_
     want = [hashlib.sha256(t.encode()).hexdigest()[:16] for t in
             ["J1|1|2026-01-05|US|1000||USD|12345|12345", "ÆØÅ-2|12|2026-12-31|DK|0400|SALES|DKK|-99|-15"]]
     assert got.tolist() == want and list(got.index) == [7, 3]
+    many = pd.concat([lines] * 5, ignore_index=True)  # hashed a block of lines at a time: the same
+    import closebatch.periods as periods_mod
+
+    periods_mod.FINGERPRINT_BLOCK, block = 3, periods_mod.FINGERPRINT_BLOCK
+    try:
+        assert fingerprint(many, ["department"]).tolist() == want * 5
+    finally:
+        periods_mod.FINGERPRINT_BLOCK = block
