@@ -113,4 +113,3 @@ def test_the_chain_built_in_memory_checks_and_every_kind_of_change_breaks_it():
     assert [b.finding.cell for b in got] == ["C2"] and "Balances table of period 2026-01" in got[0].finding.message
     got = seal.check(_record(sheets), same, stray=["2026-02.xlsx"])
     assert [b.period for b in got] == [""] and "2026-02.xlsx" in got[0].finding.message
-

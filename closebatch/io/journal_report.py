@@ -27,6 +27,7 @@ from .. import money
 from ..book import Book
 from ..registry import JOURNAL_TYPES
 from .outputs import journal_sheet
+from .parallel import give_back_memory
 from .reader import column_letter
 from .writer import Book as XBook
 from .writer import Column, Sheet
@@ -78,6 +79,7 @@ def write_ledger_journal(path: Path, book: Book, lines) -> Path:
     xb = XBook(path, stream=True, cells=lines_sheet.cells * 2)  # the lines and about as much register
     xb.write(lines_sheet)
     del lines_sheet, df  # written: not held while the workbook is packed
+    give_back_memory()  # ... nor kept by malloc while the register is built
     ws = xb.write(Sheet("By journal", reg, REGISTER_COLUMNS, words=True))
     _grand_totals(xb, ws, xb.next_row, totals)
     ws.freeze_panes(1, 3)
