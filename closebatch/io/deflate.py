@@ -79,9 +79,9 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     return _multmodp(_x2nmodp(len2, 3), crc1) ^ crc2
 
 
-def deflate(data: bytes, last: bool) -> bytes:
+def deflate(data: bytes, last: bool, level: int | None = None) -> bytes:
     """``data`` as raw deflate, ended by a sync flush (``last``: by the end of the stream)."""
-    c = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    c = zlib.compressobj(LEVEL if level is None else level, zlib.DEFLATED, -15)
     return c.compress(data) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
 

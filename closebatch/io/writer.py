@@ -481,10 +481,7 @@ class _ChunkedDeflate:
         self.pool = ThreadPoolExecutor(DEFLATE_THREADS)
 
     def _deflate(self, data: bytes, last: bool) -> bytes:
-        import zlib
-
-        c = zlib.compressobj(self.level, zlib.DEFLATED, -15)
-        return c.compress(data) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+        return deflate.deflate(data, last, self.level)
 
     def _ready(self, wait: bool) -> bytes:
         out = []
