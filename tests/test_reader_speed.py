@@ -281,3 +281,24 @@ def test_usual_chunks_are_bounded_within_the_limits():
     assert guard.USUAL_ROWS * guard.USUAL_COLS <= guard.MAX_CELLS
     assert guard._usual(sheet_xml(b"", 50, 0))
     assert not guard._usual(sheet_xml(ODD["tab before r"], 50, 25))
+
+
+def test_repeated_sheets_are_found_whole_and_others_by_their_ends(monkeypatch):
+    """Sheets of the same kind and shape: the same rows are a repeated workbook, rows that differ
+    anywhere (the middle too) are not; sheets whose first or last rows differ are never hashed
+    whole."""
+    def sheet(name: str, change_at=None) -> reader.RawSheet:
+        frame = pd.DataFrame({"journal": [f"J{i}" for i in range(100)], "amount": [float(i) for i in range(100)],
+                              "_file": name, "_sheet": "Journals", "_row": range(2, 102), "source": "x"})
+        if change_at is not None:
+            frame.loc[change_at, "amount"] = -1.0
+        return reader.RawSheet("Journals", name, "Journals", frame, {})
+
+    whole = []
+    real = reader._content_key
+    monkeypatch.setattr(reader, "_content_key", lambda s, rows=None: (whole.append(s.file) if rows is None else None,
+                                                                      real(s, rows))[1])
+    found = reader._repeated_sheets([sheet("a.xlsx"), sheet("b.xlsx"), sheet("c.xlsx", change_at=50),
+                                     sheet("d.xlsx", change_at=0), sheet("e.xlsx", change_at=99)])
+    assert [(f.code, f.file) for f in found] == [("duplicate-workbook", "b.xlsx")]
+    assert whole == ["a.xlsx", "b.xlsx", "c.xlsx"]  # d and e differ at an end: never hashed whole
