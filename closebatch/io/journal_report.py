@@ -75,12 +75,14 @@ def write_ledger_journal(path: Path, book: Book, lines) -> Path:
             df = df.copy(deep=False)  # (the caller's frame keeps its own column)
             df["accounting_currency"] = df["accounting_currency"].where(~layer, gcur)
     lines_sheet = replace(journal_sheet(book, df), order=order)
-    reg, totals = journal_register(df, len(lines_sheet.columns), order)
+    width = len(lines_sheet.columns)
+    reg, totals = journal_register(df, order)
     xb = XBook(path, stream=True, cells=lines_sheet.cells * 2)  # the lines and about as much register
     xb.write(lines_sheet)
     del lines_sheet, df  # written: not held while the workbook is packed
     give_back_memory()  # ... nor kept by malloc while the register is built
-    ws = xb.write(Sheet("By journal", reg, REGISTER_COLUMNS, words=True))
+    links = replace(REGISTER_COLUMNS[-1], make=lambda block: register_links(block, width))
+    ws = xb.write(Sheet("By journal", reg, [*REGISTER_COLUMNS[:-1], links], words=True))
     _grand_totals(xb, ws, xb.next_row, totals)
     ws.freeze_panes(1, 3)
     del reg
@@ -93,16 +95,16 @@ REGISTER_COLUMNS = [
     Column("date", "date"), Column("lines", "int", width=7), Column("debit_acct", "money", "accounting_currency"),
     Column("credit_acct", "money", "accounting_currency"), Column("difference", "money", "accounting_currency"),
     Column("accounting_currency", width=11), Column("description", width=40), Column("source", width=40),
-    Column("in_lines", "link", header="lines in Lines", width=16)]
+    Column("in_lines", "link", header="lines in Lines", width=16)]  # (made from _from and _to: register_links)
 
 
-def journal_register(df: pd.DataFrame, width: int, order: np.ndarray | None = None) -> tuple[pd.DataFrame,
-                                                                                          pd.DataFrame]:
+def journal_register(df: pd.DataFrame, order: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per journal of the ledger journal ``df`` sorted (``order``: its rows'
     positions in the sorted order; None: ``df`` is sorted), in that order: the journal's
     debits and credits in accounting currency (its subtotal), their difference, its number
-    of lines, its first date, description and source, and a link to its rows on the
-    ``Lines`` sheet (``width`` columns wide).  A journal is a journal number of one entity
+    of lines, its first date, description and source, and the Excel rows of its lines on the
+    ``Lines`` sheet (``_from``, ``_to``: :func:`register_links` makes its link from them).
+    A journal is a journal number of one entity
     (the consolidation layer's journals: of the group).  Also the totals per layer and
     accounting currency.
 
@@ -112,7 +114,7 @@ def journal_register(df: pd.DataFrame, width: int, order: np.ndarray | None = No
     and no sorted copy of the lines' text.  The description and source are each journal's
     first non-blank ones, its date the earliest."""
     if not len(df):
-        return pd.DataFrame({c.name: [] for c in REGISTER_COLUMNS}), pd.DataFrame(
+        return pd.DataFrame({c: [] for c in REGISTER}), pd.DataFrame(
             columns=["_layer", "accounting_currency", "debit_acct", "credit_acct", "lines"])
     n = len(df)
     pos = np.arange(n) if order is None else np.asarray(order)  # sorted position -> row of df
@@ -142,14 +144,24 @@ def journal_register(df: pd.DataFrame, width: int, order: np.ndarray | None = No
         "difference": debit - credit, "accounting_currency": at(df["accounting_currency"]),
         "description": _first_present(df["description"], first, last, pos),
         "source": _first_present(df["source"], first, last, pos)})
-    last_col = column_letter(width - 1)
-    a, b = first + 2, last + 2  # Excel rows, below the header
-    reg["in_lines"] = [(f"'Lines'!A{x}:{last_col}{y}", f"rows {x}-{y}" if y > x else f"row {x}")
-                       for x, y in zip(a.tolist(), b.tolist())]
+    reg["_from"], reg["_to"] = first + 2, last + 2  # its lines' Excel rows, below the header
     reg["_layer"] = group_layer[first]
     totals = reg.groupby(["_layer", "accounting_currency"], sort=True).agg(
         debit_acct=("debit_acct", "sum"), credit_acct=("credit_acct", "sum"), lines=("lines", "sum")).reset_index()
-    return reg[[c.name for c in REGISTER_COLUMNS]], totals
+    return reg[REGISTER], totals
+
+
+#: The register's columns: each written one but its link, and the rows its link spans.
+REGISTER = [c.name for c in REGISTER_COLUMNS[:-1]] + ["_from", "_to"]
+
+
+def register_links(reg: pd.DataFrame, width: int) -> list:
+    """Each register row's link to its lines on ``Lines`` (``width`` columns wide): a
+    ``(location, text)`` pair.  Made a block at a time as the register is written: as Python
+    objects, the links of a million-line ledger journal took about 90 MB."""
+    last_col = column_letter(width - 1)
+    return [(f"'Lines'!A{x}:{last_col}{y}", f"rows {x}-{y}" if y > x else f"row {x}")
+            for x, y in zip(reg["_from"].tolist(), reg["_to"].tolist())]
 
 
 def _first_present(s: pd.Series, first: np.ndarray, last: np.ndarray, pos: np.ndarray) -> pd.Series:

@@ -96,13 +96,16 @@ class Column:
       ``("'Lines'!A5", "rows 5-9")``).
 
     ``int``, ``bool`` and ``pct`` are accepted for ``count``, ``flag`` and ``percent``.
-    ``header`` defaults to the name, or to :func:`readable` of it on a sheet with ``words``."""
+    ``header`` defaults to the name, or to :func:`readable` of it on a sheet with ``words``.
+    ``make``: for a link column, a function of a block of the frame's rows giving their pairs
+    (the column itself need not be in the frame: a block's pairs are made as it is written)."""
 
     name: str
     kind: str = "text"
     scale: object = 2
     width: float | None = None
     header: str | None = None
+    make: object = None
 
     def __post_init__(self):
         self.kind = ALIASES.get(self.kind, self.kind)
@@ -290,7 +293,8 @@ class Book:
             return Cells("number", np.asarray(excel_serials(s), dtype="float64"),
                          self.fmt(num_format="yyyy-mm-dd", **va)), 11, None
         if c.kind == "link":  # values: (location in this workbook, text) pairs, or None
-            return Cells("link", s.tolist(), self.fmt(font_color="blue", underline=1, **va), link=_Links(self, ws)), 14, None
+            pairs = c.make(df.iloc[:n]) if c.make is not None else s.tolist()
+            return Cells("link", pairs, self.fmt(font_color="blue", underline=1, **va), link=_Links(self, ws)), 14, None
         top = self.fmt(valign="top") if self._top else None
         if c.kind == "flag":
             return Cells("string", pa.array(np.where(s.fillna(False).to_numpy(dtype=bool), "Y", "N"),
