@@ -13,7 +13,7 @@ from . import checklist, periods, statements
 from .book import Book
 from .close import CloseResult, period_of, run_close
 from .core import ERROR, Finding
-from .io import parallel
+from .io import memory, parallel
 from .io.reader import read_books
 from .io.store import Store
 from .validate import load_book
@@ -29,28 +29,7 @@ def _system_allocator() -> None:
 
     if pa.default_memory_pool().backend_name != "system":
         pa.set_memory_pool(pa.system_memory_pool())
-    _few_arenas()
-
-
-ARENAS = 2  # malloc arenas the threads share (glibc's default: eight per core)
-
-
-def _few_arenas() -> None:
-    """Have glibc's malloc keep at most :data:`ARENAS` arenas.  Reading (calamine's threads),
-    Arrow's threads and the deflating threads of the writer each get an arena of their own by
-    default, and memory freed in one is not reused by another: a million-line close held
-    about 200 MB more at its peak, no faster (measured: 1,300-1,320 MB against 1,090-1,160 MB,
-    31-32 s either way).  Elsewhere than glibc (macOS, Windows, musl) nothing is changed."""
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-8, ARENAS)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
+    memory.few_arenas()
 
 
 def load(books: Path, exclude=(), progress=None, jobs=None, timings: dict | None = None):

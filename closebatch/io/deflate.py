@@ -92,8 +92,63 @@ def _has_cr(data, view: memoryview) -> bool:
     return _CR.search(view) is not None
 
 
-def _piece(data: bytes) -> tuple[bytes, int, int]:
-    return deflate(data, False), zlib.crc32(data), len(data)
+def _piece(data: bytes, last: bool, level: int | None) -> tuple[bytes, int, int]:
+    return deflate(data, last, level), zlib.crc32(data), len(data)
+
+
+class Pieces:
+    """Bytes deflated ``size`` bytes at a time on :data:`THREADS` threads, each piece a raw
+    deflate of its own ended by a sync flush (the last, with ``finish(last=True)``, by the end
+    of the stream): what ``pigz`` does.  The pieces fall where the data does, so the same bytes
+    give the same output whatever the threads do, and any reader inflates the pieces as one
+    stream.  :meth:`feed` and :meth:`finish` return the pieces finished so far, in order, as
+    ``(deflated, crc32, size)``; at most :data:`THREADS` wait to be deflated."""
+
+    def __init__(self, size: int | None = None, level: int | None = None):
+        self.size, self.level = size or PIECE, level
+        self.pending: list = []
+        self.pending_size = 0
+        self.futures: deque = deque()
+        self.pool = None
+
+    def feed(self, data) -> list:
+        """Take ``data`` (any buffer: only ``size`` bytes at a time are copied out of it)."""
+        view = memoryview(data).cast("B")
+        done = []
+        while len(view) >= self.size - self.pending_size:
+            need = self.size - self.pending_size
+            done += self._submit(b"".join([*self.pending, view[:need]]), False)
+            self.pending, self.pending_size = [], 0
+            view = view[need:]
+        if len(view):
+            self.pending.append(bytes(view))
+            self.pending_size += len(view)
+        return done
+
+    def finish(self, last: bool) -> list:
+        """Deflate what is left (``last``: ending the stream, even with nothing left) and
+        wait for every piece."""
+        rest = b"".join(self.pending)
+        self.pending, self.pending_size = [], 0
+        done = self._submit(rest, last) if rest or last else []
+        while self.futures:
+            done.append(self.futures.popleft().result())
+        self.close()
+        return done
+
+    def _submit(self, piece: bytes, last: bool) -> list:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(THREADS, thread_name_prefix="closebatch-deflate")
+        self.futures.append(self.pool.submit(_piece, piece, last, self.level))
+        done = []
+        while len(self.futures) > THREADS or (self.futures and self.futures[0].done()):
+            done.append(self.futures.popleft().result())
+        return done
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
 
 
 class _Bytes:
@@ -105,21 +160,17 @@ class _Bytes:
 
 class DeflatedRows:
     """A worksheet's row file (written as text by xlsxwriter, as bytes through ``buffer`` by
-    :mod:`closebatch.io.fastcells`) kept deflated in ``path``.  :meth:`finish` ends it;
-    then ``size`` and ``crc`` are those of the rows' bytes and ``path`` holds their deflated
-    pieces, to be copied as they are."""
+    :mod:`closebatch.io.fastcells`) kept deflated in ``path`` (:class:`Pieces` of
+    :data:`PIECE` bytes).  :meth:`finish` ends it; then ``size`` and ``crc`` are those of the
+    rows' bytes and ``path`` holds their deflated pieces, to be copied as they are."""
 
     def __init__(self, path: str):
         self.path = path
         self.out = open(path, "wb")  # noqa: SIM115 - closed by finish() or close()
         self.buffer = _Bytes(self)
-        self.pending: list = []
-        self.pending_size = 0
+        self.pieces = Pieces()
         self.carried = b""  # a carriage return at the end of what came: its line end may follow
         self.size = self.crc = self.compressed = 0
-        self.futures: deque = deque()
-        self.pool = None
-        self.closed = False
 
     def write(self, text: str) -> int:
         self.feed(text.encode("utf-8"))
@@ -128,51 +179,32 @@ class DeflatedRows:
     def flush(self) -> None:
         pass
 
-    def feed(self, data) -> int:
-        """Take ``data`` (bytes, or a buffer such as a block of rows built by Arrow): only
-        :data:`PIECE` bytes at a time are copied out of it."""
-        n = len(data)
-        if not n:
-            return 0
+    def feed(self, data) -> None:
+        """Take ``data`` (bytes, or a buffer such as a block of rows built by Arrow)."""
+        if not len(data):
+            return
         view = memoryview(data).cast("B")
         if self.carried or _has_cr(data, view):  # (never in rows xlsxwriter or the block writer build)
             text = self.carried + bytes(view)
             self.carried = b""
             if text.endswith(b"\r"):
                 text, self.carried = text[:-1], b"\r"
-            view = memoryview(text.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
-        while len(view) >= PIECE - self.pending_size:
-            need = PIECE - self.pending_size
-            self._submit(b"".join([*self.pending, view[:need]]))
-            self.pending, self.pending_size = [], 0
-            view = view[need:]
-        if len(view):
-            self.pending.append(bytes(view))
-            self.pending_size += len(view)
-        return n
+            view = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        self._take(self.pieces.feed(view))
 
-    def _submit(self, piece: bytes) -> None:
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(THREADS, thread_name_prefix="closebatch-deflate")
-        self.futures.append(self.pool.submit(_piece, piece))
-        while len(self.futures) > THREADS or (self.futures and self.futures[0].done()):
-            self._take(self.futures.popleft().result())
-
-    def _take(self, done: tuple[bytes, int, int]) -> None:
-        packed, crc, size = done
-        self.out.write(packed)
-        self.crc = crc32_combine(self.crc, crc, size) if self.size else crc
-        self.size += size
-        self.compressed += len(packed)
+    def _take(self, done: list) -> None:
+        for packed, crc, size in done:
+            self.out.write(packed)
+            self.crc = crc32_combine(self.crc, crc, size)
+            self.size += size
+            self.compressed += len(packed)
 
     def finish(self) -> None:
         """Deflate what is left and wait for every piece."""
-        rest = b"".join(self.pending) + (b"\n" if self.carried else b"")
-        self.pending, self.pending_size, self.carried = [], 0, b""
-        if rest:
-            self._submit(rest)
-        while self.futures:
-            self._take(self.futures.popleft().result())
+        if self.carried:
+            self._take(self.pieces.feed(b"\n"))
+            self.carried = b""
+        self._take(self.pieces.finish(last=False))
         self.close()
 
     def inflate_into(self, fh) -> None:
@@ -185,12 +217,9 @@ class DeflatedRows:
         fh.write(decoder.decode(inflater.flush(), final=True))
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
-            self.pool = None
+        self.pieces.close()
         if not self.out.closed:
             self.out.close()
-        self.closed = True
 
     def discard(self) -> None:
         self.close()

@@ -26,8 +26,8 @@ import pandas as pd
 from .. import money
 from ..book import Book
 from ..registry import JOURNAL_TYPES
+from . import memory
 from .outputs import journal_sheet
-from .parallel import give_back_memory
 from .reader import column_letter
 from .writer import Book as XBook
 from .writer import Column, Sheet
@@ -80,7 +80,7 @@ def write_ledger_journal(path: Path, book: Book, lines) -> Path:
     xb = XBook(path, stream=True, cells=lines_sheet.cells * 2)  # the lines and about as much register
     xb.write(lines_sheet)
     del lines_sheet, df  # written: not held while the workbook is packed
-    give_back_memory()  # ... nor kept by malloc while the register is built
+    memory.give_back()  # ... nor kept by malloc while the register is built
     links = replace(REGISTER_COLUMNS[-1], make=lambda block: register_links(block, width))
     ws = xb.write(Sheet("By journal", reg, [*REGISTER_COLUMNS[:-1], links], words=True))
     _grand_totals(xb, ws, xb.next_row, totals)

@@ -28,6 +28,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable
 
+from . import memory
+
 
 class WriteFailed(RuntimeError):
     """A task failed in a child process; the message carries the child's error."""
@@ -100,50 +102,50 @@ def run(tasks: list[Task], jobs: int | None = None, progress=None) -> None:
 def _spawn(group: list[Task]) -> tuple[int, int]:
     """Fork a child that runs ``group`` and reports on a pipe: ``ok NAME`` per task done,
     ``error NAME: MESSAGE`` and exit on the first failure."""
+    def body(w: int) -> int:
+        for t in group:
+            try:
+                t.run()
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                if isinstance(e, OSError) and e.errno:  # a full disk, a permission: the parent raises it as such
+                    fields = [t.name, str(e.errno), e.strerror or "", str(e.filename or "")]
+                    os.write(w, ("oserror " + "\t".join(f.replace("\t", " ").replace("\n", " ") for f in fields)
+                                 + "\n").encode("utf-8", "replace"))
+                    return 1
+                detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+                os.write(w, f"error {t.name}: {detail}\n".encode("utf-8", "replace"))
+                return 1
+            os.write(w, f"ok {t.name}\n".encode("utf-8", "replace"))
+            memory.give_back()  # what the task freed: this process runs beside the closing one
+        return 0
+
+    return _fork(body)
+
+
+def _fork(body) -> tuple[int, int]:
+    """Fork a child that runs ``body(w)`` (``w``: the write end of a pipe to this process) and
+    exits with the code it returns (1 if it raises), never returning into the caller's code:
+    no atexit handlers, no flushing of the parent's buffers, killed with the parent.  Returns
+    the child's pid and the pipe's read end."""
     r, w = os.pipe()
     parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into the caller's code
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        raise
+    if pid == 0:
         code = 1
         try:
             os.close(r)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             _die_with(parent)
-            for t in group:
-                try:
-                    t.run()
-                except BaseException as e:  # noqa: BLE001 - reported to the parent
-                    if isinstance(e, OSError) and e.errno:  # a full disk, a permission: the parent raises it as such
-                        fields = [t.name, str(e.errno), e.strerror or "", str(e.filename or "")]
-                        os.write(w, ("oserror " + "\t".join(f.replace("\t", " ").replace("\n", " ") for f in fields)
-                                     + "\n").encode("utf-8", "replace"))
-                        break
-                    detail = "".join(traceback.format_exception_only(type(e), e)).strip()
-                    os.write(w, f"error {t.name}: {detail}\n".encode("utf-8", "replace"))
-                    break
-                os.write(w, f"ok {t.name}\n".encode("utf-8", "replace"))
-                give_back_memory()  # what the task freed, while this process writes the others
-            else:
-                code = 0
+            code = body(w)
         finally:
-            os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+            os._exit(code)
     os.close(w)
     return pid, r
-
-
-def give_back_memory() -> None:
-    """Return the memory malloc keeps after it was freed to the system (glibc's
-    ``malloc_trim``; elsewhere nothing).  A writing process runs beside the closing one, so
-    what its finished tasks held would count against the machine until it ends: at 1M lines,
-    the period's ledger data and their seal."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _die_with(parent: int) -> None:
@@ -231,30 +233,22 @@ class InChild:
         self.forked = bool(self.calls) and can_fork()
         if not self.forked:
             return
-        r, w = os.pipe()
-        parent = os.getpid()
+
+        def body(w: int) -> int:
+            for args in self.calls:
+                try:
+                    data = pickle.dumps(("ok", fn(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+                except BaseException:  # noqa: BLE001 - the parent calls fn again and sees it
+                    data = pickle.dumps(("redo", None))
+                _write_all(w, struct.pack("<Q", len(data)) + data)
+            return 0
+
         try:
-            pid = os.fork()
+            self.pid, r = _fork(body)
         except OSError:  # no memory or no process left for it: everything is computed here
-            os.close(r)
-            os.close(w)
             self.forked = False
             return
-        if pid == 0:  # the child: never returns into the caller's code
-            try:
-                os.close(r)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                _die_with(parent)
-                for args in self.calls:
-                    try:
-                        data = pickle.dumps(("ok", fn(*args)), protocol=pickle.HIGHEST_PROTOCOL)
-                    except BaseException:  # noqa: BLE001 - the parent calls fn again and sees it
-                        data = pickle.dumps(("redo", None))
-                    _write_all(w, struct.pack("<Q", len(data)) + data)
-            finally:
-                os._exit(0)  # no atexit handlers, no flushing of the parent's buffers
-        os.close(w)
-        self.pid, self.pipe = pid, os.fdopen(r, "rb")
+        self.pipe = os.fdopen(r, "rb")
 
     def next(self):
         """The result of the next call."""

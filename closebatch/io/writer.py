@@ -348,9 +348,8 @@ class _Links:
 COMPRESS_LEVEL = deflate.LEVEL
 
 
-#: Parts at least this large are deflated in :data:`DEFLATE_CHUNK` pieces on two threads.
+#: Parts at least this large are deflated in :data:`DEFLATE_CHUNK` pieces side by side.
 DEFLATE_CHUNK = 4 << 20
-DEFLATE_THREADS = 2
 
 
 class _Worksheet(xlsxwriter.worksheet.Worksheet):
@@ -451,7 +450,7 @@ class _ZipFile(zipfile.ZipFile):
         dest = super()._open_to_write(zinfo, force_zip64)
         if not self._raw and zinfo.compress_type == zipfile.ZIP_DEFLATED and \
                 getattr(dest, "_compressor", None) is not None and zinfo.file_size >= DEFLATE_CHUNK and \
-                DEFLATE_THREADS > 1:
+                deflate.THREADS > 1:
             dest._compressor = _ChunkedDeflate(COMPRESS_LEVEL)
         return dest
 
@@ -470,44 +469,17 @@ class _Ending:
 
 
 class _ChunkedDeflate:
-    """A raw deflate stream made of independently deflated pieces of :data:`DEFLATE_CHUNK`
-    bytes (each ended by a sync flush, the last by the end of the stream), deflated on
-    :data:`DEFLATE_THREADS` threads (zlib lets go of the interpreter's lock): what ``pigz``
-    does.  The pieces fall where the data does, so the same data gives the same bytes
-    whatever the threads do; any reader inflates it as one stream."""
+    """zipfile's compressor for a large part: :class:`closebatch.io.deflate.Pieces` of
+    :data:`DEFLATE_CHUNK` bytes side by side, the last ending the stream."""
 
     def __init__(self, level: int):
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.level = level
-        self.pending = bytearray()
-        self.futures: list = []
-        self.pool = ThreadPoolExecutor(DEFLATE_THREADS)
-
-    def _deflate(self, data: bytes, last: bool) -> bytes:
-        return deflate.deflate(data, last, self.level)
-
-    def _ready(self, wait: bool) -> bytes:
-        out = []
-        while self.futures and (wait or self.futures[0].done() or len(self.futures) > 2 * DEFLATE_THREADS):
-            out.append(self.futures.pop(0).result())
-        return b"".join(out)
+        self.pieces = deflate.Pieces(DEFLATE_CHUNK, level)
 
     def compress(self, data) -> bytes:
-        self.pending += data
-        while len(self.pending) >= DEFLATE_CHUNK:
-            piece = bytes(self.pending[:DEFLATE_CHUNK])
-            del self.pending[:DEFLATE_CHUNK]
-            self.futures.append(self.pool.submit(self._deflate, piece, False))
-        return self._ready(wait=False)
+        return b"".join(packed for packed, _, _ in self.pieces.feed(data))
 
     def flush(self, mode=None) -> bytes:
-        try:
-            self.futures.append(self.pool.submit(self._deflate, bytes(self.pending), True))
-            self.pending = bytearray()
-            return self._ready(wait=True)
-        finally:
-            self.pool.shutdown(wait=True)
+        return b"".join(packed for packed, _, _ in self.pieces.finish(last=True))
 
 
 NUMBER_FORMATS = {"count": "#,##0", "year": "0", "rate": "0.000000###", "percent": "0.00%",
