@@ -28,6 +28,10 @@ cells the sheet holds, so that the reader can tell a sheet whose cells fill its 
 from one with a stray value far away (:attr:`SheetScan.sparse`).  Limits are module constants
 so tests can lower them.
 
+For a sheet it reads, the scan also notes the text of row 1 when every cell there is text
+(:attr:`SheetScan.row_one`): the reader's fast parse takes a sheet's header from its first
+row that holds anything, and checks it against this note that row 1 is that row.
+
 The other sheets are looked at only as much as the run report needs: their visibility (from
 ``workbook.xml``) and the values of their first row (:attr:`SheetScan.header`), so that a
 sheet holding a kind's columns under another name can be named.
@@ -103,6 +107,8 @@ MAX_HEADER = 1 << 20  # bytes of XML looked at for the first row of a sheet clos
 _ROW_NUMBER = re.compile(rb'<row r="([1-9][0-9]*)"')
 _CELL_ROW = re.compile(rb'<c r="[A-Z]([1-9][0-9]*)"')
 _FIRST_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\b[^>]*?(?:/>|>.*?</(?:[A-Za-z_][\w.-]*:)?row>)", re.S)
+_ROW_ONE_REF = re.compile(rb"([A-Z]{1,3})1")
+MAX_HEADER_STRING = 1 << 16  # row 1's shared strings are looked up only among the first ones
 _ROW_R = re.compile(rb"""\sr\s*=\s*["']([0-9]+)["']""")
 _HEAD_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\b([^>]*?)(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?c>)", re.S)
 _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
@@ -134,6 +140,9 @@ class SheetScan:
     state: str = "visible"  # visible, hidden or veryHidden (workbook.xml)
     wanted: bool = True  # a sheet closebatch reads (scanned); else only ``header`` is known
     header: list | None = None  # a sheet closebatch does not read: the text of its row 1
+    # a sheet closebatch reads: its row 1 when every cell there is text, ``{column index
+    # (0-based): text}``, else None (see :func:`_row_one`); the reader checks its fast parse against it
+    row_one: dict | None = None
 
     @property
     def sparse(self) -> bool:
@@ -337,10 +346,16 @@ def _sheet_parts(fh, infos) -> tuple[dict[str, tuple[str, str]], str]:
 def _headers(fh, infos, scans: dict, heads: dict, strings_part: str) -> None:
     """Fill in ``header`` of the sheets closebatch does not read: the text of their row 1
     (shared strings looked up in one streamed pass that stops at the last one needed).  Best
-    effort: a first row that cannot be made out leaves ``header`` None."""
+    effort: a first row that cannot be made out leaves ``header`` None.  The shared strings of
+    the read sheets' :attr:`SheetScan.row_one` are looked up in the same pass (a row whose
+    strings are not all found, or lie far down the list, becomes None)."""
     rows, wanted_strings = {}, set()
     for name, scan in scans.items():
-        if scan.wanted or scan.part not in heads:
+        if scan.wanted:
+            if scan.row_one:
+                wanted_strings |= {v for kind, v in scan.row_one.values() if kind == "s" and v < MAX_HEADER_STRING}
+            continue
+        if scan.part not in heads:
             continue
         cells = _first_row(heads[scan.part])
         if cells is None:
@@ -354,6 +369,50 @@ def _headers(fh, infos, scans: dict, heads: dict, strings_part: str) -> None:
             strings = _shared_strings(fh, info, wanted_strings)
     for name, cells in rows.items():
         scans[name].header = [strings.get(v, "") if kind == "s" else v for kind, v in cells]
+    for scan in scans.values():
+        if scan.wanted and scan.row_one is not None:
+            cells = scan.row_one
+            if any(kind == "s" and v not in strings for kind, v in cells.values()):
+                scan.row_one = None
+            else:
+                scan.row_one = {c: strings[v] if kind == "s" else v for c, (kind, v) in cells.items()}
+
+
+def _row_one(xml: bytes) -> dict | None:
+    """The cells of row 1 in the first chunk of a sheet's XML, ``{column index: ("s", shared
+    string index) or ("t", inline text)}``, or None unless every cell of row 1 that holds a
+    value is text with a reference of its own (or row 1 is not found whole in the chunk)."""
+    import html
+
+    start = xml.find(b"sheetData")
+    m = _FIRST_ROW.search(xml, start) if start >= 0 else None
+    if m is None:
+        return None
+    row = m.group(0)
+    r = _ROW_R.search(row[:row.find(b">") + 1])
+    if r is None or int(r.group(1)) != 1:
+        return None
+    out = {}
+    for c in _HEAD_CELL.finditer(row):
+        attrs = {a: (v1 if v1 is not None else v2) for a, v1, v2 in _ATTR.findall(c.group(1))}
+        ref = _ROW_ONE_REF.fullmatch(attrs.get(b"r", b""))
+        body = c.group(2) or b""
+        if ref is None or b"<rPh" in body:
+            return None
+        t = attrs.get(b"t", b"n")
+        if t == b"s":
+            v = _V.search(body)
+            if v is None:
+                continue  # no value: not a cell to calamine
+            if not v.group(1).strip().isdigit():
+                return None
+            out[column_number(ref.group(1).decode("ascii")) - 1] = ("s", int(v.group(1)))
+        elif t == b"inlineStr":
+            out[column_number(ref.group(1).decode("ascii")) - 1] = (
+                "t", html.unescape(b"".join(_T.findall(body)).decode("utf-8", "replace")))
+        elif _V.search(body) or b"<is" in body:
+            return None  # a number, date, Y/N, error or formula on row 1
+    return out
 
 
 def _first_row(xml: bytes) -> list | None:
@@ -450,6 +509,7 @@ def _extent(fh, info, scan: SheetScan, sheet: str) -> tuple[int, int, bool]:
             _dtd(info.filename)
         if first:
             first = False
+            scan.row_one = _row_one(data)
             dim = _DIM.search(data)
             if dim:
                 _check_dimension(dim.group(1).decode("ascii", "replace"), sheet)

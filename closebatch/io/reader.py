@@ -32,7 +32,7 @@ from pandas.api.types import infer_dtype
 
 from ..cells import column_letter
 from ..core import ERROR, WARNING, Finding
-from . import guard, parallel
+from . import arrow_cells, guard, parallel
 
 KINDS = ("Settings", "Entities", "Accounts", "Periods", "TrialBalance", "Journals", "Rates", "Allocations",
          "Statistics", "Eliminations", "HistoricalRates", "Subledgers", "Tasks", "Checklist", "Users", "Statements")
@@ -246,18 +246,16 @@ def _repeat(value: str, n: int) -> np.ndarray:
     return out
 
 
-def _sheet_frame(grid: np.ndarray, rel: str, sheet: str, kind: str, findings: list,
-                 numbers=None) -> RawSheet | None:
-    """The sheet's frame from its cells (row 1 the header), or None for a sheet without one.
-    ``numbers``: the Excel row number of each row of ``grid`` (default: 1, 2, 3...)."""
-    head = list(grid[0]) if len(grid) else []
-    if not any(v not in ("", None) for v in head):
-        if grid.size and ((grid != "") & np.not_equal(grid, None)).any():
+def _header(head: list, rel: str, sheet: str, findings: list, anything) -> tuple[list, dict, list] | None:
+    """``(names, letters, kept positions)`` of a sheet whose row 1 holds ``head``, or None
+    for a sheet without a header (a finding when ``anything()`` says the sheet holds a value)."""
+    header = [norm_header(h) for h in head]
+    if not any(header):  # nothing on row 1, or only blanks and spaces
+        if anything():
             findings.append(Finding(ERROR, f"Sheet {sheet} has no header on row 1.",
                                     hint="Put the column names on row 1, with the data below them.", file=rel,
                                     sheet=sheet, cell="A1", code="no-header"))
         return None
-    header = [norm_header(h) for h in head]
     width = max(i for i, h in enumerate(header) if h) + 1
     header = header[:width]
     letters, keep = {}, []
@@ -272,6 +270,18 @@ def _sheet_frame(grid: np.ndarray, rel: str, sheet: str, kind: str, findings: li
             continue
         letters[h] = column_letter(i)
         keep.append(i)
+    return header, letters, keep
+
+
+def _sheet_frame(grid: np.ndarray, rel: str, sheet: str, kind: str, findings: list,
+                 numbers=None) -> RawSheet | None:
+    """The sheet's frame from its cells (row 1 the header), or None for a sheet without one.
+    ``numbers``: the Excel row number of each row of ``grid`` (default: 1, 2, 3...)."""
+    found = _header(list(grid[0]) if len(grid) else [], rel, sheet, findings,
+                    lambda: bool(grid.size and ((grid != "") & np.not_equal(grid, None)).any()))
+    if found is None:
+        return None
+    header, letters, keep = found
     body = grid[1:] if keep == list(range(grid.shape[1])) else grid[1:, keep]  # the data rows' kept columns
     blank = body == ""  # calamine reads empty and error cells as ""
     kinds = []
@@ -289,6 +299,11 @@ def _sheet_frame(grid: np.ndarray, rel: str, sheet: str, kind: str, findings: li
         if k in _SHAREABLE and len(set(body[:_SAMPLE, j])) <= _FEW:
             body[:, j] = _shared(body[:, j])
     df = pd.DataFrame(body, columns=[header[i] for i in keep], dtype=object, copy=False)
+    return _raw_sheet(df, excel_rows, rel, sheet, kind, letters)
+
+
+def _raw_sheet(df: pd.DataFrame, excel_rows: np.ndarray, rel: str, sheet: str, kind: str, letters: dict) -> RawSheet:
+    """The sheet with its cells ``df`` and the lineage columns added."""
     # Lineage (replacing any same-named column of the sheet, as before).  Object columns, so
     # that _file and _sheet are one shared string and concat() does not copy them per row.
     df["_row"] = excel_rows.astype("int64")
@@ -298,6 +313,46 @@ def _sheet_frame(grid: np.ndarray, rel: str, sheet: str, kind: str, findings: li
         df[name] = pd.Series(values, dtype=object, copy=False)
     return RawSheet(kind=kind, file=rel, sheet=sheet, frame=df, letters=letters)
 
+
+def _arrow_frame(cells: arrow_cells.Cells, rel: str, sheet: str, kind: str, findings: list) -> RawSheet | None:
+    """The sheet's frame from fastexcel's columns (:mod:`closebatch.io.arrow_cells`): the same
+    frame :func:`_sheet_frame` makes of python-calamine's grid."""
+    head = [cells.head.get(i, "") for i in range(cells.width())]
+    found = _header(head, rel, sheet, findings, lambda: True)
+    if found is None:
+        return None
+    header, letters, keep = found
+    n = cells.rows
+    columns = [cells.column(p) for p in keep]
+    blanks = [arrow_cells.blank(c) for c in columns if c is not None]
+    filled = ~np.logical_and.reduce(blanks) if blanks else np.zeros(n, dtype=bool)
+    rows = None if filled.all() else np.flatnonzero(filled)
+    df = pd.DataFrame({header[p]: arrow_cells.values(c, rows, n) for p, c in zip(keep, columns)}, dtype=object,
+                      copy=False)
+    return _raw_sheet(df, (np.arange(n) if rows is None else rows) + 2, rel, sheet, kind, letters)
+
+
+def _fast_cells(path: Path, fast: list, name: str, scan) -> arrow_cells.Cells | None:
+    """The sheet through fastexcel, when that is proved equal to python-calamine's parse (else
+    None, and the reader parses it as before).  ``fast``: a box for the workbook's fastexcel
+    reader, opened at the first sheet that may take this path."""
+    if not ARROW or scan.formulas or not scan.row_one:
+        return None
+    try:
+        if not fast:
+            import fastexcel
+
+            fast.append(fastexcel.read_excel(str(path)))
+        return arrow_cells.load(fast[0], name, scan.row_one)
+    except BaseException as e:  # noqa: BLE001 - the plain parse decides what is wrong with the sheet
+        if not _parser_failure(e):
+            raise
+        return None
+
+
+#: Whether sheets may be read through fastexcel (:mod:`closebatch.io.arrow_cells`); off, every
+#: sheet takes python-calamine's grid (tests compare the two).
+ARROW = True
 
 _gc_lock = threading.Lock()
 _gc_state = {"readers": 0, "was_enabled": True}
@@ -357,6 +412,7 @@ def _load(path: Path, rel: str, inspection):
                                  hint="Open it in Excel and save it again as an Excel Workbook (.xlsx).", file=rel,
                                  code="unreadable")
         return
+    fast = []
     try:
         yield "opened", {n for n in wb.sheet_names if _wanted(n) and n in scans and scans[n].formulas}
         for name in wb.sheet_names:
@@ -373,6 +429,10 @@ def _load(path: Path, rel: str, inspection):
                     yield "finding", _hidden_sheet(rel, name, kind, scan.state)
                 if scan.sparse:  # a stray value far away: cell by cell, not calamine's dense grid
                     yield "sheet", name, kind, [_Sparse(path, name)]
+                    continue
+                cells = _fast_cells(path, fast, name, scan)  # Arrow columns, without the interpreter's lock
+                if cells is not None:
+                    yield "sheet", name, kind, [cells]
                     continue
                 try:
                     box = [wb.get_sheet_by_name(name)]  # the parse, without holding the interpreter's lock
@@ -502,6 +562,13 @@ def _take(events, path: Path, rel: str, result: ReadResult) -> None:
         else:
             name, kind, box = args
             sheet = box.pop()
+            if isinstance(sheet, arrow_cells.Cells):  # no formulas: nothing to fill in
+                with _gc_paused():
+                    raw = _arrow_frame(sheet, rel, name, kind, result.findings)
+                del sheet
+                if raw is not None:
+                    result.sheets.append(raw)
+                continue
             numbers = None
             try:
                 with _gc_paused():
