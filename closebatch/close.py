@@ -314,7 +314,7 @@ def consolidation_step(ctx: CloseContext, state: LedgerState) -> StepResult:
         seed = seed[seed["rule"].astype(str).isin(ic).to_numpy()]
     if seed is not None and len(seed):
         seed = seed.assign(fiscal_year=ctx.period.fiscal_year - 1, period=OPENING_PERIOD)
-        state = replace(state, carried={**state.carried, consolidation.PROFIT_CARRY: seed})
+        state = state.with_carried({**state.carried, consolidation.PROFIT_CARRY: seed})
     res = consolidation.consolidate(ctx, state)
     return replace(res, shared={"opening_consolidation": (op, found), "seeded": _cumulative(seed)})
 

@@ -7,7 +7,7 @@ runner persists in ``ledger/`` and hands back to the next close as ``state.carri
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 import pandas as pd
@@ -55,7 +55,8 @@ class LedgerState:
     settle_accounts: frozenset = frozenset()  # accounts whose balances are kept per reference
     open_items: pd.DataFrame | None = None  # the settlement accounts' items open at the period's start
     # balances() and movement() of this state, computed once (a state is never changed: add()
-    # and dataclasses.replace() make a new one, which starts without them)
+    # and dataclasses.replace() make a new one, which starts without them; with_carried()
+    # makes one that shares them)
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _keyed(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -117,6 +118,13 @@ class LedgerState:
         if derived is not None:
             return derived
         return self._sum([self._keyed(self.lines)])
+
+    def with_carried(self, carried: dict) -> "LedgerState":
+        """This state with other ``carried`` frames.  Balances and movement do not depend on
+        what is carried: the new state shares this one's sums (computed once for both)."""
+        other = replace(self, carried=carried)
+        other._memo = self._memo
+        return other
 
     def add(self, new_lines: pd.DataFrame) -> "LedgerState":
         """A new state with ``new_lines`` posted.  It keeps the sums this state has computed so

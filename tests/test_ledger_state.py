@@ -71,3 +71,22 @@ def test_an_added_state_sums_its_parents_sums_not_every_line(monkeypatch):
     assert bal.loc[bal["account"] == "6100", "amount"].tolist() == [7]
     assert mov["amount"].sum() == sum(range(1, 501))
     assert child._memo["parent"][0] == {}  # the parent's sums are let go once derived
+
+
+def test_a_state_with_other_carried_frames_shares_its_sums(monkeypatch):
+    from dataclasses import replace
+
+    rows = [("E1", "1000" if i % 2 else "4000", "", "", "", "USD", i) for i in range(1, 101)]
+    state = LedgerState(DIMS, lines_of([])[balance_key(DIMS) + ["amount", "amount_acct"]], lines_of(rows), {}, SETTLE)
+    bal, mov = state.balances(), state.movement()
+    sums = []
+    real = LedgerState._sum
+    monkeypatch.setattr(LedgerState, "_sum", lambda self, parts: (sums.append(1), real(self, parts))[1])
+    other = state.with_carried({"x": pd.DataFrame({"a": [1]})})
+    assert other.carried.keys() == {"x"} and state.carried == {}
+    pd.testing.assert_frame_equal(other.balances(), bal)
+    pd.testing.assert_frame_equal(other.movement(), mov)
+    pd.testing.assert_frame_equal(mov, summed(state, "movement"))
+    assert sums == []  # nothing summed again
+    replace(state, carried={}).balances()
+    assert sums  # as a state made by replace() would
