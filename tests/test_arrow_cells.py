@@ -57,11 +57,17 @@ def workbook(path: Path, write, date_1904: bool = False, sheet: str = "Journals"
     return path
 
 
+# text the XML escapes (carriage returns, _xHHHH_, control characters, markup) or that looks
+# like something else
+ESCAPES = ["a\rb", "a\r\nb", "x_x000D_y", "_x0041_", "tab\there", "\x01ctrl", "emoji 😀", "a&b<c>\"'",
+           "\u00a0nbsp", "=SUM(A1)", "'quoted", "1100", "TRUE", "2026-01-31"]
+
+
 def every_kind_of_cell(wb, ws, first_col: int = 0, n: int = 400):
     date = wb.add_format({"num_format": "yyyy-mm-dd"})
     stamp = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss.000"})
     c = first_col
-    ws.write_row(0, c, ["text", "amount", "date", "stamp", "flag", "blank", "spaces", "rich"])
+    ws.write_row(0, c, ["text", "amount", "date", "stamp", "flag", "blank", "spaces", "rich", "escapes"])
     for i in range(1, n + 1):
         if i in (200, 201):  # two blank rows in the middle: the rows below keep their numbers
             continue
@@ -73,6 +79,7 @@ def every_kind_of_cell(wb, ws, first_col: int = 0, n: int = 400):
             ws.write_boolean(i, c + 4, i % 2 == 0)
         ws.write_string(i, c + 6, "   " if i % 3 == 0 else "x")
         ws.write_rich_string(i, c + 7, "bold ", wb.add_format({"bold": True}), "part", " plain")
+        ws.write_string(i, c + 8, ESCAPES[i % len(ESCAPES)])
     ws.write_number(n + 1, c + 1, ERROR)  # an error cell reads as blank (see with_errors)
     ws.write_number(n + 3, c, ERROR)  # a row of errors only is dropped
 
