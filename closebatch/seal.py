@@ -155,7 +155,12 @@ def from_cells(names, rows, where=None) -> Canonical:
 def from_arrow(table: pa.Table, sheet: str = "") -> Canonical:
     """The canonical form of an Arrow table (a Parquet file of the ledger): text as is,
     integers as their digits, dates ISO, other values cell by cell (:func:`cell_text`)."""
-    cols = []
+    return Canonical(tuple(table.column_names), tuple(arrow_columns(table)),
+                     lambda i: (sheet, i + 1 if not sheet else i + 2))
+
+
+def arrow_columns(table: pa.Table):
+    """The canonical columns of an Arrow table (see :func:`from_arrow`), made one at a time."""
     for name in table.column_names:
         c = table.column(name)
         c = c.combine_chunks() if c.num_chunks != 1 else c.chunk(0)
@@ -170,8 +175,7 @@ def from_arrow(table: pa.Table, sheet: str = "") -> Canonical:
             txt = pa.array([""] * len(c), type=pa.large_string())
         else:
             txt = pa.array([cell_text(v) for v in c.to_pylist()], type=pa.large_string())
-        cols.append(_column(txt))
-    return Canonical(tuple(table.column_names), tuple(cols), lambda i: (sheet, i + 1 if not sheet else i + 2))
+        yield _column(txt)
 
 
 def from_frame(df) -> Canonical:
@@ -206,25 +210,11 @@ def digest_fields(tag: str, *fields) -> str:
 
 def table_digest(canon: Canonical) -> str:
     """The SHA-256 of a table's canonical form (see the module's docstring)."""
-    h = hashlib.sha256()
-    _text(h, "closebatch-table-1")
-    h.update(_u64(len(canon.names)))
-    for n in canon.names:
-        _text(h, n)
-    h.update(_u64(canon.rows))
-    for col in canon.columns:
-        h.update(col.lengths.tobytes())
-        h.update(col.data)
-    return h.hexdigest()
+    return _digests(canon.names, canon.rows, canon.columns, parts=False)[0]
 
 
 def column_digests(canon: Canonical) -> list[str]:
-    out = []
-    for col in canon.columns:
-        h = hashlib.sha256(col.lengths.tobytes())
-        h.update(col.data)
-        out.append(h.hexdigest()[:SHORT])
-    return out
+    return _digests(canon.names, canon.rows, canon.columns)[1]
 
 
 def block_size(rows: int) -> int:
@@ -234,24 +224,39 @@ def block_size(rows: int) -> int:
 def block_digests(canon: Canonical) -> list[str]:
     """A short digest of each block of rows (:func:`block_size` rows each): SHA-256 over, column
     after column, the block's cell lengths and bytes."""
-    n = canon.rows
-    size = block_size(n)
-    starts = list(range(0, n, size)) + [n]
-    parts = []
-    for col in canon.columns:  # each column's block boundaries once, as Python ints
-        lengths = memoryview(col.lengths.tobytes())
-        data = memoryview(col.data)
-        offs = col.offsets[starts].tolist()
-        parts.append([(lengths[4 * a:4 * b], data[oa:ob]) for a, b, oa, ob in
-                      zip(starts[:-1], starts[1:], offs[:-1], offs[1:])])
-    out = []
-    for k in range(len(starts) - 1):
-        h = hashlib.sha256()
-        for p in parts:
-            h.update(p[k][0])
-            h.update(p[k][1])
-        out.append(h.hexdigest()[:SHORT])
-    return out
+    return _digests(canon.names, canon.rows, canon.columns)[2]
+
+
+def _digests(names, rows: int, columns, parts: bool = True) -> tuple[str, list[str], list[str]]:
+    """``(table digest, column digests, block digests)`` of a table of ``rows`` rows whose
+    canonical ``columns`` (an iterable, consumed one column at a time, so that a table of a
+    million rows never has all of its text at once) are headed ``names``; without ``parts``,
+    the table digest only (the others empty)."""
+    table = hashlib.sha256()
+    _text(table, "closebatch-table-1")
+    table.update(_u64(len(names)))
+    for n in names:
+        _text(table, n)
+    table.update(_u64(rows))
+    size = block_size(rows)
+    starts = list(range(0, rows, size)) + [rows]
+    blocks = [hashlib.sha256() for _ in starts[1:]] if parts else []
+    cols = []
+    for col in columns:
+        lengths, data = col.lengths.tobytes(), col.data
+        table.update(lengths)
+        table.update(data)
+        if not parts:
+            continue
+        h = hashlib.sha256(lengths)
+        h.update(data)
+        cols.append(h.hexdigest()[:SHORT])
+        lv, dv = memoryview(lengths), memoryview(data)
+        offs = col.offsets[starts].tolist()  # each column's block boundaries once, as Python ints
+        for b, a, z, oa, oz in zip(blocks, starts[:-1], starts[1:], offs[:-1], offs[1:]):
+            b.update(lv[4 * a:4 * z])
+            b.update(dv[oa:oz])
+    return table.hexdigest(), cols, [b.hexdigest()[:SHORT] for b in blocks]
 
 
 @dataclass(frozen=True)
@@ -278,8 +283,16 @@ TABLE_COLUMNS = ["period", "table", "file", "sheet", "rows", "columns", "digest"
 
 
 def table_seal(canon: Canonical, period: str, table: str, file: str, sheet: str, file_sha256: str = "") -> TableSeal:
-    return TableSeal(period, table, file, sheet, canon.rows, ", ".join(canon.names), table_digest(canon),
-                     "".join(column_digests(canon)), "".join(block_digests(canon)), file_sha256)
+    return columns_seal(canon.names, canon.rows, canon.columns, period, table, file, sheet, file_sha256)
+
+
+def columns_seal(names, rows: int, columns, period: str, table: str, file: str, sheet: str,
+                 file_sha256: str = "") -> TableSeal:
+    """:func:`table_seal` of a table given as its canonical columns, made and consumed one at a
+    time (:func:`arrow_columns`)."""
+    digest, cols, blocks = _digests(names, rows, columns)
+    return TableSeal(period, table, file, sheet, rows, ", ".join(names), digest, "".join(cols), "".join(blocks),
+                     file_sha256)
 
 
 def close_seal(period: str, start: str, end: str, started_from: str, tables) -> str:

@@ -113,3 +113,26 @@ def test_the_chain_built_in_memory_checks_and_every_kind_of_change_breaks_it():
     assert [b.finding.cell for b in got] == ["C2"] and "Balances table of period 2026-01" in got[0].finding.message
     got = seal.check(_record(sheets), same, stray=["2026-02.xlsx"])
     assert [b.period for b in got] == [""] and "2026-02.xlsx" in got[0].finding.message
+
+
+def test_an_arrow_tables_seal_is_made_a_column_at_a_time_with_the_same_digests():
+    """``columns_seal`` over ``arrow_columns`` (one column's text at a time) gives the seal the
+    whole canonical table gives, pinned (digests made before the seal was streamed)."""
+    import datetime as dt
+    import hashlib
+
+    import pyarrow as pa
+
+    n = 4097  # several blocks of rows
+    t = pa.table({"a": pa.array([f"x{i % 97}" for i in range(n)], type=pa.large_string()),
+                  "n": pa.array([i * 7919 - 10**9 for i in range(n)]),
+                  "d": pa.array([dt.date(2026, 1, 1 + i % 28) for i in range(n)], type=pa.date32()),
+                  "e": pa.array([None if i % 3 else "é" for i in range(n)], type=pa.string())})
+    streamed = seal.columns_seal(t.column_names, n, seal.arrow_columns(t), "2026-01", "Posted", "f.parquet", "", "sha")
+    assert streamed == seal.table_seal(seal.from_arrow(t), "2026-01", "Posted", "f.parquet", "", "sha")
+    assert streamed.digest == "eb4cff72ff9fbfdb421541c92a3c2931a4d2c110f31ef4155dc7b29128af8cdf"
+    assert streamed.column_digests == "da235eda2d736c40bd75bb5e0ad88f07"
+    assert hashlib.sha256(streamed.blocks.encode()).hexdigest() == \
+        "d54e5652cf2bc7b5ed491541387ac796724e804b1b23793d0ef96beea830fa4f"
+    canon = seal.from_arrow(t)
+    assert seal.table_digest(canon) == streamed.digest and "".join(seal.block_digests(canon)) == streamed.blocks

@@ -417,9 +417,12 @@ class Staged:
             f.built()
             sha = file_sha256(f.tmp)
             probe = [seal.TableSeal(self.period, table, f.final, sheet, 0, "", "") for table, sheet in f.tables.items()]
-            # a Parquet file holds its Arrow table exactly (its types round-trip): no need to read it back
-            canon = {t.table: seal.from_arrow(f.table) for t in probe} if f.table is not None else \
-                _canonical_all(f.tmp, probe)
+            if f.table is not None:  # a Parquet file holds its Arrow table exactly (its types round-trip): no need
+                # to read it back; its text is made a column at a time (all of it at once: 0.3 GB at 1M lines)
+                out += [seal.columns_seal(f.table.column_names, f.table.num_rows, seal.arrow_columns(f.table),
+                                          self.period, t.table, f.final, t.sheet, sha) for t in probe]
+                continue
+            canon = _canonical_all(f.tmp, probe)
             for t in probe:
                 if isinstance(canon[t.table], str):
                     raise LedgerUnreadable(f.tmp, f"{t.table}: {canon[t.table]}")
