@@ -714,6 +714,30 @@ class Writer:
         self.wb.close()
 
 
+SHEET_LINES = 1_000_000  # an entity's journal lines per workbook; more go on in "Journals E Jan (2).xlsx"...
+
+
+def _parts(rows, limit: int):
+    """The journal rows ``rows`` in parts of about ``limit`` rows, each ending where a journal
+    ends (a journal is never split over two workbooks: its number would be found in both).
+    Each part is an iterator to be used up before the next is taken."""
+    it = iter(rows)
+    state = {"next": next(it, None)}
+
+    def part():
+        n = 0
+        while state["next"] is not None:
+            row = state["next"]
+            if n >= limit and row[1] == 1:  # a new journal's first line, past the limit
+                return
+            yield row
+            n += 1
+            state["next"] = next(it, None)
+
+    while state["next"] is not None:
+        yield part()
+
+
 def write(path: Path, sheets: dict) -> int:
     w = Writer(path)
     n = sum(w.sheet(name, rows) for name, rows in sheets.items())
@@ -763,7 +787,10 @@ def generate(folder: Path, lines: int = 10_000, seed: int = 1, shape: str = "mix
         ent = Entity(code, max(60, int(lines * share)), random.Random(entity_seeds[code]), rates, ic[code],
                      items[code], shape)
         rows = ent.rows() if ledger is None else ledger.journals(ent.rows())
-        n = write(out(f"Journals {code} Jan.xlsx"), {"Journals": rows})
+        n = 0
+        for k, part in enumerate(_parts(rows, SHEET_LINES), start=1):  # a sheet holds about a million lines
+            n += write(out(f"Journals {code} Jan.xlsx" if k == 1 else f"Journals {code} Jan ({k}).xlsx"),
+                       {"Journals": part})
         summary["lines"][code] = n
         summary["counts"][code] = dict(ent.counts, journals=ent.number)
     summary["total_lines"] = sum(summary["lines"].values())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from closebatch import app
@@ -117,3 +118,21 @@ def test_the_hledger_journal_holds_the_same_transactions(short_books):
                 value = Decimal(value)
             total[ccy] = total.get(ccy, 0) + value
         assert all(v == 0 for v in total.values()), block
+
+
+def test_an_entity_past_a_sheets_worth_of_lines_goes_on_in_another_workbook_never_splitting_a_journal(
+        tmp_path, monkeypatch):
+    gen = _generator()
+    monkeypatch.setattr(gen, "SHEET_LINES", 150)
+    folder = tmp_path / "books"
+    summary = gen.generate(folder, lines=600, seed=7)
+    from closebatch.io.reader import read_books
+
+    read = read_books(folder)
+    assert not [f for f in read.findings if f.severity == "error"]
+    journals = pd.concat([s.frame for s in read.frames("Journals")], ignore_index=True)
+    assert len(journals) == summary["total_lines"]
+    parts = journals.groupby("journal")["_file"].nunique()
+    assert (parts == 1).all()  # every journal in one workbook
+    per_file = journals.groupby("_file").size()
+    assert any("(2)" in f for f in per_file.index) and per_file.max() < 150 + 10
