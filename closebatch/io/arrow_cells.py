@@ -93,6 +93,8 @@ def load(reader, name: str, head: dict | None):
     for column in batch.columns:
         t = column.type
         if pa.types.is_timestamp(t):
+            if t.unit != "ms" or t.tz is not None:  # what _datetime reads
+                return None
             if column.null_count < len(column):
                 ms = column.cast(pa.int64())
                 low, high = pc.min_max(ms).values()
