@@ -462,3 +462,22 @@ def test_a_sheet_written_in_an_order_is_the_sheet_of_the_frame_sorted(tmp_path, 
                                                                  COLUMNS, totals=["amount"])])
     assert ordered.read_bytes() == presorted.read_bytes(), differing_parts(ordered.read_bytes(),
                                                                            presorted.read_bytes())
+
+
+def test_rows_taken_chunk_by_chunk_equal_pandas_take():
+    """``take_rows`` (each Arrow column of several chunks taken a chunk at a time) gives what
+    ``DataFrame.take`` gives: values, blanks, dtypes, index, in the order asked, repeats too."""
+    from closebatch.io.writer import take_rows
+
+    parts = [pd.DataFrame({"text": pd.array([None if i % 7 == 0 else f"t{i}" for i in range(k, k + n)], dtype="str"),
+                           "amount": np.arange(k, k + n, dtype="int64"), "flag": np.arange(n) % 2 == 0,
+                           "date": pd.date_range("2026-01-01", periods=n, freq="h"),
+                           "any": pd.Series([("x", i) for i in range(n)], dtype=object)})
+             for k, n in ((0, 5), (5, 1), (6, 40), (46, 17))]
+    df = pd.concat(parts, ignore_index=True)
+    assert df["text"].array.__arrow_array__().num_chunks == 4
+    rng = np.random.default_rng(3)
+    for pos in (rng.permutation(len(df)), rng.integers(0, len(df), 200), np.array([], dtype=np.int64),
+                np.array([62, 0, 5, 5, 62])):
+        got, want = take_rows(df, pos), df.take(pos)
+        pd.testing.assert_frame_equal(got, want)
