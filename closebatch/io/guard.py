@@ -382,21 +382,12 @@ def _row_one(xml: bytes) -> dict | None:
     """The cells of row 1 in the first chunk of a sheet's XML, ``{column index: ("s", shared
     string index) or ("t", inline text)}``, or None unless every cell of row 1 that holds a
     value is text with a reference of its own (or row 1 is not found whole in the chunk)."""
-    import html
-
-    start = xml.find(b"sheetData")
-    m = _FIRST_ROW.search(xml, start) if start >= 0 else None
-    if m is None:
-        return None
-    row = m.group(0)
-    r = _ROW_R.search(row[:row.find(b">") + 1])
-    if r is None or int(r.group(1)) != 1:
+    found = _row_cells(xml)
+    if found is None or found[0] != 1:
         return None
     out = {}
-    for c in _HEAD_CELL.finditer(row):
-        attrs = {a: (v1 if v1 is not None else v2) for a, v1, v2 in _ATTR.findall(c.group(1))}
+    for attrs, body in found[1]:
         ref = _ROW_ONE_REF.fullmatch(attrs.get(b"r", b""))
-        body = c.group(2) or b""
         if ref is None or b"<rPh" in body:
             return None
         t = attrs.get(b"t", b"n")
@@ -408,8 +399,7 @@ def _row_one(xml: bytes) -> dict | None:
                 return None
             out[column_number(ref.group(1).decode("ascii")) - 1] = ("s", int(v.group(1)))
         elif t == b"inlineStr":
-            out[column_number(ref.group(1).decode("ascii")) - 1] = (
-                "t", html.unescape(b"".join(_T.findall(body)).decode("utf-8", "replace")))
+            out[column_number(ref.group(1).decode("ascii")) - 1] = ("t", _inline_text(body))
         elif _V.search(body) or b"<is" in body:
             return None  # a number, date, Y/N, error or formula on row 1
     return out
@@ -420,28 +410,48 @@ def _first_row(xml: bytes) -> list | None:
     ``("v", text)`` otherwise (None when the first row cannot be found)."""
     import html
 
-    start = xml.find(b"sheetData")
-    if start < 0:
-        return None
-    m = _FIRST_ROW.search(xml, start)
-    if m is None:
-        return None if xml.find(b"/sheetData", start) < 0 and len(xml) >= MAX_HEADER else []
-    row = m.group(0)
-    r = _ROW_R.search(row[:row.find(b">") + 1])
-    if r and int(r.group(1)) != 1:
+    found = _row_cells(xml)
+    if found is None:
+        start = xml.find(b"sheetData")
+        return None if start < 0 or (xml.find(b"/sheetData", start) < 0 and len(xml) >= MAX_HEADER) else []
+    number, cells = found
+    if number is not None and number != 1:
         return []  # row 1 is empty
     out = []
-    for c in _HEAD_CELL.finditer(row):
-        attrs = {a: (v1 if v1 is not None else v2) for a, v1, v2 in _ATTR.findall(c.group(1))}
-        t, body = attrs.get(b"t", b""), c.group(2) or b""
+    for attrs, body in cells:
+        t = attrs.get(b"t", b"")
         if t == b"s":
             v = _V.search(body)
             if v and v.group(1).strip().isdigit():
                 out.append(("s", int(v.group(1))))
             continue
-        text = b"".join(_T.findall(body)) if t == b"inlineStr" else (_V.search(body).group(1) if _V.search(body) else b"")
-        out.append(("v", html.unescape(text.decode("utf-8", "replace"))))
+        if t == b"inlineStr":
+            out.append(("v", _inline_text(body)))
+        else:
+            v = _V.search(body)
+            out.append(("v", html.unescape((v.group(1) if v else b"").decode("utf-8", "replace"))))
     return out
+
+
+def _row_cells(xml: bytes) -> tuple | None:
+    """``(number, cells)`` of the first row element of a sheet's XML: its ``r`` (None when it
+    has none) and its cells as ``(attributes, body)`` pairs; None when no first row is found."""
+    start = xml.find(b"sheetData")
+    m = _FIRST_ROW.search(xml, start) if start >= 0 else None
+    if m is None:
+        return None
+    row = m.group(0)
+    r = _ROW_R.search(row[:row.find(b">") + 1])
+    cells = [({a: (v1 if v1 is not None else v2) for a, v1, v2 in _ATTR.findall(c.group(1))}, c.group(2) or b"")
+             for c in _HEAD_CELL.finditer(row)]
+    return (int(r.group(1)) if r else None), cells
+
+
+def _inline_text(body: bytes) -> str:
+    """The text of an inline string cell's body (its ``<t>`` elements, unescaped)."""
+    import html
+
+    return html.unescape(b"".join(_T.findall(body)).decode("utf-8", "replace"))
 
 
 def _shared_strings(fh, info, wanted: set) -> dict:
