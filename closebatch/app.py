@@ -116,6 +116,14 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
     except BaseException as e:
         e.closebatch_persisted = "Nothing was written: the close had not begun to write."
         raise
+    try:
+        return _finish(books, out_root, entities, dry_run, no_lock, user, progress, today, jobs, now, chk)
+    finally:
+        chk.close()
+
+
+def _finish(books, out_root, entities, dry_run, no_lock, user, progress, today, jobs, now, chk) -> Outcome:
+    """The close once checked: its outputs written, its ledger persisted."""
     if chk.refusal is not None:
         return chk.refusal
     latest = books / "out"  # the books' latest validation report, unless the outputs go elsewhere
@@ -180,7 +188,7 @@ def _close(books, period, out, entities, no_lock, dry_run, user, progress, today
             started = time.perf_counter()
             write_outputs(od, book, result, findings, chk.read, period, blockers, staged, jobs, progress,
                           chk.statements, sealer=sealer, seal_note=seal_note, started_from=chk.started_from,
-                          store=store)
+                          store=store, early=chk.early)
             chk.timings["write"] = time.perf_counter() - started
             started = time.perf_counter()  # persisting: the outputs moved into place, the ledger committed
             atomic.checkpoint("ledger-written")

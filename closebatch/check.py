@@ -11,9 +11,10 @@ import pandas as pd
 
 from . import checklist, periods, statements
 from .book import Book
-from .close import CloseResult, period_of, run_close
+from .close import CloseResult, period_lines, period_of, run_close
 from .core import ERROR, Finding
 from .io import memory, parallel
+from .io.journal_report import EarlyJournal
 from .io.reader import read_books
 from .io.store import Store
 from .validate import load_book
@@ -111,6 +112,13 @@ class Checked:
     closed_before: dict = field(default_factory=dict)
     completing: bool = True
     timings: dict = field(default_factory=dict)  # seconds per phase (see Outcome.timings)
+    early: object = None  # the ledger journal begun while the steps ran (EarlyJournal), for the close to finish
+
+    def close(self) -> None:
+        """End what the check started and the close did not finish (the early ledger journal)."""
+        if self.early is not None:
+            self.early.close()
+            self.early = None
 
     @property
     def stopped(self) -> bool:
@@ -200,9 +208,14 @@ def check_close(books: Path, period, out_root, entities, user, progress, today, 
         chk.note = "The close's own checks were not run: a period code is not a name (see above)."
         return chk
     started = time.perf_counter()
+    lines = None
+    if closing and not had_errors and _spare_core(jobs):
+        # the ledger journal's given lines are written while the steps run (EarlyJournal)
+        lines = period_lines(book, per, hist, chk.run_entities)
+        chk.early = EarlyJournal(book, lines[1])
     try:
         result = run_close(usable(book) if had_errors else book, per, hist, user=user, entities=chk.run_entities,
-                           stage=lambda name: stage(progress, name))
+                           stage=lambda name: stage(progress, name), lines=lines)
     except AmountOverflow as e:
         result = None
         chk.findings.append(Finding(ERROR, f"The close of {period} cannot convert an amount: {e}.",
@@ -211,11 +224,16 @@ def check_close(books: Path, period, out_root, entities, user, progress, today, 
         chk.reported.append(chk.findings[-1])
     except Exception:  # noqa: BLE001 - a step tripping over books that have errors: they come first
         if not had_errors:
+            chk.close()
             raise
+    except BaseException:
+        chk.close()
+        raise
         result = None
         chk.note = ("The close's own checks (rates, rules, statements) could not run past the errors above: fix them "
                     "and validate again.")
     if result is None:
+        chk.close()
         return chk
     chk.result = result
     timings["close"] = time.perf_counter() - started
@@ -246,6 +264,12 @@ def check_close(books: Path, period, out_root, entities, user, progress, today, 
     chk.blockers = list(result.blockers) + task_blockers(book, result, today,
                                                          None if chk.completing else chk.run_entities)
     return chk
+
+
+def _spare_core(jobs: int | None) -> bool:
+    """Whether the close may write beside the steps: more than one process allowed and a
+    process can be forked."""
+    return (parallel.default_jobs() if jobs is None else int(jobs)) > 1 and parallel.can_fork()
 
 
 def _problem(f: Finding) -> tuple:

@@ -180,31 +180,16 @@ def subledger_differences(ctx: CloseContext, state: LedgerState) -> list[Finding
     return out
 
 
-def run_close(book: Book, per: Period, history: History, user: str = "", entities: tuple = (),
-              stage=None) -> CloseResult:
-    """Close ``per``: every step of :data:`closebatch.registry.STEPS`, in the spec's order, on
-    the ledger as the steps before it left it.  ``stage(name)``, if given, hears as each step
-    starts (progress on a terminal).
-
-    The runner builds the period's posted lines (the given lines, the lines earlier closes
-    scheduled into the period, the automatic reversals), then runs each step: the lines a step
-    posts in the period enter the ledger the next step sees (those dated later are scheduled
-    for their own period); a step that fails becomes an error naming it, never a crash; each
-    step's time is recorded (``CloseResult.timings``).  Last, each step's ``finish`` completes
-    its result with what the later steps did."""
-    from .registry import STEPS
-
-    stage = stage or (lambda name: None)
+def period_lines(book: Book, per: Period, history: History, entities: tuple = ()) -> tuple:
+    """The period's lines as the steps start: ``(given, posted, later)``, ``given`` the
+    posted input lines dated in the period, ``posted`` those plus the automatic reversals and
+    the lines earlier closes scheduled into the period (the first lines of
+    :attr:`CloseResult.lines`, whatever the steps post), ``later`` the reversals dated after
+    the period (scheduled for their own)."""
     dims = book.dims
-    ctx = CloseContext(book=book, period=per, user=user, entities=tuple(entities))
-    opening, open_items = _opening(book, per, history)
-    settle = frozenset(book.accounts.loc[book.accounts["settle"], "account"])
-
     j = book.journals
     if entities:
         j = j[j["entity"].isin(entities)]
-        opening = opening[opening["entity"].isin(entities)]
-        open_items = open_items[open_items["entity"].isin(entities)]
     inside = _in(j, per) if len(j) else np.zeros(0, bool)
     given = j[inside & j["posted"].to_numpy()]
     revs = reversals(given, dims)
@@ -214,7 +199,34 @@ def run_close(book: Book, per: Period, history: History, user: str = "", entitie
     generated_now = concat_lines([revs, scheduled_in], dims)
     now = generated_now[_in(generated_now, per)] if len(generated_now) else generated_now
     later = concat_lines([revs[revs["date"] > per.end]], dims) if len(revs) else empty_lines(dims)
-    posted = concat_lines([given, now], dims)
+    return given, concat_lines([given, now], dims), later
+
+
+def run_close(book: Book, per: Period, history: History, user: str = "", entities: tuple = (),
+              stage=None, lines: tuple | None = None) -> CloseResult:
+    """Close ``per``: every step of :data:`closebatch.registry.STEPS`, in the spec's order, on
+    the ledger as the steps before it left it.  ``stage(name)``, if given, hears as each step
+    starts (progress on a terminal).
+
+    The runner builds the period's posted lines (the given lines, the lines earlier closes
+    scheduled into the period, the automatic reversals), then runs each step: the lines a step
+    posts in the period enter the ledger the next step sees (those dated later are scheduled
+    for their own period); a step that fails becomes an error naming it, never a crash; each
+    step's time is recorded (``CloseResult.timings``).  Last, each step's ``finish`` completes
+    its result with what the later steps did.  ``lines``: :func:`period_lines` of the same
+    arguments, when the caller has them already."""
+    from .registry import STEPS
+
+    stage = stage or (lambda name: None)
+    dims = book.dims
+    ctx = CloseContext(book=book, period=per, user=user, entities=tuple(entities))
+    opening, open_items = _opening(book, per, history)
+    settle = frozenset(book.accounts.loc[book.accounts["settle"], "account"])
+
+    if entities:
+        opening = opening[opening["entity"].isin(entities)]
+        open_items = open_items[open_items["entity"].isin(entities)]
+    given, posted, later = lines if lines is not None else period_lines(book, per, history, entities)
     state = LedgerState(dims, opening, posted, _carried(history), settle, open_items)
 
     steps: dict[str, StepResult] = {}

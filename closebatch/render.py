@@ -72,14 +72,16 @@ def _all_lines(result: CloseResult, dims) -> pd.DataFrame:
 
 def write_outputs(od, book: Book, result: CloseResult, findings, read, period, blockers, staged=None, jobs=None,
                   progress=None, sts=None, sealer=None, seal_note: str = "", started_from: str = "",
-                  store=None) -> list[str]:
+                  store=None, early=None) -> list[str]:
     """Write every output workbook into ``od`` (and ``staged``, the period's ledger data
     files, under temporary names), then seal the data files (``sealer()`` returns the close
     seal, "" when nothing is sealed) and write close_status.xlsx and the manifest, which
     carry that seal.  What each workbook holds is decided here, in this process (the ledger
     journal's rows, as big as the period, are gathered by the process that writes them); the
     writing itself is shared out over ``jobs`` processes.  ``sts``: the statements (the close computes
-    them with its checks, see :func:`check_close`)."""
+    them with its checks, see :func:`check_close`).  ``early``: the ledger journal begun while
+    the steps ran (:class:`closebatch.io.journal_report.EarlyJournal`), finished by its own
+    process beside the other workbooks (or here, if it could not be)."""
     stage(progress, "Writing")
     dims = book.dims
     tasks: list[parallel.Task] = []
@@ -95,8 +97,12 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
     sheets.append(outputs.tb_totals(book, tb))
     table("adjusted_trial_balance.xlsx", sheets)
     n_lines = sum(len(f) for f in _line_parts(result))
-    tasks.append(parallel.Task("ledger_journal.xlsx", n_lines * (18 + len(dims)), lambda: write_ledger_journal(
-        od.path("ledger_journal.xlsx"), book, lambda: outputs.journal_lines(book, _all_lines(result, dims)))))
+    journal = parallel.Task("ledger_journal.xlsx", n_lines * (18 + len(dims)), lambda: write_ledger_journal(
+        od.path("ledger_journal.xlsx"), book, lambda: outputs.journal_lines(book, _all_lines(result, dims))))
+    if early is not None and early.started:
+        early.hand_over(od.path(journal.name), result.lines, [result.year_end, result.eliminations])
+    else:
+        tasks.append(journal)
     if sts is None:
         group = statements.group_balances(result.steps.get("consolidation"))
         sts, _ = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
@@ -135,7 +141,17 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
     # writing processes are forked (at 1M lines the closing process then holds about 280 MB
     # less as the ledger journal starts, and its peak is about 80 MB lower)
     memory.give_back()
-    parallel.run(tasks, jobs, stage_progress(progress, "Writing"))
+    if early is not None and early.started:  # its process is one of the ``jobs``
+        count = len(tasks) + 1
+        tick = stage_progress(progress, "Writing")
+        parallel.run(tasks, max(1, (parallel.default_jobs() if jobs is None else int(jobs)) - 1),
+                     tick and (lambda done, total, name: tick(done, count, name)))
+        if not early.result():  # it could not finish: written here, the same bytes
+            journal.run()
+        if tick:
+            tick(count, count, journal.name)
+    else:
+        parallel.run(tasks, jobs, stage_progress(progress, "Writing"))
     sealed = sealer() if sealer is not None else ""
     ledger_seal = {"period": period, "seal": sealed, "started_from": started_from if sealed else "",
                    "note": seal_note if not sealed else "the seal of this close: its tables in ledger/ and, through "

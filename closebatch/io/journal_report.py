@@ -17,6 +17,14 @@
 """
 from __future__ import annotations
 
+import atexit
+import os
+import pickle
+import shutil
+import signal
+import struct
+import tempfile
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,12 +33,13 @@ import pandas as pd
 
 from .. import money
 from ..book import Book
+from ..core import INPUT_JOURNAL_TYPES, concat_lines
 from ..registry import JOURNAL_TYPES
-from . import memory
+from . import fastcells, memory, outputs, parallel
 from .outputs import journal_sheet
 from .reader import column_letter
+from .writer import BLOCK, Column, Sheet
 from .writer import Book as XBook
-from .writer import Column, Sheet
 
 GROUP_TYPES = ("elimination",)
 
@@ -66,28 +75,192 @@ def write_ledger_journal(path: Path, book: Book, lines) -> Path:
     are never copied whole in their sorted order: ``Lines`` takes them a block at a time in
     that order (:attr:`closebatch.io.writer.Sheet.order`), and the register is found through
     the order (:func:`journal_register`)."""
-    df = lines() if callable(lines) else lines
+    df = _group_layer(book, lines() if callable(lines) else lines)
     order = sort_order(df) if len(df) else np.zeros(0, dtype=np.int64)
+    lines_sheet = replace(journal_sheet(book, df), order=order)
+    del df
+    xb = XBook(path, stream=True, cells=lines_sheet.cells * 2)  # the lines and about as much register
+    return _write(xb, lines_sheet)
+
+
+def _group_layer(book: Book, df: pd.DataFrame) -> pd.DataFrame:
+    """The lines with the consolidation layer's accounting currency: the group's."""
     gcur = book.settings.group_currency or ""
     if len(df) and gcur:
         layer = df["journal_type"].isin(GROUP_TYPES).to_numpy()
         if layer.any():  # consolidation lines are in the group currency
             df = df.copy(deep=False)  # (the caller's frame keeps its own column)
             df["accounting_currency"] = df["accounting_currency"].where(~layer, gcur)
-    lines_sheet = replace(journal_sheet(book, df), order=order)
+    return df
+
+
+def _write(xb: XBook, lines_sheet: Sheet) -> Path:
+    """``Lines`` (waiting for its last rows, if it is a waiting sheet), then the register."""
     width = len(lines_sheet.columns)
-    reg, totals = journal_register(df, order)
-    xb = XBook(path, stream=True, cells=lines_sheet.cells * 2)  # the lines and about as much register
     xb.write(lines_sheet)
-    del lines_sheet, df  # written: not held while the workbook is packed
-    memory.give_back()  # ... nor kept by malloc while the register is built
+    done, xb.written = xb.written, None
+    reg, totals = journal_register(done.frame, done.order)
+    del lines_sheet, done  # written: not held while the workbook is packed
+    memory.give_back()  # ... nor kept by malloc while the register is written
     links = replace(REGISTER_COLUMNS[-1], make=lambda block: register_links(block, width))
     ws = xb.write(Sheet("By journal", reg, [*REGISTER_COLUMNS[:-1], links], words=True))
+    xb.written = None
     _grand_totals(xb, ws, xb.next_row, totals)
     ws.freeze_panes(1, 3)
     del reg
     xb.close()
-    return Path(path)
+    return xb.path
+
+
+#: Begin the ledger journal while the steps run (:class:`EarlyJournal`); False: after them.
+EARLY = os.environ.get("CLOSEBATCH_EARLY_JOURNAL", "1") not in ("", "0")
+
+#: The journal types no step of the close posts, which sort before those that one does
+#: (:data:`closebatch.registry.JOURNAL_TYPES`): lines of these types posted before the
+#: steps run are the first rows of ``Lines``, whatever the steps post.
+FIRST_TYPES = INPUT_JOURNAL_TYPES + ("reversal",)
+
+
+class EarlyJournal:
+    """The ledger journal begun while the close's steps run.
+
+    Its ``Lines`` are sorted by journal type first, and the period's given lines (of
+    :data:`FIRST_TYPES`, nearly all of them) sort before any line a step posts.  So a forked
+    child process takes the lines posted before the steps (``posted``: the period's lines
+    as the steps start), and writes their rows into the workbook, a block at a time, while
+    this process runs the steps on its other core.  When the close's lines are known
+    (:meth:`hand_over`), the child is sent the rest, makes the whole journal as
+    :func:`write_ledger_journal` does, checks that the rows it wrote are its first rows in
+    order (they are unless a step posted a line of a first type), and writes the rest of the
+    workbook into place.  :meth:`result` says whether it did; when it did not (it could not
+    fork, its check failed, it met an error), the caller writes the journal itself, the same
+    bytes.  The child's temporary files are in a folder of their own, removed by
+    :meth:`close`, which also ends a child that is still at work (the close stopped before
+    writing).  Started only when the first rows fill more than a block (below that there is
+    little to gain) and the machine has a core to spare."""
+
+    def __init__(self, book: Book, posted: pd.DataFrame, name: str = "ledger_journal.xlsx"):
+        self.count = len(posted)
+        self.pid = self.report = self.inbox = None
+        self.sender = None
+        self.tmp = None
+        first = posted["journal_type"].isin(FIRST_TYPES).to_numpy() if len(posted) else np.zeros(0, bool)
+        if not EARLY or int(first.sum()) <= BLOCK or not parallel.can_fork():
+            return
+        self.tmp = tempfile.mkdtemp(prefix="closebatch-journal-")
+        inbox_r, inbox_w = os.pipe()
+
+        def body(w: int) -> int:
+            os.close(inbox_w)
+            return _early(book, posted, first, Path(self.tmp) / name, inbox_r, w)
+
+        try:
+            self.pid, self.report = parallel._fork(body)
+        except OSError:
+            os.close(inbox_r)
+            os.close(inbox_w)
+            self.close()
+            return
+        os.close(inbox_r)
+        self.inbox = inbox_w
+        atexit.register(self.close)  # (a close that stopped on an exception leaves no files)
+
+    @property
+    def started(self) -> bool:
+        return self.pid is not None
+
+    def hand_over(self, path: Path, lines: pd.DataFrame, others: list) -> None:
+        """Send the child the close's lines past those it has (``lines``: the period's posted
+        lines, which start with the ``posted`` it was given; ``others``: the year-end and
+        consolidation lines) and where to write; a thread sends them, as the child takes
+        them only when it has written its rows."""
+        tail = [lines.iloc[self.count:], *[f for f in others if f is not None and len(f)]]
+        data = pickle.dumps((str(path), tail), protocol=pickle.HIGHEST_PROTOCOL)
+        fd, self.inbox = self.inbox, None
+
+        def send() -> None:
+            try:
+                parallel._write_all(fd, struct.pack("<Q", len(data)) + data)
+            except OSError:  # the child is gone: its report says so
+                pass
+            finally:
+                os.close(fd)
+
+        self.sender = threading.Thread(target=send, daemon=True)
+        self.sender.start()
+
+    def result(self) -> bool:
+        """Wait for the child: True when it has written the workbook."""
+        if self.report is None:
+            return False
+        with os.fdopen(self.report, "rb") as fh:
+            self.report = None
+            said = fh.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        if self.sender is not None:
+            self.sender.join()
+        return said == b"ok\n" and status == 0
+
+    def close(self) -> None:
+        """End the child if it is still at work, and remove its temporary files."""
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.pid = None
+        for fd in (self.inbox, self.report):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.inbox = self.report = None
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+        atexit.unregister(self.close)
+
+
+class _Stopped(Exception):
+    """The close stopped before writing: nothing was handed over."""
+
+
+def _early(book: Book, posted: pd.DataFrame, first: np.ndarray, path: Path, inbox: int, w: int) -> int:
+    """The child of :class:`EarlyJournal`: reports ``ok`` when it has written the journal."""
+    with os.fdopen(inbox, "rb") as fh:
+        def finished() -> Sheet:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise _Stopped
+            final, tail = pickle.loads(fh.read(struct.unpack("<Q", head)[0]))
+            fastcells.THREADS = threads  # the steps are done: both cores
+            df = _group_layer(book, outputs.journal_lines(book, concat_lines([posted, *tail], book.dims)))
+            order = sort_order(df)
+            if not np.array_equal(order[:len(known)], np.flatnonzero(first)[known]):
+                raise ValueError("a line posted by a step sorts among the given lines")
+            xb.path = Path(final)
+            xb.wb.filename = final
+            return replace(sheet, frame=df, order=order, wait=None)
+
+        threads = fastcells.THREADS
+        fastcells.THREADS = 1  # rows built on one thread while the steps run on the other core
+        try:
+            given = outputs.journal_lines(book, posted if first.all() else posted[first])
+            known = sort_order(given)
+            sheet = replace(journal_sheet(book, given), order=known, wait=finished)
+            del given
+            xb = XBook(path, stream=True, tmpdir=str(path.parent))
+            _write(xb, sheet)
+        except _Stopped:
+            return 0
+        except BaseException as e:  # noqa: BLE001 - the parent writes the journal itself
+            os.write(w, f"redo {type(e).__name__}: {str(e)[:200]}\n".encode("utf-8", "replace"))
+            return 1
+    os.write(w, b"ok\n")
+    return 0
 
 
 REGISTER_COLUMNS = [

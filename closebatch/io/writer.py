@@ -33,6 +33,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -127,6 +128,11 @@ class Sheet:
     caption: str = ""  # what the table is, in the printed page header (default: the sheet's name)
     words: bool = False  # headers as words (readable()); the ledger's own tables keep the names
     order: np.ndarray | None = None  # the frame's rows in this order (positions), taken a block at a time
+    # A sheet written while its last rows are still being made (the ledger journal's lines
+    # while the close's steps run): ``order`` holds the rows known so far, which are the first
+    # rows of the finished sheet; ``wait()`` returns the finished sheet (its whole frame and
+    # order), and is called when a block needs a row past them, or at the end
+    wait: Callable[[], "Sheet"] | None = None
 
     @property
     def cells(self) -> int:
@@ -148,13 +154,15 @@ class Book:
     Text is stored inline in the cells instead of in a shared-strings table.  A workbook of
     at most :data:`IN_MEMORY_CELLS` ``cells`` (the caller's count, when it knows it) is built
     in memory instead, whether streamed or not: no temporary file per sheet and per part of
-    the package (a third of what writing a small workbook costs)."""
+    the package (a third of what writing a small workbook costs).  ``tmpdir``: where its
+    temporary files go (default: the system's)."""
 
-    def __init__(self, path: Path, title: str | None = None, stream: bool = False, cells: int | None = None):
+    def __init__(self, path: Path, title: str | None = None, stream: bool = False, cells: int | None = None,
+                 tmpdir: str | None = None):
         self.path = Path(path)
         small = cells is not None and cells <= IN_MEMORY_CELLS
         self.wb = xlsxwriter.Workbook(str(self.path), {**OPTIONS, "constant_memory": bool(stream) and not small,
-                                                       "in_memory": small})
+                                                       "in_memory": small, **({"tmpdir": tmpdir} if tmpdir else {})})
         self.wb.worksheet_class = _Worksheet
         self.wb.set_properties({"created": FIXED_DATE, "author": "closebatch",
                                 "title": title if title is not None else self.path.stem})
@@ -182,23 +190,36 @@ class Book:
         (vectorised), and the rows are then written cell by cell.  A frame longer than a
         worksheet holds goes on over continuation sheets (``Lines (2)``, ``Lines (3)``, …;
         :func:`continuation_of` reads the name back), never cut off.  Returns the last
-        worksheet; :attr:`next_row` is the first row below what was written on it."""
-        df = sheet.frame
+        worksheet; :attr:`next_row` is the first row below what was written on it, and
+        :attr:`written` the sheet as written (a waiting sheet: the finished one)."""
         room = MAX_ROWS - (1 if sheet.title else 0) - (1 if sheet.totals else 0)
-        starts = list(range(0, len(df), room)) or [0]
-        for k, start in enumerate(starts):
+        if sheet.wait is not None and (sheet.order is None or sheet.totals):
+            raise ValueError(f"sheet {sheet.name!r}: only a sheet of ordered rows without totals can wait for rows")
+        self.written = sheet
+        k = start = 0
+        while True:
             name = sheet.name[:31] if k == 0 else continued(sheet.name, k + 1)
-            last = k == len(starts) - 1
             if sheet.order is None:
-                ws = self._write_part(ws_name=name, sheet=sheet, df=df.iloc[start:start + room], last=last)
+                last = start + room >= len(sheet.frame)
+                ws = self._write_part(ws_name=name, sheet=sheet, df=sheet.frame.iloc[start:start + room], last=last)
             else:
-                ws = self._write_part(ws_name=name, sheet=sheet, df=df, last=last,
-                                      rows=np.asarray(sheet.order)[start:start + room])
-        return ws
+                last = start + room >= len(sheet.order) and sheet.wait is None
+                ws = self._write_part(ws_name=name, sheet=sheet, df=sheet.frame, last=last,
+                                      rows=np.asarray(sheet.order)[start:start + room], first=start)
+                sheet = self.written  # (finished while the part was written, if it waited)
+                last = start + room >= len(sheet.order)
+            if last:
+                return ws
+            k, start = k + 1, start + room
 
-    def _write_part(self, ws_name: str, sheet: Sheet, df: pd.DataFrame, last: bool, rows: np.ndarray | None = None):
+    def _write_part(self, ws_name: str, sheet: Sheet, df: pd.DataFrame, last: bool, rows: np.ndarray | None = None,
+                    first: int = 0):
         """``df`` on a new worksheet, a block of rows at a time; with ``rows`` (positions, in the
-        order written), those rows of ``df``, only a block of them ever taken out of it."""
+        order written: the sheet's order from position ``first``), those rows of ``df``, only a
+        block of them ever taken out of it.  A
+        waiting sheet (:attr:`Sheet.wait`) is waited for when a block needs rows past ``rows``
+        (or when they are all written): the rest of the part is then written from the finished
+        sheet (:attr:`written`), and the widths of its amounts are those of all its rows."""
         ws = self.wb.add_worksheet(sheet_name(ws_name, (w.name for w in self.wb.worksheets())))
         if not sheet.columns and len(df.columns):
             raise ValueError(f"sheet {sheet.name!r}: declare the kind of each column (Column), none is guessed")
@@ -208,12 +229,33 @@ class Book:
             ws.write_string(0, 0, excel_text(sheet.title), self.title)
             top = 1
         n = len(df) if rows is None else len(rows)
+        keep = [c for c in dict.fromkeys([c.name for c in cols] + [c.scale for c in cols
+                                                                   if isinstance(c.scale, str)]) if c in df]
         if rows is not None:  # only the columns written are taken, a block at a time
-            df = df[[c for c in dict.fromkeys(
-                [c.name for c in cols] + [c.scale for c in cols if isinstance(c.scale, str)]) if c in df]]
+            df = df[keep]
+        waiting = sheet.wait
+        start = 0
+        widths, formats = [], []  # per column (from the first block)
         # a block of rows at a time: the cell values of a whole million-row sheet as Python
         # objects would take gigabytes
-        for start in range(0, max(n, 1), BLOCK):
+        while start < max(n, 1) or waiting is not None:
+            if waiting is not None and start + BLOCK > n:
+                done = waiting()  # the finished sheet: its first rows are those written so far
+                waiting = None
+                self.written = done
+                room = MAX_ROWS - top
+                rows = np.asarray(done.order)[first:first + room]
+                df = done.frame[keep]
+                n = len(rows)
+                if start > 0:  # the widest amount of all the part's rows
+                    for j, c in enumerate(cols):
+                        if c.kind == "money" and c.name in df:
+                            w = max(widths[j], self._money_widest(df[c.name], rows))
+                            if w != widths[j]:
+                                widths[j] = w
+                                ws.set_column(j, j, w, formats[j])
+                if start >= max(n, 1):
+                    break
             if rows is None:
                 block = df.iloc[start:start + BLOCK]
             else:
@@ -225,15 +267,13 @@ class Book:
                 self._top = True  # a sheet with wrapped text: every cell at the top of its row
                 plans = [self._plan(ws, c, block, len(block)) for c in cols]
             if start == 0:  # widths from the first block (money: from the whole column)
-                widths = []
                 for j, (c, plan) in enumerate(zip(cols, plans)):
                     title = c.title(sheet.words)
                     w = max(c.width or 0, plan[1], _header_width(title))
                     if c.kind == "money" and c.name in df and n > len(block):  # the widest of all blocks
-                        amounts = df[c.name].fillna(0).to_numpy(dtype="int64")
-                        amounts = amounts if rows is None else amounts[rows]
-                        w = max(w, len(f"{int(np.abs(amounts).max()):,}") + 4)
+                        w = max(w, self._money_widest(df[c.name], rows))
                     widths.append(w)
+                    formats.append(plan[2])
                     ws.set_column(j, j, w, plan[2])
                     ws.write_string(top, j, excel_text(title), self.header)
                 lines = max((_wrapped_lines(c.title(sheet.words), w) for c, w in zip(cols, widths)), default=1)
@@ -241,6 +281,8 @@ class Book:
                     ws.set_row(top, 15 * lines)
             write_cells(ws, top + 1 + start, [(j, p[0]) for j, p in enumerate(plans)], len(block),
                         _heights(plans, widths))
+            start += BLOCK
+        sheet = self.written
         self.next_row = top + 1 + n
         if sheet.totals and last and len(sheet.frame):
             r = self.next_row
@@ -258,6 +300,13 @@ class Book:
             ws.autofilter(top, 0, top + max(n, 1), len(cols) - 1)
         print_setup(ws, self.name, sheet.caption or ws_name, header_row=top, wide=sum(widths) > WIDE)
         return ws
+
+    @staticmethod
+    def _money_widest(s: pd.Series, rows: np.ndarray | None) -> int:
+        """The width of a money column's widest amount (of ``rows``, or all)."""
+        amounts = s.fillna(0).to_numpy(dtype="int64")
+        amounts = amounts if rows is None else amounts[rows]
+        return len(f"{int(np.abs(amounts).max()):,}") + 4 if len(amounts) else 0
 
     def _plan(self, ws, c: Column, df: pd.DataFrame, n: int):
         """``(cells, width, column_format)`` of one column's first ``n`` cells: ``cells`` a
