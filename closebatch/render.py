@@ -99,9 +99,7 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
     n_lines = sum(len(f) for f in _line_parts(result))
     journal = parallel.Task("ledger_journal.xlsx", n_lines * (18 + len(dims)), lambda: write_ledger_journal(
         od.path("ledger_journal.xlsx"), book, lambda: outputs.journal_lines(book, _all_lines(result, dims))))
-    if early is not None and early.started:
-        early.hand_over(od.path(journal.name), result.lines, [result.year_end, result.eliminations])
-    else:
+    if early is None or not early.started:
         tasks.append(journal)
     if sts is None:
         group = statements.group_balances(result.steps.get("consolidation"))
@@ -144,9 +142,15 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
     if early is not None and early.started:  # its process is one of the ``jobs``
         count = len(tasks) + 1
         tick = stage_progress(progress, "Writing")
-        parallel.run(tasks, max(1, (parallel.default_jobs() if jobs is None else int(jobs)) - 1),
-                     tick and (lambda done, total, name: tick(done, count, name)))
-        if not early.result():  # it could not finish: written here, the same bytes
+        try:
+            early.hand_over(od.path(journal.name), result.lines, [result.year_end, result.eliminations])
+            parallel.run(tasks, max(1, (parallel.default_jobs() if jobs is None else int(jobs)) - 1),
+                         tick and (lambda done, total, name: tick(done, count, name)))
+            finished = early.result()
+        except BaseException:
+            early.close()  # ended before the caller removes the folder it writes into
+            raise
+        if not finished:  # it could not finish: written here, the same bytes
             journal.run()
         if tick:
             tick(count, count, journal.name)

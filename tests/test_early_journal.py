@@ -34,17 +34,20 @@ def small_blocks(monkeypatch, block: int) -> None:
     monkeypatch.setattr(writer, "IN_MEMORY_CELLS", -1)
 
 
-@pytest.mark.parametrize("known", [0, 5, 6, 12, 20, 30, 57])
-@pytest.mark.parametrize("max_rows,block", [(writer.MAX_ROWS, 6), (20, 6), (writer.MAX_ROWS, writer.BLOCK)])
-def test_a_sheet_that_waits_for_its_last_rows_is_the_sheet_written_at_once(tmp_path, monkeypatch, known, max_rows,
-                                                                           block):
-    """The first ``known`` rows written from a frame of their own, the rest once the finished
-    sheet is given (mid-block, at a block's end, past a continuation sheet, or at once): the
-    file of the finished sheet written in one go, its widest amount among the late rows, and
-    the next sheet's formats numbered alike."""
+@pytest.mark.parametrize("known,rows", [(0, 57), (5, 57), (6, 57), (12, 57), (20, 57), (30, 57), (40, 57), (57, 57),
+                                        (12, 12), (6, 6), (20, 20), (40, 40)])
+@pytest.mark.parametrize("max_rows,block", [(writer.MAX_ROWS, 6), (20, 6), (writer.MAX_ROWS, writer.BLOCK),
+                                            (20, 12)])
+def test_a_sheet_that_waits_for_its_last_rows_is_the_sheet_written_at_once(tmp_path, monkeypatch, known, rows,
+                                                                           max_rows, block):
+    """The first ``known`` of ``rows`` rows written from a frame of their own, the rest once
+    the finished sheet is given (mid-block, at a block's end, when the known rows fill whole
+    continuation sheets, or none at all): the file of the finished sheet written in one go,
+    its widest amount among the late rows, no sheet more or less, and the next sheet's
+    formats numbered alike."""
     small_blocks(monkeypatch, block)
     monkeypatch.setattr(writer, "MAX_ROWS", max_rows)
-    df = frame(57)
+    df = frame(57).iloc[:rows]
     order = np.random.default_rng(5).permutation(len(df))
     df.loc[order[-1], "amount"] = -(10 ** 14)  # the widest amount comes last
     first = df.take(order[:known]).reset_index(drop=True)

@@ -31,7 +31,7 @@ import re
 import shutil
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -203,11 +203,18 @@ class Book:
                 last = start + room >= len(sheet.frame)
                 ws = self._write_part(ws_name=name, sheet=sheet, df=sheet.frame.iloc[start:start + room], last=last)
             else:
+                if sheet.wait is not None and start and start >= len(sheet.order):
+                    sheet = self.written = sheet.wait()  # the rows known so far filled the sheets so far
+                    if start >= len(sheet.order):
+                        return ws
+                part = sheet
+                if sheet.wait is not None and start + room <= len(sheet.order):
+                    part = replace(sheet, wait=None)  # a continuation sheet's worth of rows known: written at once
                 last = start + room >= len(sheet.order) and sheet.wait is None
-                ws = self._write_part(ws_name=name, sheet=sheet, df=sheet.frame, last=last,
+                ws = self._write_part(ws_name=name, sheet=part, df=sheet.frame, last=last,
                                       rows=np.asarray(sheet.order)[start:start + room], first=start)
                 sheet = self.written  # (finished while the part was written, if it waited)
-                last = start + room >= len(sheet.order)
+                last = start + room >= len(sheet.order) and sheet.wait is None
             if last:
                 return ws
             k, start = k + 1, start + room
@@ -216,10 +223,10 @@ class Book:
                     first: int = 0):
         """``df`` on a new worksheet, a block of rows at a time; with ``rows`` (positions, in the
         order written: the sheet's order from position ``first``), those rows of ``df``, only a
-        block of them ever taken out of it.  A
-        waiting sheet (:attr:`Sheet.wait`) is waited for when a block needs rows past ``rows``
-        (or when they are all written): the rest of the part is then written from the finished
-        sheet (:attr:`written`), and the widths of its amounts are those of all its rows."""
+        block of them ever taken out of it.  A waiting sheet (:attr:`Sheet.wait`) is waited
+        for when a block needs rows past ``rows`` (or when they are all written): the rest of
+        the part is then written from the finished sheet (:attr:`written`), and the widths of
+        its amounts are those of all its rows."""
         ws = self.wb.add_worksheet(sheet_name(ws_name, (w.name for w in self.wb.worksheets())))
         if not sheet.columns and len(df.columns):
             raise ValueError(f"sheet {sheet.name!r}: declare the kind of each column (Column), none is guessed")
@@ -247,7 +254,7 @@ class Book:
                 rows = np.asarray(done.order)[first:first + room]
                 df = done.frame[keep]
                 n = len(rows)
-                if start > 0:  # the widest amount of all the part's rows
+                if start > 0 and n > BLOCK:  # the widest amount of all the part's rows (as at once)
                     for j, c in enumerate(cols):
                         if c.kind == "money" and c.name in df:
                             w = max(widths[j], self._money_widest(df[c.name], rows))
@@ -282,7 +289,8 @@ class Book:
             write_cells(ws, top + 1 + start, [(j, p[0]) for j, p in enumerate(plans)], len(block),
                         _heights(plans, widths))
             start += BLOCK
-        sheet = self.written
+        if sheet.wait is not None:
+            sheet = self.written  # finished
         self.next_row = top + 1 + n
         if sheet.totals and last and len(sheet.frame):
             r = self.next_row
