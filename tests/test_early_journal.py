@@ -4,6 +4,7 @@ behind when the close stops before writing."""
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 import io
 import os
 from pathlib import Path
@@ -209,3 +210,23 @@ def test_a_close_that_stops_after_the_steps_leaves_no_early_journal(tmp_path, mo
     with pytest.raises(ChildProcessError):
         os.waitpid(started[0], os.WNOHANG)
     assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_the_threads_deflating_may_change_midway(monkeypatch):
+    """The early journal deflates on one thread beside the steps and on two after them: the
+    pieces queued finish, the next go to a new pool, and the bytes are those of one pool."""
+    from closebatch.io import deflate
+
+    data = bytes(np.random.default_rng(1).integers(0, 40, 200_000, dtype=np.uint8))
+    out = {}
+    for change in (False, True):
+        monkeypatch.setattr(deflate, "THREADS", 1)
+        pieces = deflate.Pieces(size=7_000, level=1)
+        got = pieces.feed(data[:90_000])
+        if change:
+            monkeypatch.setattr(deflate, "THREADS", 2)
+        got += pieces.feed(data[90_000:]) + pieces.finish(last=True)
+        assert pieces.pool is None
+        out[change] = got
+    assert out[True] == out[False]
+    assert zlib.decompressobj(-15).decompress(b"".join(p for p, _, _ in out[True])) == data

@@ -110,6 +110,7 @@ class Pieces:
         self.pending_size = 0
         self.futures: deque = deque()
         self.pool = None
+        self.threads = 0  # the pool's
 
     def feed(self, data) -> list:
         """Take ``data`` (any buffer: only ``size`` bytes at a time are copied out of it)."""
@@ -137,8 +138,11 @@ class Pieces:
         return done
 
     def _submit(self, piece: bytes, last: bool) -> list:
+        if self.pool is not None and self.threads != THREADS:  # (changed since: the pieces queued finish)
+            self.pool.shutdown(wait=False)
+            self.pool = None
         if self.pool is None:
-            self.pool = ThreadPoolExecutor(THREADS, thread_name_prefix="closebatch-deflate")
+            self.pool, self.threads = ThreadPoolExecutor(THREADS, thread_name_prefix="closebatch-deflate"), THREADS
         self.futures.append(self.pool.submit(_piece, piece, last, self.level))
         done = []
         while len(self.futures) > THREADS or (self.futures and self.futures[0].done()):

@@ -35,7 +35,7 @@ from .. import money
 from ..book import Book
 from ..core import INPUT_JOURNAL_TYPES, concat_lines
 from ..registry import JOURNAL_TYPES
-from . import fastcells, memory, outputs, parallel
+from . import deflate, fastcells, memory, outputs, parallel
 from .outputs import journal_sheet
 from .reader import column_letter
 from .writer import BLOCK, Column, Sheet
@@ -236,7 +236,7 @@ def _early(book: Book, posted: pd.DataFrame, first: np.ndarray, path: Path, inbo
             if len(head) < 8:
                 raise _Stopped
             final, tail = pickle.loads(fh.read(struct.unpack("<Q", head)[0]))
-            fastcells.THREADS = threads  # the steps are done: both cores
+            fastcells.THREADS, deflate.THREADS = threads  # the steps are done: both cores
             df = _group_layer(book, outputs.journal_lines(book, concat_lines([posted, *tail], book.dims)))
             order = sort_order(df)
             if not np.array_equal(order[:len(known)], np.flatnonzero(first)[known]):
@@ -245,8 +245,10 @@ def _early(book: Book, posted: pd.DataFrame, first: np.ndarray, path: Path, inbo
             xb.wb.filename = final
             return replace(sheet, frame=df, order=order, wait=None)
 
-        threads = fastcells.THREADS
-        fastcells.THREADS = 1  # rows built on one thread while the steps run on the other core
+        # beside the steps, which have a core of their own: the rows built on one thread and
+        # deflated on one more (both threads each: the steps slowed by a quarter)
+        threads = fastcells.THREADS, deflate.THREADS
+        fastcells.THREADS = deflate.THREADS = 1
         try:
             given = outputs.journal_lines(book, posted if first.all() else posted[first])
             known = sort_order(given)
