@@ -158,6 +158,7 @@ def test_a_step_line_among_the_given_lines_is_left_to_the_close(tmp_path, monkey
     target.parent.mkdir()
     ej.hand_over(target, lines, [None])
     assert ej.result() is written
+    assert ("sorts among the given lines" in ej.why) is not written
     ej.close()
     assert not list(tmp_path.glob("closebatch-journal-*"))
     assert target.exists() is written

@@ -143,6 +143,7 @@ class EarlyJournal:
         self.count = len(posted)
         self.pid = self.report = self.inbox = None
         self.sender = None
+        self.why = ""  # what the child said when it did not write the journal
         self.tmp = None
         first = posted["journal_type"].isin(FIRST_TYPES).to_numpy() if len(posted) else np.zeros(0, bool)
         if not EARLY or int(first.sum()) <= BLOCK or not parallel.can_fork():
@@ -200,7 +201,10 @@ class EarlyJournal:
         self.pid = None
         if self.sender is not None:
             self.sender.join()
-        return said == b"ok\n" and status == 0
+        if said == b"ok\n" and status == 0:
+            return True
+        self.why = said.decode("utf-8", "replace").strip() or f"the process ended with status {status}"
+        return False
 
     def close(self) -> None:
         """End the child if it is still at work, and remove its temporary files."""
