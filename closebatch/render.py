@@ -139,12 +139,13 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
     # writing processes are forked (at 1M lines the closing process then holds about 280 MB
     # less as the ledger journal starts, and its peak is about 80 MB lower)
     memory.give_back()
-    if early is not None and early.started:  # its process works beside the ``jobs`` writing ones
+    if early is not None and early.started:  # its process is one of the ``jobs``
         count = len(tasks) + 1
         tick = stage_progress(progress, "Writing")
         try:
             early.hand_over(od.path(journal.name), result.lines, [result.year_end, result.eliminations])
-            parallel.run(tasks, jobs, tick and (lambda done, total, name: tick(done, count, name)))
+            parallel.run(tasks, max(1, (parallel.default_jobs() if jobs is None else int(jobs)) - 1),
+                         tick and (lambda done, total, name: tick(done, count, name)))
             finished = early.result()
         except BaseException:
             early.close()  # ended before the caller removes the folder it writes into
