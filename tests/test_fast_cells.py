@@ -481,3 +481,16 @@ def test_rows_taken_chunk_by_chunk_equal_pandas_take():
                 np.array([62, 0, 5, 5, 62])):
         got, want = take_rows(df, pos), df.take(pos)
         pd.testing.assert_frame_equal(got, want)
+
+
+@pytest.mark.parametrize("at", [None, 0, 5, (1 << 20) - 1, 1 << 20, 3 * (1 << 20) + 7, 3 * (1 << 20) + 99])
+def test_a_carriage_return_is_found_anywhere_in_a_buffer(at):
+    """Rows handed over as a buffer (Arrow's) are searched for a carriage return a megabyte at
+    a time without copying them: found wherever it is, chunk ends included."""
+    import pyarrow as pa
+
+    data = bytearray(b"x" * (3 * (1 << 20) + 100))
+    if at is not None:
+        data[at] = 13
+    buf = pa.py_buffer(bytes(data))
+    assert deflate._has_cr(buf, memoryview(buf).cast("B")) is (at is not None)
