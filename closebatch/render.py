@@ -139,21 +139,26 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
     # writing processes are forked (at 1M lines the closing process then holds about 280 MB
     # less as the ledger journal starts, and its peak is about 80 MB lower)
     memory.give_back()
-    if early is not None and early.started:  # its process is one of the ``jobs``
-        count = len(tasks) + 1
+    if early is not None and early.started:
+        count, done = len(tasks) + 1, 0
         tick = stage_progress(progress, "Writing")
+
+        def ticked(_done=0, _total=0, name=""):
+            nonlocal done
+            done += 1
+            if tick:
+                tick(done, count, name)
+
         try:
             early.hand_over(od.path(journal.name), result.lines, [result.year_end, result.eliminations])
-            parallel.run(tasks, max(1, (parallel.default_jobs() if jobs is None else int(jobs)) - 1),
-                         tick and (lambda done, total, name: tick(done, count, name)))
+            _beside(early, tasks, jobs, ticked)
             finished = early.result()
         except BaseException:
             early.close()  # ended before the caller removes the folder it writes into
             raise
         if not finished:  # it could not finish: written here, the same bytes
             journal.run()
-        if tick:
-            tick(count, count, journal.name)
+        ticked(name=journal.name)
     else:
         parallel.run(tasks, jobs, stage_progress(progress, "Writing"))
     sealed = sealer() if sealer is not None else ""
@@ -170,6 +175,22 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
                            {"lines": int(len(result.lines)), "findings": len(findings), "blockers": len(blockers)},
                            totals, ledger_seal)
     return written
+
+
+def _beside(early, tasks: list, jobs, tick) -> None:
+    """The other workbooks, while the early ledger journal's process finishes: that process
+    is one of the ``jobs`` writing ones, so they are written here, the costliest first; once
+    it is done, what is left is shared out over ``jobs`` processes (at 200k lines the journal
+    is done first; at 10M, three processes on two cores slowed it, the longest task, by a
+    sixth)."""
+    pending = sorted(tasks, key=lambda t: -t.cost)
+    while pending:
+        if len(pending) > 1 and early.done():
+            parallel.run(pending, jobs, tick)
+            return
+        t = pending.pop(0)
+        t.run()
+        tick(name=t.name)
 
 
 def _relative(books: Path | None, out_dir: Path) -> str:

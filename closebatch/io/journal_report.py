@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
+import select
 import shutil
 import signal
 import struct
@@ -195,6 +196,12 @@ class EarlyJournal:
 
         self.sender = threading.Thread(target=send, daemon=True)
         self.sender.start()
+
+    def done(self) -> bool:
+        """Whether the child has finished (it has reported, or ended), without waiting."""
+        if self.report is None:
+            return True
+        return bool(select.select([self.report], [], [], 0)[0])
 
     def result(self) -> bool:
         """Wait for the child: True when it has written the workbook."""
