@@ -26,13 +26,14 @@ from __future__ import annotations
 import codecs
 import os
 import zlib
-
-import numpy as np
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 PIECE = 4 << 20  # bytes of rows deflated at a time
 THREADS = 2  # ... on this many threads
+_SCAN = 1 << 20  # bytes searched for a carriage return at a time
 LEVEL = 1  # zlib's level (xlsxwriter's default is 6: level 1 is four times as fast, 30 % larger)
 
 _POLY = 0xEDB88320  # CRC-32, reflected
@@ -92,9 +93,6 @@ def _has_cr(data, view: memoryview) -> bool:
         return b"\r" in data
     a = np.frombuffer(view, dtype=np.uint8)
     return any(bool((a[i:i + _SCAN] == 13).any()) for i in range(0, len(a), _SCAN))
-
-
-_SCAN = 1 << 20
 
 
 def _piece(data: bytes, last: bool, level: int | None) -> tuple[bytes, int, int]:

@@ -212,7 +212,7 @@ class Book:
                     part = replace(sheet, wait=None)  # a continuation sheet's worth of rows known: written at once
                 last = start + room >= len(sheet.order) and sheet.wait is None
                 ws = self._write_part(ws_name=name, sheet=part, df=sheet.frame, last=last,
-                                      rows=np.asarray(sheet.order)[start:start + room], first=start)
+                                      rows=np.asarray(sheet.order)[start:start + room], first=start, room=room)
                 sheet = self.written  # (finished while the part was written, if it waited)
                 last = start + room >= len(sheet.order) and sheet.wait is None
             if last:
@@ -220,13 +220,13 @@ class Book:
             k, start = k + 1, start + room
 
     def _write_part(self, ws_name: str, sheet: Sheet, df: pd.DataFrame, last: bool, rows: np.ndarray | None = None,
-                    first: int = 0):
+                    first: int = 0, room: int = MAX_ROWS):
         """``df`` on a new worksheet, a block of rows at a time; with ``rows`` (positions, in the
-        order written: the sheet's order from position ``first``), those rows of ``df``, only a
-        block of them ever taken out of it.  A waiting sheet (:attr:`Sheet.wait`) is waited
-        for when a block needs rows past ``rows`` (or when they are all written): the rest of
-        the part is then written from the finished sheet (:attr:`written`), and the widths of
-        its amounts are those of all its rows."""
+        order written: the sheet's order from position ``first``, at most ``room`` of them),
+        those rows of ``df``, only a block of them ever taken out of it.  A waiting sheet
+        (:attr:`Sheet.wait`) is waited for when a block needs rows past ``rows`` (or when they
+        are all written): the rest of the part is then written from the finished sheet
+        (:attr:`written`), and the widths of its amounts are those of all its rows."""
         ws = self.wb.add_worksheet(sheet_name(ws_name, (w.name for w in self.wb.worksheets())))
         if not sheet.columns and len(df.columns):
             raise ValueError(f"sheet {sheet.name!r}: declare the kind of each column (Column), none is guessed")
@@ -250,7 +250,6 @@ class Book:
                 done = waiting()  # the finished sheet: its first rows are those written so far
                 waiting = None
                 self.written = done
-                room = MAX_ROWS - top
                 rows = np.asarray(done.order)[first:first + room]
                 df = done.frame[keep]
                 n = len(rows)
