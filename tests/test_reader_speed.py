@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -265,6 +266,63 @@ def test_quick_pass_refuses_what_the_full_patterns_refuse(small_workbook, tmp_pa
         m.setattr(guard, "_usual", lambda data: False)
         assert quick == guard_outcome(f)
     assert (quick[0] is None) == (odd in ACCEPTED), quick
+
+
+@pytest.mark.parametrize("odd", sorted(ODD))
+def test_one_pass_and_python_searches_agree_on_every_odd_sheet(small_workbook, tmp_path, monkeypatch, odd):
+    """The RE2 pass (guard.PLAIN) only ever skips Python searches that would find nothing: the
+    outcome and the scan are the same with it and without it."""
+    monkeypatch.setattr(guard, "CHUNK", 4096)
+    f = rezip(small_workbook, tmp_path / "odd.xlsx", {SHEET: sheet_xml(ODD[odd], 300, 150)})
+    scans = {}
+    for plain in (True, False):
+        monkeypatch.setattr(guard, "PLAIN", plain)
+        bad, found = guard.inspect(f, "x.xlsx", lambda name: True)
+        scans[plain] = ((bad.message, bad.code) if bad else None,
+                        {k: (v.rows, v.cols, v.cells, v.formulas, v.row_one) for k, v in found.items()})
+    assert scans[True] == scans[False]
+
+
+# Each RE2 search against the Python search it stands for (the row one has none in the guard:
+# the Python path counts row tags instead).
+PYTHON_OF = {"dtd": [guard._DTD], "formula": guard._FORMULA, "noncanon": [guard._NONCANON],
+             "prefixed_c": [guard._PREFIXED_C], "unusual_ref": [guard._UNUSUAL_REF],
+             "cell_without_ref": [guard._CELL_WITHOUT_REF], "row_without_number": [re.compile(rb'<row(?! r="[1-9])')]}
+TOKENS = [b"<c", b"<row", b' r="', b"r", b"=", b'"', b"'", b" ", b"\t", b"\v", b"\n", b"\r", b"\f", b"A", b"Z",
+          b"a", b"AB", b"0", b"1", b"9", b"5", b"123456", b"1234567", b">", b"/", b":", b"f", b"<f", b":c", b"c", b"<",
+          b"<!", b"DOCTYPE", b"doctype", b"EnTiTy", b"ENTIT", b"\x80", b"\xff", b"\xe9", b"\xc3\xa9", b"\x00", b"&",
+          b"<x:c", b"<rowBreaks", b'<c r="A1"', b'<row r="2"', b"</c>", b"r=", b"r =", b"\tr=", b" r=", b"r='",
+          b"<!DOCTYPE", b"<!entity", b"<!DocType", b"<!ENTITX", b'<c r="', b'<row r="', b'<c r="A', b'r="A0"']
+# Edge cases at the end of a chunk (where a "not followed by" holds in Python) and near misses.
+EDGES = [b"", b"r=", b"r", b' r="', b' r="A', b' r="A1', b' r="1234567', b' r="123456"', b' r="A123456"', b' r="0"',
+         b"<c", b"<c ", b"<c r", b"<c r=", b'<c r="', b'<c r="A', b'<c r="A1"', b'<c r="AA1"', b"<c\v", b"<c>", b"<col>",
+         b"<row", b"<row ", b'<row r="', b'<row r="1"', b'<row r="0"', b"<rows", b"<!doctype", b"<!ENTIT", b"<f",
+         b"<f>", b":f ", b"<fx", b":c/", b":cx", b"r\v=", b"\vr=", b" r=", b"r='A1'", b'r="', b"\xe9r=\xe9"]
+
+
+def test_every_one_pass_search_matches_where_its_python_search_does():
+    assert set(PYTHON_OF) == set(guard._RE2)
+    check_one_pass(EDGES)
+
+
+@profile(60, 400)
+@given(texts=st.lists(st.one_of(st.lists(st.sampled_from(TOKENS), max_size=12).map(b"".join), st.binary(max_size=24)),
+                      min_size=1, max_size=64))
+def test_one_pass_searches_find_exactly_what_the_python_ones_find(texts):
+    check_one_pass(texts)
+
+
+def check_one_pass(texts: list) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    batch = pa.array(texts, pa.large_binary())
+    for name, pattern in guard._RE2.items():
+        found = pc.match_substring_regex(batch, pattern.decode("ascii")).to_pylist()
+        assert found == [any(rx.search(t) for rx in PYTHON_OF[name]) for t in texts], name
+    for seek, pattern in guard._SPECIAL.items():
+        names = [n for n in guard._RE2 if seek or n != "formula"]
+        assert pc.match_substring_regex(batch, pattern).to_pylist() == [
+            any(rx.search(t) for n in names for rx in PYTHON_OF[n]) for t in texts]
 
 
 def test_tall_sheet_with_one_wide_cell_takes_exact_rows(small_workbook, tmp_path, monkeypatch):

@@ -45,6 +45,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from defusedxml import ElementTree as ET
 
 from ..core import ERROR, Finding
@@ -58,6 +61,7 @@ MAX_TAG = 16_000_000  # bytes of XML without a single '>' (no real tag or cell i
 EXCEL_ROWS, EXCEL_COLS = 1_048_576, 16_384
 MAX_CELLS = 32_000_000  # rows x columns of one sheet's used range (~1 GB in calamine)
 CHUNK = 1 << 22
+PLAIN = True  # one RE2 pass (via Arrow) first; False: the Python searches alone (tests compare the two)
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -84,6 +88,25 @@ _PREFIXED_C = re.compile(rb":c[\s>/]")
 _UNUSUAL_REF = re.compile(rb' r="(?![A-Z]?[1-9][0-9]{0,5}")')
 _CELL_WITHOUT_REF = re.compile(rb'<c(?! r="[A-Z][1-9])[\s>/]')
 USUAL_ROWS, USUAL_COLS = 999_999, 26
+# The same searches as RE2 patterns (byte for byte: Arrow runs them on binary data in Latin-1
+# mode; RE2 has no look-around, so each "not followed by" is spelt as its complement, with
+# ``$`` for a chunk that ends there; ``[\t-\r ]`` is Python's ``\s``, which RE2's lacks \v).
+# They are asked once per chunk, together, whether anything is unusual: most chunks hold
+# nothing, and one RE2 pass costs about a fifth of the Python searches it stands for
+# (tests/test_reader_speed.py proves each one matches where its Python pattern does).
+_WS = rb"[\t-\r ]"
+_RE2 = {
+    "dtd": rb"<![Dd][Oo][Cc][Tt][Yy][Pp][Ee]|<![Ee][Nn][Tt][Ii][Tt][Yy]",
+    "formula": rb"[<:]f(?:" + _WS + rb"|[>/])",
+    "noncanon": rb'r' + _WS + rb'+=|r=(?:[^"]|$)|[\t-\r]r=',
+    "prefixed_c": rb":c(?:" + _WS + rb"|[>/])",
+    "unusual_ref": rb' r="(?:[^A-Z1-9]|$|[A-Z](?:[^1-9]|$)|[A-Z]?[1-9][0-9]{0,5}(?:[^0-9"]|$)|[A-Z]?[1-9][0-9]{6})',
+    "cell_without_ref": rb'<c(?:[\t-\r>/]| (?:[^r]|$|r(?:[^=]|$)|r=(?:[^"]|$)|r="(?:[^A-Z]|$)|r="[A-Z](?:[^1-9]|$)))',
+    # and one more for the quick pass alone: a row tag without its own number (<row>, <rowBreaks>)
+    "row_without_number": rb'<row(?:[^ ]|$| (?:[^r]|$|r(?:[^=]|$)|r=(?:[^"]|$)|r="(?:[^1-9]|$)))',
+}
+_SPECIAL = {seek_formulas: "|".join(v.decode("ascii") for k, v in _RE2.items() if seek_formulas or k != "formula")
+            for seek_formulas in (True, False)}
 
 
 def _patterns(prefix: bytes) -> dict:
@@ -515,7 +538,8 @@ def _extent(fh, info, scan: SheetScan, sheet: str) -> tuple[int, int, bool]:
     first = True
     scan.cells = 0
     for data in _tag_chunks(fh, info, sheet):
-        if _DTD.search(data):
+        plain = _plain(data, not scan.formulas)
+        if not plain and _DTD.search(data):
             _dtd(info.filename)
         if first:
             first = False
@@ -523,12 +547,12 @@ def _extent(fh, info, scan: SheetScan, sheet: str) -> tuple[int, int, bool]:
             dim = _DIM.search(data)
             if dim:
                 _check_dimension(dim.group(1).decode("ascii", "replace"), sheet)
-        if _usual(data):
+        if plain or _usual(data):
             if b' r="' in data:
                 # the exact last row (from the row tags, or every cell's reference when some
                 # row tag has no number of its own); columns only bounded by Z
                 numbers = _ROW_NUMBER.findall(data)
-                if len(numbers) != data.count(b"<row"):
+                if not plain and len(numbers) != data.count(b"<row"):
                     numbers = _CELL_ROW.findall(data)
                 if numbers:
                     top = len(max(numbers, key=len))
@@ -539,9 +563,23 @@ def _extent(fh, info, scan: SheetScan, sheet: str) -> tuple[int, int, bool]:
             r, c, u, n = _scan_chunk(data, sheet)
             rows, cols, unreferenced = max(rows, r), max(cols, c), unreferenced or u
             scan.cells += n
-        if not scan.formulas and any(rx.search(data) for rx in _FORMULA):
+        if not plain and not scan.formulas and any(rx.search(data) for rx in _FORMULA):
             scan.formulas = True
     return rows, cols, unreferenced
+
+
+def _plain(data: bytes, seek_formulas: bool) -> bool:
+    """True when one RE2 pass finds none of the searches in ``_RE2`` in the chunk: no document
+    type, no formula (when still sought), and a usual chunk.  False when it finds one, or when
+    Arrow cannot run RE2: the Python searches then decide, as they always could."""
+    if not PLAIN or USUAL_ROWS * USUAL_COLS > MAX_CELLS:
+        return False
+    try:
+        chunk = pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)),
+                                                             pa.py_buffer(data)])
+        return not pc.match_substring_regex(chunk, _SPECIAL[seek_formulas])[0].as_py()
+    except (NotImplementedError, pa.ArrowException):
+        return False
 
 
 def _usual(data: bytes) -> bool:
