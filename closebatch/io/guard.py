@@ -20,10 +20,11 @@ in :mod:`closebatch.io.formulas`.  :func:`inspect` reads the file once, cheaply,
   a sheet whose cells span more than :data:`MAX_CELLS` positions: calamine would allocate
   the whole rectangle (one far cell at XFD20000 is 327 million cells, 10 GB).
 
-Only the sheets closebatch will read get the cell-extent scan: a few regular-expression
-searches per chunk of XML prove the usual chunk (Excel's spelling, columns A to Z, rows below a
-million) within the limits, and only other chunks have their references collected (together
-about half the time calamine then takes, most of it inflating).  The scan also counts the
+Only the sheets closebatch will read get the cell-extent scan: one pass of RE2 (Arrow's
+regular expressions) per chunk of XML proves the usual chunk (Excel's spelling, columns A to
+Z, rows below a million; no document type, no formula) within the limits, a few Python
+searches decide on a chunk where it finds something, and only unusual chunks have their
+references collected (together under half the time calamine then takes).  The scan also counts the
 cells the sheet holds, so that the reader can tell a sheet whose cells fill its used range
 from one with a stray value far away (:attr:`SheetScan.sparse`).  Limits are module constants
 so tests can lower them.
