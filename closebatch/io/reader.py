@@ -753,4 +753,6 @@ def concat(sheets: list[RawSheet]) -> pd.DataFrame:
         return pd.DataFrame({"_file": pd.Series([], dtype=object), "_sheet": pd.Series([], dtype=object),
                              "_row": pd.Series([], dtype="int64"), "source": pd.Series([], dtype=object)})
     df = pd.concat(frames, ignore_index=True, sort=False)
-    return df.astype({c: object for c in df.columns if c != "_row"})
+    # (only the columns that are not object already: a no-op astype costs milliseconds a sheet)
+    other = {c: object for c in df.columns if c != "_row" and df[c].dtype != object}
+    return df.astype(other) if other else df
