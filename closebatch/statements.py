@@ -494,6 +494,8 @@ def _defined(book: Book, kind: str, chart: _Chart, findings: list) -> list[_Spec
 
 def _raw(specs: list[_Spec], fig: pd.Series, findings: list, book: Book, kind: str) -> list[int]:
     out: dict[int, int] = {}
+    # whole minor units (the usual figures) as a lookup: a reindex per line cost a quarter of a millisecond
+    exact = fig.to_dict() if pd.api.types.is_integer_dtype(fig.dtype) else None
 
     def value(i: int, seen: frozenset) -> int:
         if i in out:
@@ -505,7 +507,9 @@ def _raw(specs: list[_Spec], fig: pd.Series, findings: list, book: Book, kind: s
                                     code="statement-row-invalid", **(_where(book, s.origin, "total_of")
                                                                        if s.origin else {})))
             return 0
-        if s.kind == "line":
+        if s.kind == "line" and exact is not None:
+            v = sum(int(exact.get(a, 0)) for a in s.accounts)
+        elif s.kind == "line":
             v = int(fig.reindex(list(s.accounts)).fillna(0).sum()) if s.accounts else 0
         elif s.kind in ("subtotal", "total"):
             v = sum(value(j, seen | {i}) for j in s.parts)
