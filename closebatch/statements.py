@@ -707,6 +707,7 @@ def build(book: Book, per: Period, balances: pd.DataFrame, *, group: pd.DataFram
     cal = _Calendar(book.periods)
     chart = _Chart(book)
     snaps = dict(history or {})
+    carried = _FlowIndex()
     snaps[per.name] = Snapshot(per.name, entity_balances(balances),
                                group[["account", "balance_group"]] if group is not None and len(group) else None,
                                flows)
@@ -761,7 +762,7 @@ def build(book: Book, per: Period, balances: pd.DataFrame, *, group: pd.DataFram
                 if tr is not None:
                     st.charts.append(tr)
             statements.append(st)
-        statements.extend(_movements(unit, name, ccy, per, cal, fig, snaps, chart, acc))
+        statements.extend(_movements(unit, name, ccy, per, cal, fig, snaps, chart, acc, carried))
     for kind in (BALANCE_SHEET, INCOME_STATEMENT):
         if defined[kind] is not None:
             _coverage(kind, defined[kind], used[kind], chart, book, findings)
@@ -1158,29 +1159,46 @@ class _Flows:
         return self.df[self.df["figure"] == figure]
 
 
-def _flows_of(df: pd.DataFrame | None, unit: str, basis: str) -> _Flows | None:
-    if df is None or not len(df):
-        return None
+def _flow_parts(df: pd.DataFrame) -> dict:
+    """A carried flows table as :class:`_Flows` by ``(unit, basis)``: its columns made text and
+    whole amounts once (where they are not), its rows kept in order."""
     d = df
     if d["unit"].dtype != object or d["amount"].dtype != "int64":
         d = d.copy()
         for c in ("unit", "basis", "figure", "cls", "item"):
             d[c] = d[c].fillna("").astype(str)
         d["amount"] = pd.to_numeric(d["amount"], errors="coerce").fillna(0).astype("int64")
-    sub = d[(d["unit"].fillna("").astype(str) == unit) & (d["basis"] == basis)]
-    return _Flows(sub) if len(sub) else None
+    units = d["unit"].fillna("").astype(str).to_numpy()
+    return {key: _Flows(sub) for key, sub in d.groupby([units, d["basis"].to_numpy()], sort=False)}
 
 
-def _flow_columns(kind: str, unit: str, per: Period, cal: _Calendar, snaps: dict, now: pd.DataFrame | None):
+class _FlowIndex:
+    """The carried flows of each table asked for, split once by unit and basis (each statement
+    of movements of each unit asks for the same few tables)."""
+
+    def __init__(self):
+        self.parts: dict = {}
+
+    def of(self, df: pd.DataFrame | None, unit: str, basis: str) -> _Flows | None:
+        if df is None or not len(df):
+            return None
+        kept = self.parts.get(id(df))
+        if kept is None or kept[0] is not df:
+            kept = self.parts[id(df)] = (df, _flow_parts(df))
+        return kept[1].get((unit, basis))
+
+
+def _flow_columns(kind: str, unit: str, per: Period, cal: _Calendar, snaps: dict, now: pd.DataFrame | None,
+                  flows: _FlowIndex):
     prior, ly = cal.prev(per.name), cal.last_year(per.name)
     hist = lambda p: snaps[p].flows if p in snaps and snaps[p] is not None else None  # noqa: E731
-    want = [("period", "This period", per.name, _flows_of(now, unit, "period"))]
+    want = [("period", "This period", per.name, flows.of(now, unit, "period"))]
     if kind != CHANGES_IN_EQUITY or not per.year_start:  # a year's first period: its year to date is the period
-        want.append(("ytd", "Year to date", per.name, _flows_of(now, unit, "ytd")))
+        want.append(("ytd", "Year to date", per.name, flows.of(now, unit, "ytd")))
     if kind != CHANGES_IN_EQUITY:
-        want += [("prior", "Prior period", prior, _flows_of(hist(prior), unit, "period") if prior else None),
-                 ("last_year", "Same period last year", ly, _flows_of(hist(ly), unit, "period") if ly else None),
-                 ("last_ytd", "Last year to date", ly, _flows_of(hist(ly), unit, "ytd") if ly else None)]
+        want += [("prior", "Prior period", prior, flows.of(hist(prior), unit, "period") if prior else None),
+                 ("last_year", "Same period last year", ly, flows.of(hist(ly), unit, "period") if ly else None),
+                 ("last_ytd", "Last year to date", ly, flows.of(hist(ly), unit, "ytd") if ly else None)]
     return [(Column(k, cap, p, p), f) for k, cap, p, f in want if f is not None]
 
 
@@ -1425,12 +1443,12 @@ def _opening_snapshot(cal: _Calendar, per: Period, snaps: dict) -> Snapshot | No
 
 
 def _movements(unit: str, name: str, ccy: str, per: Period, cal: _Calendar, fig: _Figures, snaps: dict,
-               chart: _Chart, acc: _Accounts) -> list[Statement]:
+               chart: _Chart, acc: _Accounts, flows: _FlowIndex) -> list[Statement]:
     """The statements of movements of one unit, from the carried flows (none without them)."""
     now = snaps[per.name].flows
     out = []
     for kind in (COMPREHENSIVE_INCOME, CHANGES_IN_EQUITY, CASH_FLOW):
-        cols = _flow_columns(kind, unit, per, cal, snaps, now)
+        cols = _flow_columns(kind, unit, per, cal, snaps, now, flows)
         if not cols:
             continue
         if kind == COMPREHENSIVE_INCOME:
