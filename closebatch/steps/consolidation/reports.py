@@ -240,21 +240,29 @@ def worksheet(g: Group, translated: pd.DataFrame, rows) -> pd.DataFrame:
         out_rows.append({"kind": kind, "type": typ, "statement_line": stline, "account": account,
                          "account_name": name, **{c: int(v) for c, v in zip(money_cols, values)}})
 
+    # the chart and the amounts as lookups (a label lookup in a frame costs tens of microseconds)
+    ctype, cline, cname = ch["type"].to_dict(), ch["line"].to_dict(), ch["name"].to_dict()
+    amounts = wide[money_cols].to_numpy(dtype="int64")
+    at = {a: i for i, a in enumerate(wide.index)}
+
+    def total(accounts):
+        return amounts[[at[a] for a in accounts]].sum(axis=0)
+
     for typ in ("Asset", "Liability", "Equity", "Revenue", "Expense"):
-        accts = [a for a in known if ch.loc[a, "type"] == typ]
+        accts = [a for a in known if ctype[a] == typ]
         if not accts:
             continue
-        lines_order = list(dict.fromkeys(ch.loc[accts, "line"]))
+        lines_order = list(dict.fromkeys(cline[a] for a in accts))
         for ln in lines_order:
-            members = [a for a in accts if ch.loc[a, "line"] == ln]
+            members = [a for a in accts if cline[a] == ln]
             for a in members:
-                emit("account", typ, ln, a, ch.loc[a, "name"], wide.loc[a, money_cols].to_numpy())
+                emit("account", typ, ln, a, cname[a], amounts[at[a]])
             if len(members) > 1:
-                emit("subtotal", typ, ln, "", f"Total {ln}", wide.loc[members, money_cols].sum().to_numpy())
-        emit("total", typ, "", "", f"Total {TYPE_LABELS[typ].lower()}", wide.loc[accts, money_cols].sum().to_numpy())
+                emit("subtotal", typ, ln, "", f"Total {ln}", total(members))
+        emit("total", typ, "", "", f"Total {TYPE_LABELS[typ].lower()}", total(accts))
     for a in unknown:  # not in the chart (reported elsewhere): shown, never dropped
-        emit("account", "", "", a, "(not in the chart of accounts)", wide.loc[a, money_cols].to_numpy())
-    emit("check", "", "", "", "Total (every column sums to zero)", wide[money_cols].sum().to_numpy())
+        emit("account", "", "", a, "(not in the chart of accounts)", amounts[at[a]])
+    emit("check", "", "", "", "Total (every column sums to zero)", amounts.sum(axis=0))
     df = pd.DataFrame(out_rows, columns=["kind", "type", "statement_line", "account", "account_name", *money_cols])
     for c in money_cols:
         df[c] = df[c].astype("int64")
