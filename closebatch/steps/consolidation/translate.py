@@ -177,11 +177,15 @@ def historical(sub: pd.DataFrame, hist: pd.DataFrame, rates, gcur, findings, boo
     balances in proportion to them (remainder to the largest).  A balance with no row is an
     error, and is translated at the closing rate meanwhile."""
     sub = sub.reset_index(drop=True)
-    m = sub[["entity", "account"]].merge(hist, on=["entity", "account"], how="left")
+    # each balance's HistoricalRates row (one at most per entity and account: the table is checked so)
+    row = {k: i for i, k in enumerate(zip(hist["entity"], hist["account"]))}
+    at = np.array([row.get(k, -1) for k in zip(sub["entity"], sub["account"])], dtype="int64")
+    found = at >= 0
     acct = sub["acct"].to_numpy(dtype="int64")
-    rate = m["rate"].to_numpy(dtype="float64")
-    amt = m["amount_group"].to_numpy(dtype="float64")
-    src = np.array(["" if v is None or v != v else str(v) for v in m["source"].astype(object)], dtype=object)
+    rate = np.where(found, hist["rate"].to_numpy(dtype="float64")[at] if len(hist) else np.nan, np.nan)
+    amt = np.where(found, hist["amount_group"].to_numpy(dtype="float64")[at] if len(hist) else np.nan, np.nan)
+    given = hist["source"].to_numpy(dtype=object)[at] if len(hist) else np.full(len(sub), None, dtype=object)
+    src = np.array(["" if not f or v is None or v != v else str(v) for f, v in zip(found, given)], dtype=object)
     group = convert(acct, np.where(np.isnan(rate), 1.0, rate), scales(sub["currency"]), scale_of(gcur))
     shown = rate.copy()
     by_amount = ~np.isnan(amt)
