@@ -138,13 +138,25 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
                                     outputs.tb_sheet(book, ob, "Opening")])
         tasks.append(parallel.Task("validation.xlsx", 10 * len(findings), lambda: outputs.write_validation(
             od.path("validation.xlsx"), findings, read.ignored, read.skipped)))
+        ledger_task = None
         if staged is not None:  # written, and sealed, by the process that writes it (see Staged.seal_beside)
             staged.seal_beside()
-            tasks.append(parallel.Task(f"ledger/{staged.final.name}", staged.cells, staged.write))
+            ledger_task = parallel.Task(f"ledger/{staged.final.name}", staged.cells, staged.write)
+            tasks.append(ledger_task)
         # What validation and the steps freed, malloc keeps unless asked: given back before the
         # writing processes are forked (at 1M lines the closing process then holds about 280 MB
         # less as the ledger journal starts, and its peak is about 80 MB lower)
         memory.give_back()
+        def ledger_seal() -> dict:
+            sealed = sealer() if sealer is not None else ""
+            return {"period": period, "seal": sealed, "started_from": started_from if sealed else "",
+                    "note": seal_note if not sealed else "the seal of this close: its tables in ledger/ and, through "
+                    "the seal it started from, every earlier close (closebatch verify BOOKS checks them)"}
+
+        # close_status.xlsx carries the seal: it is written once the ledger data is sealed
+        status = parallel.Task("close_status.xlsx", 0, lambda: write_status(
+            od.path("close_status.xlsx"), book, result, blockers, ledger_seal(), _relative(read_root(read), od.final)))
+        status_written = False
         if early is not None:
             count, done = len(tasks) + 1, 0
             tick = stage_progress(progress, "Writing")
@@ -155,7 +167,7 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
                 if tick:
                     tick(done, count, name)
 
-            _beside(early, tasks, jobs, ticked)
+            status_written = _beside(early, tasks, jobs, ticked, ledger_task, status)
             if not early.result():  # it could not finish: written here, the same bytes
                 journal.run()
             ticked(name=journal.name)
@@ -165,36 +177,45 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
         if early is not None:
             early.close()  # ended before the caller removes the folder it writes into
         raise
-    sealed = sealer() if sealer is not None else ""
-    ledger_seal = {"period": period, "seal": sealed, "started_from": started_from if sealed else "",
-                   "note": seal_note if not sealed else "the seal of this close: its tables in ledger/ and, through "
-                   "the seal it started from, every earlier close (closebatch verify BOOKS checks them)"}
-    write_status(od.path("close_status.xlsx"), book, result, blockers, ledger_seal,
-                 _relative(read_root(read), od.final))
+    seal_of = ledger_seal()
+    if not status_written:
+        status.run()
     written = sorted(p.name for p in od.tmp.iterdir())
     inputs = [(p.relative_to(read_root(read)).as_posix() if read_root(read) else p.name, p) for p in read.files]
     debit = sum(int(f["amount_acct"].clip(lower=0).sum()) for f in _line_parts(result))
     totals = {"lines": n_lines, "debit_acct": money.fmt(debit, 2) if n_lines else "0.00"}
     outputs.write_manifest(od.path("manifest.json"), inputs, [od.path(n) for n in written], period,
                            {"lines": int(len(result.lines)), "findings": len(findings), "blockers": len(blockers)},
-                           totals, ledger_seal)
+                           totals, seal_of)
     return written
 
 
-def _beside(early, tasks: list, jobs, tick) -> None:
+def _beside(early, tasks: list, jobs, tick, ledger=None, after=None) -> bool:
     """The other workbooks, while the early ledger journal's process finishes: that process
     is one of the ``jobs`` writing ones, so they are written here, the costliest first; once
     it is done, what is left is shared out over ``jobs`` processes (at 200k lines the journal
     is done first; at 10M, three processes on two cores slowed it, the longest task, by a
-    sixth)."""
+    sixth).  ``after``: a task that needs the ``ledger`` task done (close_status.xlsx, which
+    carries the seal), shared out with the others when that is written by then; returns
+    whether it was run."""
     pending = sorted(tasks, key=lambda t: -t.cost)
     while pending:
         if len(pending) > 1 and early.done():
-            parallel.run(pending, jobs, tick)
-            return
+            ready = after is not None and (ledger is None or ledger not in pending)
+            parallel.run(pending + ([after] if ready else []), jobs, tick if not ready else _untick(tick, after))
+            return ready
         t = pending.pop(0)
         t.run()
         tick(name=t.name)
+    return False
+
+
+def _untick(tick, task):
+    """``tick`` for every task but ``task`` (a task not counted in the progress shown)."""
+    def ticked(done=0, total=0, name=""):
+        if name != task.name:
+            tick(done, total, name)
+    return ticked
 
 
 def _relative(books: Path | None, out_dir: Path) -> str:

@@ -231,3 +231,36 @@ def test_the_threads_deflating_may_change_midway(monkeypatch):
         out[change] = got
     assert out[True] == out[False]
     assert zlib.decompressobj(-15).decompress(b"".join(p for p, _, _ in out[True])) == data
+
+
+class _Journal:
+    """An early journal whose process is done after ``busy`` looks."""
+
+    def __init__(self, busy: int):
+        self.looks, self.busy = 0, busy
+
+    def done(self) -> bool:
+        self.looks += 1
+        return self.looks > self.busy
+
+
+@pytest.mark.parametrize("busy,shared", [(1, True), (0, False)])
+def test_close_status_is_shared_out_only_once_the_ledger_data_is_written(monkeypatch, busy, shared):
+    """close_status.xlsx carries the seal of the ledger data: it joins the workbooks shared out
+    when the journal's process is done only if the ledger data is written by then (else it is
+    written after them, as without the early journal)."""
+    from closebatch import render
+
+    ran = []
+
+    def task(name, cost):
+        return parallel.Task(name, cost, lambda: ran.append(name))
+
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)  # every task here, in the order given
+    ledger, status = task("ledger", 10), task("status", 0)
+    assert render._beside(_Journal(busy), [task("a", 5), ledger, task("b", 1)], 2, lambda *a, **k: None,
+                          ledger, status) is shared
+    assert ("status" in ran) is shared
+    if shared:
+        assert ran.index("status") > ran.index("ledger")
+    assert sorted(ran) == sorted(["a", "b", "ledger"] + (["status"] if shared else []))
