@@ -20,7 +20,7 @@ from . import periods, seal
 from .check import check_close, load, out_refusal, period_dir
 from .commands import change_period, checklist_workbook, init_books, status, verify
 from .core import StepResult, empty_lines
-from .io import atomic, outputs
+from .io import atomic, memory, outputs
 from .io.lock import BooksLock
 from .ledger import ledger_inputs, ledger_state, persist_close, stage_ledger
 from .outcome import EXIT_BLOCKED, EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Outcome, missing_books, run_user, stage
@@ -172,8 +172,13 @@ def _finish(books, out_root, entities, dry_run, no_lock, user, progress, today, 
         od = outputs.OutputDir(out_dir)
         saved.outputs = od
         stage(progress, "Preparing the ledger record")
-        staged = stage_ledger(store, book, result) if not dry_run and completing else None
+        staged = None
         try:
+            early = chk.early if chk.early is not None and chk.early.started else None
+            if early is not None:  # the ledger journal's process gets the last lines first, and goes on meanwhile
+                memory.give_back()  # (what validation and the steps freed, before that process builds the journal)
+                early.hand_over(od.path("ledger_journal.xlsx"), result.lines, [result.year_end, result.eliminations])
+            staged = stage_ledger(store, book, result) if not dry_run and completing else None
             def sealer():
                 nonlocal close_seal
                 if staged is None:
@@ -203,6 +208,8 @@ def _finish(books, out_root, entities, dry_run, no_lock, user, progress, today, 
             if out_root is None:  # the books' latest validation report: a copy, after what matters
                 outputs.copy_into(out_dir / "validation.xlsx", latest)
         except BaseException:
+            if chk.early is not None:
+                chk.early.close()  # ended before its folder is removed
             od.discard()
             raise
         finally:

@@ -87,7 +87,7 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
     tasks: list[parallel.Task] = []
     early = early if early is not None and early.started else None
     try:
-        if early is not None:  # the journal's last lines first: its process goes on while the others are prepared
+        if early is not None and early.waiting:  # the journal's last lines first: its process goes on meanwhile
             memory.give_back()  # (see below: that process now builds the whole journal)
             early.hand_over(od.path("ledger_journal.xlsx"), result.lines, [result.year_end, result.eliminations])
 

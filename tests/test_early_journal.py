@@ -213,6 +213,40 @@ def test_a_close_that_stops_after_the_steps_leaves_no_early_journal(tmp_path, mo
     assert not list((tmp_path / "tmp").iterdir())
 
 
+@needs_fork
+def test_a_close_that_fails_after_handing_over_leaves_no_early_journal(tmp_path, monkeypatch):
+    """The journal's process is handed the last lines before the ledger record is prepared:
+    when preparing it fails, the process and its files are gone, and so are the outputs."""
+    small_blocks(monkeypatch, 2)
+    monkeypatch.setattr(journal_report.tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    started, handed = [], []
+    real_init, real_hand = EarlyJournal.__init__, EarlyJournal.hand_over
+
+    def spy(self, *a, **k):
+        real_init(self, *a, **k)
+        started.append(self.pid)
+
+    def spy_hand(self, *a, **k):
+        handed.append(self.waiting)
+        real_hand(self, *a, **k)
+
+    def fail(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(EarlyJournal, "__init__", spy)
+    monkeypatch.setattr(EarlyJournal, "hand_over", spy_hand)
+    monkeypatch.setattr(app, "stage_ledger", fail)
+    books = group_books(tmp_path)
+    with pytest.raises(OSError):
+        app.close_books(books, period="2026-01", user="ann", jobs=2)
+    assert started and started[0] is not None and handed == [True]
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[0], os.WNOHANG)
+    assert not list((tmp_path / "tmp").iterdir())
+    assert not (books / "out" / "2026-01" / "ledger_journal.xlsx").exists()
+
+
 def test_the_threads_deflating_may_change_midway(monkeypatch):
     """The early journal deflates on one thread beside the steps and on two after them: the
     pieces queued finish, the next go to a new pool, and the bytes are those of one pool."""

@@ -177,11 +177,18 @@ class EarlyJournal:
     def started(self) -> bool:
         return self.pid is not None
 
+    @property
+    def waiting(self) -> bool:
+        """Whether the child still waits to be handed the close's lines."""
+        return self.inbox is not None
+
     def hand_over(self, path: Path, lines: pd.DataFrame, others: list) -> None:
         """Send the child the close's lines past those it has (``lines``: the period's posted
         lines, which start with the ``posted`` it was given; ``others``: the year-end and
         consolidation lines) and where to write; a thread sends them, as the child takes
-        them only when it has written its rows."""
+        them only when it has written its rows.  Once only: later calls do nothing."""
+        if self.inbox is None:
+            return
         tail = [lines.iloc[self.count:], *[f for f in others if f is not None and len(f)]]
         data = pickle.dumps((str(path), tail), protocol=pickle.HIGHEST_PROTOCOL)
         fd, self.inbox = self.inbox, None
