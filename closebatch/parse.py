@@ -253,14 +253,17 @@ def to_pct(s: pd.Series, default):
 
 
 def to_enum(s: pd.Series, allowed: tuple, default):
-    code, _ = to_code(s)
+    """One of ``allowed`` whatever its case (blank: ``default``, else ""); anything else is
+    bad (and ""). Value by value: it is given a column's distinct values, a handful."""
     canon = {a.lower(): a for a in allowed}
-    low = code.str.lower()
-    out = low.map(canon)
-    blank = (code == "").to_numpy()
-    bad = out.isna().to_numpy() & ~blank
-    out = out.where(~blank, default if default is not None else "").fillna("")
-    return out.astype(object), bad
+    blank_as = default if default is not None else ""
+    out, bad = [], []
+    for v in s:
+        code = _code(v)
+        hit = canon.get(code.lower()) if code else blank_as
+        out.append("" if hit is None else hit)
+        bad.append(hit is None)
+    return pd.Series(out, index=s.index, dtype=object), np.array(bad, dtype=bool)
 
 
 def _per_value(s: pd.Series, col) -> tuple[pd.Series, np.ndarray]:

@@ -75,3 +75,13 @@ def test_blanks_of_every_kind_type_as_blank():
     for text in (object, "str"):
         typed, bad = parse(s, code, text)
         assert list(typed) == ["", "", "", "", "x"] and not bad.any()
+
+
+def test_a_choice_is_an_allowed_value_in_any_case_and_a_blank_its_default():
+    from closebatch.parse import to_enum
+
+    s = pd.Series([" on HOLD ", "", None, "x", 1.0, "Open", np.nan], index=range(5, 12), dtype=object)
+    for default, blank in (("Open", "Open"), (None, "")):
+        out, bad = to_enum(s, ("Open", "On hold"), default)
+        assert out.tolist() == ["On hold", blank, blank, "", "", "Open", blank] and list(out.index) == list(s.index)
+        assert out.dtype == object and bad.tolist() == [False, False, False, True, True, False, False]
