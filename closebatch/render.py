@@ -83,70 +83,20 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
     the steps ran (:class:`closebatch.io.journal_report.EarlyJournal`), finished by its own
     process beside the other workbooks (or here, if it could not be)."""
     stage(progress, "Writing")
-    dims = book.dims
-    tasks: list[parallel.Task] = []
+    n_lines = sum(len(f) for f in _line_parts(result))
     early = early if early is not None and early.started else None
     try:
         if early is not None and early.waiting:  # the journal's last lines first: its process goes on meanwhile
             memory.give_back()  # (see below: that process now builds the whole journal)
             early.hand_over(od.path("ledger_journal.xlsx"), result.lines, [result.year_end, result.eliminations])
-
-        def table(name: str, sheets: list[Sheet]) -> None:
-            tasks.append(parallel.Task(name, sum(s.cells for s in sheets),
-                                       lambda: write_workbook(od.path(name), sheets)))
-
-        tb = outputs.trial_balance(book, result.balances, result.lines, period=result.period)
-        sheets = [outputs.tb_sheet(book, tb)]
-        cons = result.steps.get("consolidation")
-        if cons is not None and "Consolidated" in cons.reports:
-            sheets.append(outputs.consolidated_sheet(book, cons.reports["Consolidated"]))
-        sheets.append(outputs.tb_totals(book, tb))
-        table("adjusted_trial_balance.xlsx", sheets)
-        n_lines = sum(len(f) for f in _line_parts(result))
-        journal = parallel.Task("ledger_journal.xlsx", n_lines * (18 + len(dims)), lambda: write_ledger_journal(
-            od.path("ledger_journal.xlsx"), book, lambda: outputs.journal_lines(book, _all_lines(result, dims))))
+        tasks, journal, ledger_task = _output_tasks(od, book, result, findings, read, period, staged, sts, store)
         if early is None:
-            tasks.append(journal)
-        if sts is None:
-            group = statements.group_balances(result.steps.get("consolidation"))
-            sts, _ = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
-                                      history=load_comparatives(read_root(read), book, result.period, store),
-                                      flows=result.carry.get(statements.FLOWS))
-        tasks.append(parallel.Task("statements.xlsx", 10_000, lambda: write_statements(
-            od.path("statements.xlsx"), sts, period, group_name=group_name(book))))
-        for st in registry.STEPS:  # each step's schedules in its workbook
-            step, fname = st.name, st.workbook
-            r = result.steps.get(step)
-            if r is None or not fname:
-                continue
-            reports = {k: v for k, v in r.reports.items() if not k.startswith("_")}
-            if not reports:
-                reports = {step.capitalize(): pd.DataFrame({"note": [f"Nothing to report for {step} in {period}."]})}
-            if st.writer == "consolidation" and "Worksheet" in reports:
-                cells = sum(len(v) * max(1, len(v.columns)) for v in reports.values())
-                tasks.append(parallel.Task(fname, cells, lambda reports=reports, fname=fname: write_consolidation(
-                    od.path(fname), book, reports, period)))
-                continue
-            table(fname, [outputs.report_sheet(k, v, book, step) for k, v in reports.items()])
-        if result.period.year_end and result.year_end is not None:
-            ye = outputs.journal_lines(book, result.year_end)
-            opening = concat_lines([result.balances.assign(journal="", line=0, date=result.period.end, journal_type="",
-                                                           description="", source=""), result.year_end], dims)
-            ob = outputs.trial_balance(book, opening[["entity", "account", *dims, "counterparty", "reference",
-                                                      "currency", "amount", "amount_acct"]])
-            table("year_end.xlsx", [Sheet("Closing", ye, outputs.journal_sheet(book, ye).columns),
-                                    outputs.tb_sheet(book, ob, "Opening")])
-        tasks.append(parallel.Task("validation.xlsx", 10 * len(findings), lambda: outputs.write_validation(
-            od.path("validation.xlsx"), findings, read.ignored, read.skipped)))
-        ledger_task = None
-        if staged is not None:  # written, and sealed, by the process that writes it (see Staged.seal_beside)
-            staged.seal_beside()
-            ledger_task = parallel.Task(f"ledger/{staged.final.name}", staged.cells, staged.write)
-            tasks.append(ledger_task)
+            tasks.insert(1, journal)  # (after the adjusted trial balance, as it always was)
         # What validation and the steps freed, malloc keeps unless asked: given back before the
         # writing processes are forked (at 1M lines the closing process then holds about 280 MB
         # less as the ledger journal starts, and its peak is about 80 MB lower)
         memory.give_back()
+
         def ledger_seal() -> dict:
             sealed = sealer() if sealer is not None else ""
             return {"period": period, "seal": sealed, "started_from": started_from if sealed else "",
@@ -188,6 +138,66 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
                            {"lines": int(len(result.lines)), "findings": len(findings), "blockers": len(blockers)},
                            totals, seal_of)
     return written
+
+
+def _output_tasks(od, book: Book, result: CloseResult, findings, read, period, staged, sts, store):
+    """The workbooks to write, as tasks: ``(tasks, journal, ledger)``, the ledger journal's
+    task apart (its own process may be writing it) and the period's ledger data's among the
+    tasks (None without it).  What each holds is decided here; writing is the tasks' work."""
+    dims = book.dims
+    tasks: list[parallel.Task] = []
+
+    def table(name: str, sheets: list[Sheet]) -> None:
+        tasks.append(parallel.Task(name, sum(s.cells for s in sheets),
+                                   lambda: write_workbook(od.path(name), sheets)))
+
+    tb = outputs.trial_balance(book, result.balances, result.lines, period=result.period)
+    sheets = [outputs.tb_sheet(book, tb)]
+    cons = result.steps.get("consolidation")
+    if cons is not None and "Consolidated" in cons.reports:
+        sheets.append(outputs.consolidated_sheet(book, cons.reports["Consolidated"]))
+    sheets.append(outputs.tb_totals(book, tb))
+    table("adjusted_trial_balance.xlsx", sheets)
+    n_lines = sum(len(f) for f in _line_parts(result))
+    journal = parallel.Task("ledger_journal.xlsx", n_lines * (18 + len(dims)), lambda: write_ledger_journal(
+        od.path("ledger_journal.xlsx"), book, lambda: outputs.journal_lines(book, _all_lines(result, dims))))
+    if sts is None:
+        group = statements.group_balances(result.steps.get("consolidation"))
+        sts, _ = statements.build(book, result.period, result.balances, group=group, movement=result.lines,
+                                  history=load_comparatives(read_root(read), book, result.period, store),
+                                  flows=result.carry.get(statements.FLOWS))
+    tasks.append(parallel.Task("statements.xlsx", 10_000, lambda: write_statements(
+        od.path("statements.xlsx"), sts, period, group_name=group_name(book))))
+    for st in registry.STEPS:  # each step's schedules in its workbook
+        step, fname = st.name, st.workbook
+        r = result.steps.get(step)
+        if r is None or not fname:
+            continue
+        reports = {k: v for k, v in r.reports.items() if not k.startswith("_")}
+        if not reports:
+            reports = {step.capitalize(): pd.DataFrame({"note": [f"Nothing to report for {step} in {period}."]})}
+        if st.writer == "consolidation" and "Worksheet" in reports:
+            cells = sum(len(v) * max(1, len(v.columns)) for v in reports.values())
+            tasks.append(parallel.Task(fname, cells, lambda reports=reports, fname=fname: write_consolidation(
+                od.path(fname), book, reports, period)))
+            continue
+        table(fname, [outputs.report_sheet(k, v, book, step) for k, v in reports.items()])
+    if result.period.year_end and result.year_end is not None:
+        ye = outputs.journal_lines(book, result.year_end)
+        opening = concat_lines([result.balances.assign(journal="", line=0, date=result.period.end, journal_type="",
+                                                       description="", source=""), result.year_end], dims)
+        ob = outputs.trial_balance(book, opening[["entity", "account", *dims, "counterparty", "reference",
+                                                  "currency", "amount", "amount_acct"]])
+        table("year_end.xlsx", [Sheet("Closing", ye, outputs.journal_sheet(book, ye).columns),
+                                outputs.tb_sheet(book, ob, "Opening")])
+    tasks.append(parallel.Task("validation.xlsx", 10 * len(findings), lambda: outputs.write_validation(
+        od.path("validation.xlsx"), findings, read.ignored, read.skipped)))
+    ledger_task = None
+    if staged is not None:  # written, and sealed, by the process that writes it (see Staged.seal_beside)
+        staged.seal_beside()
+        ledger_task = parallel.Task(f"ledger/{staged.final.name}", staged.cells, staged.write)
+        tasks.append(ledger_task)
+    return tasks, journal, ledger_task
 
 
 def _beside(early, tasks: list, jobs, tick, ledger=None, after=None) -> bool:
