@@ -226,12 +226,12 @@ def check_close(books: Path, period, out_root, entities, user, progress, today, 
         if not had_errors:
             chk.close()
             raise
-    except BaseException:
-        chk.close()
-        raise
         result = None
         chk.note = ("The close's own checks (rates, rules, statements) could not run past the errors above: fix them "
                     "and validate again.")
+    except BaseException:
+        chk.close()
+        raise
     if result is None:
         chk.close()
         return chk

@@ -237,3 +237,18 @@ def test_one_problem_gives_one_finding(tmp_path):
     write_books({"master.xlsx": dict(m, Settings=settings)}, books)
     v = app.validate_books(books)
     assert [f.code for f in v.errors] == ["setting-missing"]
+
+
+def test_a_step_tripping_over_books_with_errors_leaves_their_report(tmp_path, monkeypatch):
+    """The books have errors and a step raises on them: the close reports the errors it found
+    (validation.xlsx), says its own checks could not run, and does not crash."""
+    from closebatch import check
+
+    def trips(*a, **k):
+        raise KeyError("a column the errors left out")
+
+    monkeypatch.setattr(check, "run_close", trips)
+    books = partly_owned_group(tmp_path / "b", {"bad.xlsx": BAD_CELL})
+    res = app.close_books(books, period="2026-01", user="ann")
+    assert res.exit_code == 1 and ("bad-type", "bad.xlsx!Journals!F2") in found(res)
+    assert [p.name for p in res.written] == ["validation.xlsx"]
