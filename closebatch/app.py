@@ -20,11 +20,11 @@ from . import periods, seal
 from .check import check_close, load, out_refusal, period_dir
 from .commands import change_period, checklist_workbook, init_books, status, verify
 from .core import StepResult, empty_lines
-from .io import atomic, memory, outputs
+from .io import atomic, outputs
 from .io.lock import BooksLock
 from .ledger import ledger_inputs, ledger_state, persist_close, stage_ledger
 from .outcome import EXIT_BLOCKED, EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Outcome, missing_books, run_user, stage
-from .render import summary, validation_only, write_outputs, write_validation
+from .render import hand_over, summary, validation_only, write_outputs, write_validation
 
 __all__ = ["EXIT_OK", "EXIT_ERRORS", "EXIT_USAGE", "EXIT_BLOCKED", "Outcome", "load", "validate_books", "close_books",
            "status", "change_period", "verify", "checklist_workbook", "init_books", "ledger_state", "ledger_inputs",
@@ -174,10 +174,7 @@ def _finish(books, out_root, entities, dry_run, no_lock, user, progress, today, 
         stage(progress, "Preparing the ledger record")
         staged = None
         try:
-            early = chk.early if chk.early is not None and chk.early.started else None
-            if early is not None:  # the ledger journal's process gets the last lines first, and goes on meanwhile
-                memory.give_back()  # (what validation and the steps freed, before that process builds the journal)
-                early.hand_over(od.path("ledger_journal.xlsx"), result.lines, [result.year_end, result.eliminations])
+            hand_over(chk.early, od, result)  # before the ledger record is prepared
             staged = stage_ledger(store, book, result) if not dry_run and completing else None
             def sealer():
                 nonlocal close_seal

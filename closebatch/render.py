@@ -86,9 +86,7 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
     n_lines = sum(len(f) for f in _line_parts(result))
     early = early if early is not None and early.started else None
     try:
-        if early is not None and early.waiting:  # the journal's last lines first: its process goes on meanwhile
-            memory.give_back()  # (see below: that process now builds the whole journal)
-            early.hand_over(od.path("ledger_journal.xlsx"), result.lines, [result.year_end, result.eliminations])
+        hand_over(early, od, result)  # (unless the caller has)
         tasks, journal, ledger_task = _output_tasks(od, book, result, findings, read, period, staged, sts, store)
         if early is None:
             tasks.insert(1, journal)  # (after the adjusted trial balance, as it always was)
@@ -138,6 +136,15 @@ def write_outputs(od, book: Book, result: CloseResult, findings, read, period, b
                            {"lines": int(len(result.lines)), "findings": len(findings), "blockers": len(blockers)},
                            totals, seal_of)
     return written
+
+
+def hand_over(early, od, result: CloseResult) -> None:
+    """Give the early ledger journal's process the close's last lines, once, as soon as they
+    are known: it goes on with the journal while the rest is prepared.  What validation and
+    the steps freed is given back first, as that process now builds the whole journal."""
+    if early is not None and early.started and early.waiting:
+        memory.give_back()
+        early.hand_over(od.path("ledger_journal.xlsx"), result.lines, [result.year_end, result.eliminations])
 
 
 def _output_tasks(od, book: Book, result: CloseResult, findings, read, period, staged, sts, store):
