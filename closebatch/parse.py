@@ -80,6 +80,15 @@ def distinct(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return codes, pd.Series(values + [None], dtype=object)
 
 
+def combined(parts: list) -> tuple[np.ndarray, pd.Series]:
+    """:func:`distinct` of the concatenation of columns given as ``(codes, uniques)`` each
+    (``uniques.take(codes)`` a column), from their distinct values alone: the same values, each
+    cell pointing to its own."""
+    offsets = np.cumsum([0] + [len(u) for _, u in parts[:-1]])
+    at, values = distinct(pd.Series(np.concatenate([u for _, u in parts]), dtype=object))
+    return at.take(np.concatenate([c.astype(np.intp) + o for (c, _), o in zip(parts, offsets)])), values
+
+
 def _stripped(s: pd.Series) -> pd.Series | None:
     """:func:`to_code` of a column of text and blanks, straight to ``str``, or None if the
     column holds other values.  Arrow trims the ASCII text (exactly as str.strip() does),
@@ -294,9 +303,10 @@ def _mostly_distinct(s: pd.Series) -> bool:
     return len(pd.unique(sample)) > len(sample) // 4
 
 
-def parse(s: pd.Series, col, text=object) -> tuple[pd.Series, np.ndarray]:
+def parse(s: pd.Series, col, text=object, codes: tuple | None = None) -> tuple[pd.Series, np.ndarray]:
     """Type a column.  Text comes back as ``text``: object, or ``"str"`` for frames that become
-    lines frames (whose text columns are ``str``)."""
+    lines frames (whose text columns are ``str``).  ``codes``: :func:`distinct` of ``s``, when
+    known already."""
     if col.type == NUM:
         return to_number(s)
     if col.type == INT:
@@ -307,7 +317,7 @@ def parse(s: pd.Series, col, text=object) -> tuple[pd.Series, np.ndarray]:
             return typed, np.zeros(len(s), dtype=bool)
         typed, bad = to_code(s)
         return typed.astype(text), bad
-    codes, values = distinct(s)
+    codes, values = codes if codes is not None else distinct(s)
     typed, bad = _per_value(values, col)
     if is_text(col):
         typed = typed.astype(text)

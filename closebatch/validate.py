@@ -27,7 +27,7 @@ from .book import Book, Settings
 from .cells import cell_ref
 from .core import ERROR, WARNING, Finding, make_lines
 from .io.reader import ReadResult, concat, norm_header
-from .parse import expected, is_text, parse, too_large
+from .parse import combined, expected, is_text, parse, too_large
 from .schema import columns_for
 
 ACCOUNT_SETTINGS = ("unrealized_gain_account", "unrealized_loss_account", "realized_gain_account",
@@ -93,6 +93,14 @@ def _typed(kind: str, sheets: list, dims, chk: Checker) -> pd.DataFrame:
     typed = {}
     ok = np.ones(len(raw), dtype=bool)
     present_by_sheet = {(s.file, s.sheet): s.letters for s in sheets if len(s.frame)}  # the sheets with rows
+    coded = _coded(sheets)
+    if text is object and "source" in raw:  # (the reader gives it as ``str``)
+        raw["source"] = raw["source"].astype(object)
+    if text == "str":  # the lineage of lines as ``str`` (as lines frames hold it), one name a sheet
+        with_rows = [s for s in sheets if len(s.frame)]
+        sheet_no = np.repeat(np.arange(len(with_rows)), [len(s.frame) for s in with_rows])
+        for c, names in (("_file", [s.file for s in with_rows]), ("_sheet", [s.sheet for s in with_rows])):
+            raw[c] = pd.Series(pd.array(names, dtype="str").take(sheet_no), index=raw.index)
     if chk.release:  # ``raw`` holds the cells now
         for s in sheets:
             s.release()
@@ -104,7 +112,7 @@ def _typed(kind: str, sheets: list, dims, chk: Checker) -> pd.DataFrame:
                                     hint=f"Add a column headed {col.name} on row 1 ({expected(col)}).", file=f,
                                     sheet=s, cell="1", column=col.name, code="missing-column"))
         cells = raw[col.name] if col.name in raw else pd.Series(None, index=raw.index, dtype=object)
-        values, bad = parse(cells, col, text)
+        values, bad = parse(cells, col, text, combined(coded[col.name]) if col.name in coded else None)
         if bad.any():
             huge = bad & too_large(cells, col)
             limit = "1,000,000,000,000,000 (15 digits, the most Excel keeps exactly)" if col.type == "number" \
@@ -124,6 +132,17 @@ def _typed(kind: str, sheets: list, dims, chk: Checker) -> pd.DataFrame:
         ok &= ~bad
         typed[col.name] = values
     return pd.DataFrame({**dict(raw.items()), **typed, "_ok": ok}, index=raw.index, copy=False)
+
+
+def _coded(sheets: list) -> dict:
+    """Column -> the ``(codes, uniques)`` of each sheet (:attr:`closebatch.io.reader.RawSheet.coded`;
+    a sheet without the column is blank there), for the columns the reader coded in every sheet
+    that has them."""
+    sheets = [s for s in sheets if len(s.frame)]
+    names = {c for s in sheets for c in s.coded}
+    blank = np.array([None], dtype=object)
+    return {c: [s.coded[c] if c in s.coded else (np.zeros(len(s.frame), dtype=np.int8), blank) for s in sheets]
+            for c in names if all(c in s.coded or c not in s.frame.columns for s in sheets)}
 
 
 #: The value rules' comparisons, by the name of Pandera's built-in check that states them.
@@ -350,7 +369,7 @@ def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> p
                        reference=df["reference"], journal_type=jtype, description=description, source=df["source"],
                        **{d: df[d] for d in dims})
     for c in ("_file", "_sheet"):
-        lines[c] = _text_by_value(df[c]).array
+        lines[c] = df[c].array if df[c].dtype == "str" else _text_by_value(df[c]).array
     lines["_row"] = df["_row"].to_numpy()
     lines["_ok"] = ok
     lines["given_acct"] = given | ~foreign
@@ -443,22 +462,19 @@ def _opening_twice(opening: pd.DataFrame, chk: Checker, dims) -> None:
     opening.loc[again_rows, "_ok"] = False  # the later sheets' copies are left out
 
 
-def _posted_in_part(journals: pd.DataFrame, chk: Checker, aside: list) -> None:
+def _posted_in_part(journals: pd.DataFrame, pairs: np.ndarray, chk: Checker, aside: list) -> None:
     """All lines of a journal (per entity) share one ``posted`` value; a journal posted in
-    part is an error naming its rows (a mask of its lines is added to ``aside``)."""
+    part is an error naming its rows (a mask of its lines is added to ``aside``).  ``pairs``:
+    each line's journal and entity as one integer (:func:`_journal_codes`)."""
     if not len(journals):
         return
-    fj, _ = pd.factorize(journals["journal"])
-    fe, _ = pd.factorize(journals["entity"])
-    codes = fj.astype(np.int64) * (int(fe.max()) + 2) + fe  # (journal, entity) as one integer, per column
+    codes = pairs
     posted = journals["posted"].to_numpy(dtype=bool)
-    order = np.argsort(codes, kind="stable")
-    c, p = codes[order], posted[order]
-    starts = np.r_[0, np.flatnonzero(c[1:] != c[:-1]) + 1]
-    mixed_groups = np.logical_or.reduceat(p, starts) & ~np.logical_and.reduceat(p, starts)
-    if not mixed_groups.any():
+    lines, yes = np.bincount(codes), np.bincount(codes, weights=posted)
+    mixed = (yes > 0) & (yes < lines)
+    if not mixed.any():
         return
-    rows = np.isin(codes, c[starts[mixed_groups]])
+    rows = mixed[codes]
     sub = journals[rows]
     for _, lines in sub.groupby(codes[rows], sort=False):  # one finding per journal posted in part
         yes = lines[lines["posted"].to_numpy(dtype=bool)]
@@ -593,11 +609,13 @@ def load_book(read: ReadResult, release: bool = False) -> tuple[Book | None, lis
     _opening_sums(opening, chk, ent_ccy)
     _opening_twice(opening, chk, dims)
     _total_bound([opening, journals], chk)
-    numbers = pd.factorize(journals["journal"])  # journal numbers as integer codes, for both checks below
+    numbers = pd.factorize(journals["journal"])  # journal numbers as integer codes, for the checks below
+    entities = pd.factorize(journals["entity"])
     aside: list = []
-    journals = _balance_journals(journals, numbers[0], chk, settings, ent_ccy, dims, aside)
-    _journal_identity(journals, numbers, chk, pg)
-    _posted_in_part(journals, chk, aside)
+    journals = _balance_journals(journals, numbers[0], entities[0], chk, settings, ent_ccy, dims, aside)
+    codes, pairs = _journal_codes(journals, numbers, entities)
+    _journal_identity(journals, codes, numbers[1], pairs, chk, pg)
+    _posted_in_part(journals, pairs, chk, aside)
     for mask in aside:  # lines of journals with an error: not ``_ok``, left out of the close's checks
         journals.loc[np.pad(mask, (0, len(journals) - len(mask))), "_ok"] = False
 
@@ -751,7 +769,7 @@ def _opening_sums(opening, chk, ent_ccy) -> None:
                         value=ent, code="opening-unbalanced"))
 
 
-def _balance_journals(lines, journal_codes, chk, settings, ent_ccy, dims, aside: list) -> pd.DataFrame:
+def _balance_journals(lines, journal_codes, entity_codes, chk, settings, ent_ccy, dims, aside: list) -> pd.DataFrame:
     """Every journal balances per entity in accounting currency.  A difference within the
     rounding tolerance that comes only from conversion goes to the rounding account (one
     generated line per journal and entity); anything else is an error.  Journals with a line
@@ -764,7 +782,7 @@ def _balance_journals(lines, journal_codes, chk, settings, ent_ccy, dims, aside:
                           "credits": -np.minimum(acct, 0), "conv": lines["converted"].to_numpy(),
                           "last": lines["line"].to_numpy(), "first": np.arange(len(lines))})
     # grouped by journal and entity as integer codes (much faster than by text), sorted below
-    agg = parts.groupby([journal_codes, pd.factorize(lines["entity"])[0]], sort=False) \
+    agg = parts.groupby([journal_codes, entity_codes], sort=False) \
         .agg(ok=("ok", "all"), diff=("diff", "sum"), debits=("debits", "sum"), credits=("credits", "sum"),
              conv=("conv", "any"), last=("last", "max"), first=("first", "min"))
     agg = agg[agg["ok"].to_numpy() & (agg["diff"] != 0).to_numpy()]
@@ -815,15 +833,27 @@ def _balance_journals(lines, journal_codes, chk, settings, ent_ccy, dims, aside:
     return pd.concat([lines, add[lines.columns]], ignore_index=True)
 
 
-def _journal_identity(lines, numbers, chk, periods) -> None:
+def _journal_codes(lines: pd.DataFrame, numbers: tuple, entities: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Each line's journal number as an integer, and its journal and entity as one integer,
+    from ``pd.factorize`` of the given lines' journal numbers and entities (``lines`` may end
+    with rounding lines, of those journals and entities)."""
+    def extended(found, column):
+        codes, uniques = found
+        if len(codes) == len(column):
+            return codes
+        return np.concatenate([codes, uniques.get_indexer(column.iloc[len(codes):])])
+
+    codes = extended(numbers, lines["journal"]).astype(np.int64)
+    return codes, codes * (len(entities[1]) + 1) + extended(entities, lines["entity"])
+
+
+def _journal_identity(lines, codes, journals, pairs, chk, periods) -> None:
     """The same journal number in two workbooks, or in two periods, is an error; so is a line
-    number given twice within a journal and entity.  ``numbers`` is ``pd.factorize`` of the
-    journal numbers of the given lines (``lines`` may end with rounding lines)."""
+    number given twice within a journal and entity.  ``codes``, ``journals``, ``pairs``: each
+    line's journal number as an integer, the journal numbers, each line's journal and entity as
+    an integer (:func:`_journal_codes`)."""
     if not len(lines) or not len(periods):
         return
-    codes, journals = numbers
-    if len(codes) < len(lines):
-        codes = np.concatenate([codes, journals.get_indexer(lines["journal"].iloc[len(codes):])])
     ok_rows = lines["_ok"].to_numpy()
     ok = lines.loc[ok_rows, ["journal", "entity", "line", "date", "_file", "_sheet", "_row"]]
     journal = codes[ok_rows]
@@ -853,10 +883,19 @@ def _journal_identity(lines, numbers, chk, periods) -> None:
                         column="date", value=journals[j], code="journal-periods"))
     in_one_file = np.ones(len(journals), dtype=bool)
     in_one_file[list(in_files)] = False
-    dup = pd.DataFrame({"journal": journal, "entity": pd.factorize(ok["entity"])[0], "line": ok["line"].to_numpy()}) \
-        .duplicated(keep="first").to_numpy() & in_one_file[journal]
+    dup = _twice(pairs[ok_rows], ok["line"].to_numpy()) & in_one_file[journal]
     chk.rows(ok, dup, "line", lambda r: f"Journal {r['journal']} has line {r['line']} twice.",
              hint="Number the lines of a journal uniquely, or leave the line column blank.", code="duplicate-line")
+
+
+def _twice(pairs: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """Which lines repeat an earlier line's (journal and entity, line number)."""
+    line = line.astype(np.int64)
+    low = int(line.min(initial=0))
+    span = int(line.max(initial=0)) - low + 1
+    if len(pairs) and int(pairs.max()) < (1 << 62) // span:  # both as one integer
+        return pd.Series(pairs * span + (line - low)).duplicated(keep="first").to_numpy()
+    return pd.DataFrame({"pair": pairs, "line": line}).duplicated(keep="first").to_numpy()
 
 
 def _values_per(codes: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> dict:

@@ -18,7 +18,7 @@ import pandas as pd
 from hypo import profile
 from hypothesis import given, strategies as st
 
-from closebatch.parse import is_text, parse
+from closebatch.parse import combined, is_text, parse
 from closebatch.schema import SCHEMAS
 
 # One column of each type (and default) of the books format.
@@ -67,6 +67,27 @@ def test_a_column_types_as_its_cells_alone(values):
             assert equal(typed, pd.concat([t for t, _ in cell], ignore_index=True)), (col, text, values)
             if text == "str" and is_text(col):
                 assert equal(typed, parse(s, col)[0].astype("str")), (col, values)
+
+
+@profile(10, 60)
+@given(values=columns(), cuts=st.lists(st.integers(0, 80), max_size=3), absent=st.booleans())
+def test_a_column_coded_in_parts_types_as_the_whole(values, cuts, absent):
+    """A kind's column from several sheets, each coded by the reader (its distinct values, the
+    same value possibly in several sheets, True, 1 and 1.0 apart), types as the column does."""
+    bounds = sorted({0, len(values), *(min(c, len(values)) for c in cuts)})
+    parts = []
+    for a, b in zip(bounds, bounds[1:]):
+        codes, uniques = pd.factorize(pd.Series(values[a:b], dtype=object).map(lambda v: (type(v), v)))
+        uniques = np.array([v for _, v in uniques] + [None], dtype=object)
+        parts.append((np.where(codes < 0, len(uniques) - 1, codes).astype(np.int8), uniques))
+    if absent:  # a sheet without the column: blank there
+        parts.append((np.zeros(3, dtype=np.int8), np.array([None], dtype=object)))
+    s = pd.Series(np.concatenate([u.take(c.astype(np.intp)) for c, u in parts]), dtype=object)  # as concat gives
+    for col in COLUMNS:
+        for text in (object, "str"):
+            typed, bad = parse(s, col, text, combined(parts))
+            whole, whole_bad = parse(s, col, text)
+            assert list(bad) == list(whole_bad) and equal(typed, whole), (col, text, values)
 
 
 def test_blanks_of_every_kind_type_as_blank():

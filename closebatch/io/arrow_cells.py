@@ -117,12 +117,13 @@ def blank(column) -> np.ndarray:
     return out.to_numpy(zero_copy_only=False)
 
 
-def values(column, rows: np.ndarray | None, n: int) -> np.ndarray:
+def values(column, rows: np.ndarray | None, n: int) -> tuple[np.ndarray, tuple | None]:
     """The cells of an Arrow column (``rows``: those rows only, else all ``n``) as Python
-    values in an object array, blanks None.  Text and date columns hold one object per
-    distinct value."""
+    values in an object array, blanks None, and for text and date columns their codes:
+    ``(codes, uniques)`` with ``uniques.take(codes)`` equal to the values (else None).  Text
+    and date columns hold one object per distinct value."""
     if column is None:
-        return np.full(n if rows is None else len(rows), None, dtype=object)
+        return np.full(n if rows is None else len(rows), None, dtype=object), None
     if rows is not None:
         column = column.take(pa.array(rows))
     t = column.type
@@ -136,11 +137,12 @@ def values(column, rows: np.ndarray | None, n: int) -> np.ndarray:
         else:
             distinct = np.append(codes.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
             distinct[:-1][distinct[:-1] == ""] = None
-        return distinct.take(codes.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False))
+        at = codes.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)
+        return distinct.take(at), (at, distinct)
     out = column.to_numpy(zero_copy_only=False).astype(object)  # floats (-0.0 kept), booleans
     if column.null_count:
         out[column.is_null().to_numpy(zero_copy_only=False)] = None
-    return out
+    return out, None
 
 
 def _datetime(ms: int):

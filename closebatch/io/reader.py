@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import infer_dtype
 
 from ..cells import column_letter
@@ -63,10 +65,28 @@ class RawSheet:
     sheet: str
     frame: pd.DataFrame  # normalised columns (object values) + lineage
     letters: dict  # normalised column -> Excel letter
+    # Columns of few distinct values, as the reader found them: column -> (codes, uniques) with
+    # ``uniques.take(codes)`` equal to the frame's column, value for value (blanks None).
+    # Validation types such a column once per distinct value without looking for them again.
+    coded: dict = field(default_factory=dict)
 
     def release(self) -> None:
         """Let the cells go (the sheet keeps its name, columns and letters, with no rows)."""
         self.frame = self.frame.iloc[:0].copy()
+        self.coded = {}
+
+
+#: The most distinct values a column is kept coded with (:attr:`RawSheet.coded`); columns of
+#: more (journal numbers, descriptions) are typed column-wide, without their distinct values.
+MAX_CODED = 32_767
+
+
+def coded(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(codes, uniques)`` as :attr:`RawSheet.coded` keeps them (codes in the smallest integer
+    type), or None when there are too many distinct values to keep."""
+    if len(uniques) > MAX_CODED:
+        return None
+    return codes.astype(np.int8 if len(uniques) <= 127 else np.int16), uniques
 
 
 @dataclass
@@ -233,10 +253,12 @@ def _grid(rows: list) -> np.ndarray:
     return grid
 
 
-def _shared(col: np.ndarray) -> np.ndarray:
-    """``col`` with equal values as one object each (None stays None)."""
+def _shared(col: np.ndarray) -> tuple[np.ndarray, tuple | None]:
+    """``col`` with equal values as one object each (None stays None), and its codes
+    (:func:`coded`)."""
     codes, uniques = pd.factorize(col)
-    return np.append(np.asarray(uniques, dtype=object), None).take(codes)
+    uniques = np.append(np.asarray(uniques, dtype=object), None)
+    return uniques.take(codes), coded(codes, uniques)
 
 
 def _repeat(value: str, n: int) -> np.ndarray:
@@ -295,23 +317,30 @@ def _sheet_frame(grid: np.ndarray, rel: str, sheet: str, kind: str, findings: li
     excel_rows = np.flatnonzero(filled) + 2 if numbers is None else np.asarray(numbers[1:], dtype="int64")[filled]
     if len(excel_rows) < len(body):
         body = body[filled]
+    names = [header[i] for i in keep]
+    codes = {}
     for j, k in enumerate(kinds):
         if k in _SHAREABLE and len(set(body[:_SAMPLE, j])) <= _FEW:
-            body[:, j] = _shared(body[:, j])
-    df = pd.DataFrame(body, columns=[header[i] for i in keep], dtype=object, copy=False)
-    return _raw_sheet(df, excel_rows, rel, sheet, kind, letters)
+            body[:, j], codes[names[j]] = _shared(body[:, j])
+    df = pd.DataFrame(body, columns=names, dtype=object, copy=False)
+    return _raw_sheet(df, excel_rows, rel, sheet, kind, letters, codes)
 
 
-def _raw_sheet(df: pd.DataFrame, excel_rows: np.ndarray, rel: str, sheet: str, kind: str, letters: dict) -> RawSheet:
-    """The sheet with its cells ``df`` and the lineage columns added."""
+def _raw_sheet(df: pd.DataFrame, excel_rows: np.ndarray, rel: str, sheet: str, kind: str, letters: dict,
+               codes: dict) -> RawSheet:
+    """The sheet with its cells ``df`` and the lineage columns added; ``codes``: column ->
+    :func:`coded` (or None)."""
     # Lineage (replacing any same-named column of the sheet, as before).  Object columns, so
     # that _file and _sheet are one shared string and concat() does not copy them per row.
     df["_row"] = excel_rows.astype("int64")
-    prefix = f"{rel}!{sheet}!"
-    for name, values in (("_file", _repeat(rel, len(df))), ("_sheet", _repeat(sheet, len(df))),
-                         ("source", np.array([prefix + str(r) for r in excel_rows.tolist()], dtype=object))):
+    for name, values in (("_file", _repeat(rel, len(df))), ("_sheet", _repeat(sheet, len(df)))):
         df[name] = pd.Series(values, dtype=object, copy=False)
-    return RawSheet(kind=kind, file=rel, sheet=sheet, frame=df, letters=letters)
+    # ``file!sheet!row``, made by Arrow (as ``str``: a lines frame's text)
+    df["source"] = pd.Series(pc.binary_join_element_wise(f"{rel}!{sheet}!", pa.array(excel_rows, pa.int64())
+                                                         .cast(pa.string()), ""), dtype="str", index=df.index)
+    return RawSheet(kind=kind, file=rel, sheet=sheet, frame=df, letters=letters,
+                    coded={c: v for c, v in codes.items()  # (a column the lineage replaced is not kept)
+                           if v is not None and c not in ("_row", "_file", "_sheet", "source")})
 
 
 def _arrow_frame(cells: arrow_cells.Cells, rel: str, sheet: str, kind: str, findings: list) -> RawSheet | None:
@@ -327,9 +356,12 @@ def _arrow_frame(cells: arrow_cells.Cells, rel: str, sheet: str, kind: str, find
     blanks = [arrow_cells.blank(c) for c in columns if c is not None]
     filled = ~np.logical_and.reduce(blanks) if blanks else np.zeros(n, dtype=bool)
     rows = None if filled.all() else np.flatnonzero(filled)
-    df = pd.DataFrame({header[p]: arrow_cells.values(c, rows, n) for p, c in zip(keep, columns)}, dtype=object,
-                      copy=False)
-    return _raw_sheet(df, (np.arange(n) if rows is None else rows) + 2, rel, sheet, kind, letters)
+    cols, codes = {}, {}
+    for p, c in zip(keep, columns):
+        cols[header[p]], found = arrow_cells.values(c, rows, n)
+        codes[header[p]] = coded(*found) if found is not None else None
+    df = pd.DataFrame(cols, dtype=object, copy=False)
+    return _raw_sheet(df, (np.arange(n) if rows is None else rows) + 2, rel, sheet, kind, letters, codes)
 
 
 def _fast_cells(path: Path, fast: list, name: str, scan) -> arrow_cells.Cells | None:
@@ -751,8 +783,8 @@ def concat(sheets: list[RawSheet]) -> pd.DataFrame:
     frames = [s.frame for s in sheets]
     if not frames:
         return pd.DataFrame({"_file": pd.Series([], dtype=object), "_sheet": pd.Series([], dtype=object),
-                             "_row": pd.Series([], dtype="int64"), "source": pd.Series([], dtype=object)})
+                             "_row": pd.Series([], dtype="int64"), "source": pd.Series([], dtype="str")})
     df = pd.concat(frames, ignore_index=True, sort=False)
     # (only the columns that are not object already: a no-op astype costs milliseconds a sheet)
-    other = {c: object for c in df.columns if c != "_row" and df[c].dtype != object}
+    other = {c: object for c in df.columns if c not in ("_row", "source") and df[c].dtype != object}
     return df.astype(other) if other else df
