@@ -48,6 +48,17 @@ def scales(currencies) -> np.ndarray:
     return np.array([scale_of(c) for c in uniq], dtype="int64")[codes]
 
 
+_POW10 = np.array([10.0 ** k for k in range(23)])  # exact doubles, as np.power gives them
+
+
+def _power10(scale) -> np.ndarray | float:
+    """10 ** ``scale`` (floats), by table for the digits of a currency's minor unit."""
+    s = np.asarray(scale)
+    if s.dtype.kind in "iu" and (not s.size or (s.min() >= 0 and s.max() < len(_POW10))):
+        return _POW10[s]
+    return np.power(10.0, np.asarray(scale, dtype="float64"))
+
+
 def round_half_away(x: np.ndarray) -> np.ndarray:
     """Round float values half away from zero to integers (as float)."""
     x = np.asarray(x, dtype="float64")
@@ -61,7 +72,7 @@ def to_minor(values, scale) -> tuple[np.ndarray, np.ndarray]:
     than the currency has (they are rounded half away from zero, and should be reported).
     """
     v = np.asarray(values, dtype="float64")
-    factor = np.power(10.0, np.asarray(scale, dtype="float64"))
+    factor = _power10(scale)
     with np.errstate(over="ignore", invalid="ignore"):
         scaled = v * factor
         minor = round_half_away(scaled)
@@ -75,7 +86,7 @@ def too_large(values, scale) -> np.ndarray:
     """Amounts of :data:`MAX_MINOR` minor units or more (or not finite)."""
     v = np.asarray(values, dtype="float64")
     with np.errstate(over="ignore", invalid="ignore"):
-        scaled = np.abs(v) * np.power(10.0, np.asarray(scale, dtype="float64"))
+        scaled = np.abs(v) * _power10(scale)
     return ~np.isfinite(scaled) | (scaled >= MAX_MINOR)
 
 

@@ -279,10 +279,12 @@ def _dimensions(text: str, bad) -> tuple[str, ...]:
 def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> pd.DataFrame:
     """TrialBalance or Journals rows (typed, text as ``str``) -> a lines frame with minor units."""
     ent_ccy = book_ctx["entity_currency"]
-    acct_ccy = _text_by_value(df["entity"], lambda e: ent_ccy.get(e, ""))
+    at, entities = pd.factorize(df["entity"], use_na_sentinel=False)
+    currencies = [ent_ccy.get(e, "") for e in entities]
+    acct_ccy = pd.Series(pd.array(currencies, dtype="str").take(at), index=df.index)
     ccy = df["currency"]
     tx_scale = money.scales(ccy)
-    ac_scale = money.scales(acct_ccy.where(acct_ccy != "", "USD"))
+    ac_scale = money.scales([c or "USD" for c in currencies]).take(at)
     if kind == "TrialBalance":
         value = df["balance"].fillna(0).to_numpy(dtype="float64")
         given = df["balance_acct"].notna().to_numpy()
