@@ -89,14 +89,18 @@ def combined(parts: list) -> tuple[np.ndarray, pd.Series]:
     return at.take(np.concatenate([c.astype(np.intp) + o for (c, _), o in zip(parts, offsets)])), values
 
 
-def _stripped(s: pd.Series) -> pd.Series | None:
+def _stripped(s: pd.Series, given=None) -> pd.Series | None:
     """:func:`to_code` of a column of text and blanks, straight to ``str``, or None if the
-    column holds other values.  Arrow trims the ASCII text (exactly as str.strip() does),
-    Python strips the rest."""
-    try:  # Arrow takes text and blanks only, in one pass over the cells
-        text = pa.array(s.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True).fill_null("")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
+    column holds other values.  ``given``: the column's text as Arrow already has it (blanks
+    null or empty).  Arrow trims the ASCII text (exactly as str.strip() does), Python strips
+    the rest."""
+    if given is not None:
+        text = given.cast(pa.large_string()).fill_null("")
+    else:
+        try:  # Arrow takes text and blanks only, in one pass over the cells
+            text = pa.array(s.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True).fill_null("")
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
     out = pc.utf8_trim(text, characters=_ASCII_SPACE)
     other = pc.invert(pc.string_is_ascii(text))
     if pc.any(other).as_py():
@@ -303,16 +307,17 @@ def _mostly_distinct(s: pd.Series) -> bool:
     return len(pd.unique(sample)) > len(sample) // 4
 
 
-def parse(s: pd.Series, col, text=object, codes: tuple | None = None) -> tuple[pd.Series, np.ndarray]:
+def parse(s: pd.Series, col, text=object, codes: tuple | None = None, given=None) -> tuple[pd.Series, np.ndarray]:
     """Type a column.  Text comes back as ``text``: object, or ``"str"`` for frames that become
     lines frames (whose text columns are ``str``).  ``codes``: :func:`distinct` of ``s``, when
-    known already."""
+    known already; ``given``: the column as Arrow text, when it holds text and blanks only and
+    Arrow has it already (blanks null or empty)."""
     if col.type == NUM:
         return to_number(s)
     if col.type == INT:
         return to_int(s)
     if col.type in (TEXT, CODE) and _mostly_distinct(s):  # ids and free text: typed column-wide
-        typed = _stripped(s) if text == "str" else None
+        typed = _stripped(s, given) if text == "str" else None
         if typed is not None:
             return typed, np.zeros(len(s), dtype=bool)
         typed, bad = to_code(s)

@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import money, rates as rates_mod
 from .book import Book, Settings
@@ -93,7 +94,7 @@ def _typed(kind: str, sheets: list, dims, chk: Checker) -> pd.DataFrame:
     typed = {}
     ok = np.ones(len(raw), dtype=bool)
     present_by_sheet = {(s.file, s.sheet): s.letters for s in sheets if len(s.frame)}  # the sheets with rows
-    coded = _coded(sheets)
+    coded, texts = _coded(sheets), _texts(sheets)
     if text is object and "source" in raw:  # (the reader gives it as ``str``)
         raw["source"] = raw["source"].astype(object)
     if text == "str":  # the lineage of lines as ``str`` (as lines frames hold it), one name a sheet
@@ -112,7 +113,8 @@ def _typed(kind: str, sheets: list, dims, chk: Checker) -> pd.DataFrame:
                                     hint=f"Add a column headed {col.name} on row 1 ({expected(col)}).", file=f,
                                     sheet=s, cell="1", column=col.name, code="missing-column"))
         cells = raw[col.name] if col.name in raw else pd.Series(None, index=raw.index, dtype=object)
-        values, bad = parse(cells, col, text, combined(coded[col.name]) if col.name in coded else None)
+        values, bad = parse(cells, col, text, combined(coded[col.name]) if col.name in coded else None,
+                            _joined(texts[col.name]) if col.name in texts else None)
         if bad.any():
             huge = bad & too_large(cells, col)
             limit = "1,000,000,000,000,000 (15 digits, the most Excel keeps exactly)" if col.type == "number" \
@@ -143,6 +145,21 @@ def _coded(sheets: list) -> dict:
     blank = np.array([None], dtype=object)
     return {c: [s.coded[c] if c in s.coded else (np.zeros(len(s.frame), dtype=np.int8), blank) for s in sheets]
             for c in names if all(c in s.coded or c not in s.frame.columns for s in sheets)}
+
+
+def _texts(sheets: list) -> dict:
+    """Column -> its text in each sheet as Arrow has it (null where a sheet lacks the column),
+    for the columns fastexcel gave as text in every sheet that has them
+    (:attr:`closebatch.io.reader.RawSheet.texts`)."""
+    sheets = [s for s in sheets if len(s.frame)]
+    names = {c for s in sheets for c in s.texts}
+    return {c: [s.texts[c] if c in s.texts else pa.nulls(len(s.frame), pa.large_string()) for s in sheets]
+            for c in names if all(c in s.texts or c not in s.frame.columns for s in sheets)}
+
+
+def _joined(parts: list):
+    """One Arrow text array of ``parts`` (:func:`_texts`)."""
+    return pa.concat_arrays([p.cast(pa.large_string()) for p in parts])
 
 
 #: The value rules' comparisons, by the name of Pandera's built-in check that states them.

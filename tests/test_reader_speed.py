@@ -46,13 +46,17 @@ def journal_rows(entity: str, n: int) -> list:
 
 def assert_coded(read) -> None:
     """Every column the reader coded (``RawSheet.coded``) is its frame's column, value for value
-    and type for type: validation types such a column from its codes alone."""
+    and type for type: validation types such a column from its codes alone; so is every text
+    column it kept as Arrow text (``RawSheet.texts``), blank for blank."""
     for s in read.sheets:
         for c, (codes, uniques) in s.coded.items():
             assert codes.dtype.itemsize <= 2 and len(codes) == len(s.frame) and len(uniques) <= reader.MAX_CODED
             given = uniques.take(codes.astype(np.intp))
             cells = s.frame[c].to_numpy(dtype=object)
             assert [(type(v), v) for v in given] == [(type(v), v) for v in cells], (s.file, s.sheet, c)
+        for c, text in s.texts.items():  # text columns as fastexcel gave them: the frame's, blanks null or ""
+            assert c in s.frame.columns and c not in s.coded and len(text) == len(s.frame)
+            assert [v if v != "" else None for v in text.to_pylist()] == s.frame[c].tolist(), (s.file, s.sheet, c)
 
 
 def snapshot(read) -> dict:
@@ -373,3 +377,51 @@ def test_repeated_sheets_are_found_whole_and_others_by_their_ends(monkeypatch):
                                      sheet("d.xlsx", change_at=0), sheet("e.xlsx", change_at=99)])
     assert [(f.code, f.file) for f in found] == [("duplicate-workbook", "b.xlsx")]
     assert whole == ["a.xlsx", "b.xlsx", "c.xlsx"]  # d and e differ at an end: never hashed whole
+
+
+# --------------------------------------------------------------------------- what validation takes from the reader
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_books"
+ODD_TEXT = ["  padded ", "\u3000wide\u3000", "\xa0nbsp\xa0", "Ünïcödé ", "", " ", "tab\t", "=SUM(A1)", "J 1", "J 1 "]
+
+
+@pytest.mark.parametrize("books", ["mixed", "sample"])
+def test_validation_takes_the_same_from_the_readers_codes_and_text(mixed_folder, tmp_path, monkeypatch, books):
+    """What validation makes of a column given its codes (``RawSheet.coded``) or its Arrow text
+    (``RawSheet.texts``) is what it makes of the cells alone: the same book, frame for frame,
+    and the same findings.  Every text column is coded (the usual limit), or none is and the
+    text columns are given as Arrow text (a limit of 0), or those of more than two values are."""
+    from closebatch.validate import load_book
+
+    folder = tmp_path / "b"
+    if books == "mixed":
+        import shutil
+
+        shutil.copytree(mixed_folder, folder)
+    else:
+        import shutil
+
+        shutil.copytree(SAMPLE, folder)
+    rows = [[f"T{i % 5}{ODD_TEXT[i % len(ODD_TEXT)]}", D(2026, 1, 5), "E1" if books == "mixed" else "US1",
+             "1000" if i % 2 else "4000", "USD", None if i % 2 else 10.0, 10.0 if i % 2 else None,
+             ODD_TEXT[(i * 3) % len(ODD_TEXT)], ODD_TEXT[(i * 7) % len(ODD_TEXT)] or None] for i in range(60)]
+    write_books({"odd text.xlsx": {"Journals": [J + ["description", "reference"]] + rows}}, folder)
+
+    def book_of(limit, side=True):
+        monkeypatch.setattr(reader, "MAX_CODED", limit)
+        read = read_books(folder, jobs=1)
+        assert_coded(read)
+        given = {"coded": sum(len(s.coded) for s in read.sheets), "texts": sum(len(s.texts) for s in read.sheets)}
+        if not side:
+            for s in read.sheets:
+                s.coded, s.texts = {}, {}
+        book, findings = load_book(read)
+        return book, findings, given
+
+    plain, plain_findings, _ = book_of(32_767, side=False)
+    for limit in (32_767, 0, 2):
+        book, findings, given = book_of(limit)
+        assert (given["coded"] > 0) == (limit > 0) and (given["texts"] > 0) == (limit < 32_767), (limit, given)
+        assert findings == plain_findings
+        for name in ("journals", "opening", "accounts", "entities", "rates"):
+            pd.testing.assert_frame_equal(getattr(book, name), getattr(plain, name), obj=f"{name} ({limit})")

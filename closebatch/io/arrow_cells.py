@@ -100,19 +100,19 @@ def load(reader, name: str, head: dict | None):
                 low, high = pc.min_max(ms).values()
                 if low.as_py() < _MS_MIN or high.as_py() > _MS_MAX:
                     return None
-        elif not (_is_text(t) or pa.types.is_float64(t) or pa.types.is_boolean(t) or pa.types.is_null(t)):
+        elif not (is_text(t) or pa.types.is_float64(t) or pa.types.is_boolean(t) or pa.types.is_null(t)):
             return None
     return Cells(batch, positions, head)
 
 
-def _is_text(t) -> bool:
+def is_text(t) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
 def blank(column) -> np.ndarray:
     """Which cells of an Arrow column are blank (null, or empty text)."""
     out = column.is_null()
-    if _is_text(column.type):
+    if is_text(column.type):
         out = pc.or_(out, pc.equal(column, "")).fill_null(True)
     return out.to_numpy(zero_copy_only=False)
 
@@ -129,7 +129,7 @@ def values(column, rows: np.ndarray | None, n: int) -> tuple[np.ndarray, tuple |
     t = column.type
     if pa.types.is_null(t):
         return values(None, None, len(column))
-    if _is_text(t) or pa.types.is_timestamp(t):
+    if is_text(t) or pa.types.is_timestamp(t):
         codes = pc.dictionary_encode(column)
         if pa.types.is_timestamp(t):
             distinct = np.array([_datetime(ms) for ms in codes.dictionary.cast(pa.int64()).to_pylist()] + [None],

@@ -69,12 +69,17 @@ class RawSheet:
     # ``uniques.take(codes)`` equal to the frame's column, value for value (blanks None).
     # Validation types such a column once per distinct value without looking for them again.
     coded: dict = field(default_factory=dict)
+    # Text columns of more distinct values, as fastexcel gave them: column -> Arrow text array,
+    # equal to the frame's column where that is not blank (a blank is null or empty text).
+    texts: dict = field(default_factory=dict)
 
     def release(self) -> None:
         """Let the cells go (the sheet keeps its name, columns and letters, with no rows)."""
         self.frame = self.frame.iloc[:0].copy()
-        self.coded = {}
+        self.coded, self.texts = {}, {}
 
+
+_LINEAGE = ("_row", "_file", "_sheet", "source")  # the columns the reader adds to a sheet's
 
 #: The most distinct values a column is kept coded with (:attr:`RawSheet.coded`); columns of
 #: more (journal numbers, descriptions) are typed column-wide, without their distinct values.
@@ -340,7 +345,7 @@ def _raw_sheet(df: pd.DataFrame, excel_rows: np.ndarray, rel: str, sheet: str, k
                                                          .cast(pa.string()), ""), dtype="str", index=df.index)
     return RawSheet(kind=kind, file=rel, sheet=sheet, frame=df, letters=letters,
                     coded={c: v for c, v in codes.items()  # (a column the lineage replaced is not kept)
-                           if v is not None and c not in ("_row", "_file", "_sheet", "source")})
+                           if v is not None and c not in _LINEAGE})
 
 
 def _arrow_frame(cells: arrow_cells.Cells, rel: str, sheet: str, kind: str, findings: list) -> RawSheet | None:
@@ -356,12 +361,18 @@ def _arrow_frame(cells: arrow_cells.Cells, rel: str, sheet: str, kind: str, find
     blanks = [arrow_cells.blank(c) for c in columns if c is not None]
     filled = ~np.logical_and.reduce(blanks) if blanks else np.zeros(n, dtype=bool)
     rows = None if filled.all() else np.flatnonzero(filled)
-    cols, codes = {}, {}
+    cols, codes, texts = {}, {}, {}
     for p, c in zip(keep, columns):
-        cols[header[p]], found = arrow_cells.values(c, rows, n)
+        if c is not None and rows is not None:
+            c = c.take(pa.array(rows))
+        cols[header[p]], found = arrow_cells.values(c, None, n if rows is None else len(rows))
         codes[header[p]] = coded(*found) if found is not None else None
+        if codes[header[p]] is None and c is not None and arrow_cells.is_text(c.type):
+            texts[header[p]] = c
     df = pd.DataFrame(cols, dtype=object, copy=False)
-    return _raw_sheet(df, (np.arange(n) if rows is None else rows) + 2, rel, sheet, kind, letters, codes)
+    sheet_ = _raw_sheet(df, (np.arange(n) if rows is None else rows) + 2, rel, sheet, kind, letters, codes)
+    sheet_.texts = {c: v for c, v in texts.items() if c not in _LINEAGE}
+    return sheet_
 
 
 def _fast_cells(path: Path, fast: list, name: str, scan) -> arrow_cells.Cells | None:
