@@ -56,8 +56,7 @@ def fingerprint(lines: pd.DataFrame, dims) -> pd.Series:
     text = pa.large_string()
     # each value as the text it always was hashed as, a column at a time (as Python objects,
     # one column of them is alive at a time: all of them at once were 0.6 GB at 1M lines)
-    arrays = [pc.fill_null(pa.array(lines[c].astype(str), from_pandas=True).cast(text), pa.scalar("", text))
-              for c in cols]
+    arrays = [pc.fill_null(_as_text(lines[c]).cast(text), pa.scalar("", text)) for c in cols]
     # one pass in Arrow; as bytes (its UTF-8), which are what is hashed: no text objects made
     joined = pc.binary_join_element_wise(*arrays, pa.scalar("|", text)).cast(pa.large_binary())
     del arrays
@@ -66,6 +65,23 @@ def fingerprint(lines: pd.DataFrame, dims) -> pd.Series:
     for start in range(0, len(joined), FINGERPRINT_BLOCK):
         out += [sha(k).hexdigest()[:16] for k in joined.slice(start, FINGERPRINT_BLOCK).to_pylist()]
     return pd.Series(out, index=lines.index, dtype=object)
+
+
+def _as_text(values: pd.Series):
+    """``values.astype(str)`` as Arrow text: whole numbers and dates (days, as lines hold them)
+    printed by Arrow, which prints them the same (``-99``, ``2026-01-05``), anything else by pandas."""
+    import pyarrow as pa
+
+    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else ""
+    if kind and kind in "iu":
+        return pa.array(values.to_numpy()).cast(pa.string())
+    if kind == "M":
+        days = values.to_numpy()
+        whole = days.astype("datetime64[D]")
+        if len(days) and not np.isnat(days).any() and (days == whole).all() and \
+                whole.min() >= np.datetime64("1000-01-01") and whole.max() <= np.datetime64("9999-12-31"):
+            return pa.array(whole).cast(pa.string())  # YYYY-MM-DD
+    return pa.array(values.astype(str), from_pandas=True)
 
 
 FINGERPRINT_BLOCK = 65_536  # lines hashed at a time (their joined text as Python objects)

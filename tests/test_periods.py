@@ -169,3 +169,32 @@ def test_fingerprints_are_the_hash_of_the_values_joined_as_text_as_ledgers_hold_
         assert fingerprint(many, ["department"]).tolist() == want * 5
     finally:
         periods_mod.FINGERPRINT_BLOCK = block
+
+
+def test_fingerprints_print_numbers_and_dates_as_pandas_does():
+    """Arrow prints the whole numbers and the dates of a line (days) for the fingerprint; the
+    digits are those of the definition (``astype(str)``, joined by ``|``), for days, times of
+    day, a missing date and numbers of any size and sign."""
+    import hashlib
+
+    import numpy as np
+    import pandas as pd
+
+    from closebatch.periods import fingerprint
+
+    def definition(lines, dims):
+        cols = ["journal", "line", "date", "entity", "account", *dims, "currency", "amount", "amount_acct"]
+        text = ["|".join(v) for v in zip(*(lines[c].astype(str).fillna("") for c in cols))]
+        return [hashlib.sha256(t.encode()).hexdigest()[:16] for t in text]
+
+    n = 9
+    base = {"journal": pd.Series([f"J{i}" for i in range(n)], dtype="str"), "line": np.arange(-4, 5) * 10**12,
+            "entity": pd.Series(["US"] * n, dtype="str"), "account": pd.Series(["1000"] * n, dtype="str"),
+            "currency": pd.Series(["USD"] * n, dtype="str"),
+            "amount": np.array([0, -1, 1, 2**62, -2**62, 99, -99, 10**15, -10**15], dtype="int64"),
+            "amount_acct": np.arange(n, dtype="int64")}
+    days = pd.to_datetime(["1900-01-01", "2026-01-05", "2199-12-31"] * 3)
+    for dates in (days, days + pd.Timedelta(hours=10), pd.Series(days).where(np.arange(n) != 4)):
+        for unit in ("s", "ns"):
+            lines = pd.DataFrame({**base, "date": pd.Series(dates).astype(f"datetime64[{unit}]")})
+            assert fingerprint(lines, []).tolist() == definition(lines, []), (unit, dates[:2])
