@@ -487,15 +487,14 @@ def _posted_in_part(journals: pd.DataFrame, pairs: np.ndarray, chk: Checker, asi
     each line's journal and entity as one integer (:func:`_journal_codes`)."""
     if not len(journals):
         return
-    codes = pairs
     posted = journals["posted"].to_numpy(dtype=bool)
-    lines, yes = np.bincount(codes), np.bincount(codes, weights=posted)
-    mixed = (yes > 0) & (yes < lines)
+    count, yes = np.bincount(pairs), np.bincount(pairs, weights=posted)
+    mixed = (yes > 0) & (yes < count)
     if not mixed.any():
         return
-    rows = mixed[codes]
+    rows = mixed[pairs]
     sub = journals[rows]
-    for _, lines in sub.groupby(codes[rows], sort=False):  # one finding per journal posted in part
+    for _, lines in sub.groupby(pairs[rows], sort=False):  # one finding per journal posted in part
         yes = lines[lines["posted"].to_numpy(dtype=bool)]
         no = lines[~lines["posted"].to_numpy(dtype=bool)]
         odd = (yes if len(yes) <= len(no) else no).iloc[0]
@@ -853,9 +852,9 @@ def _balance_journals(lines, journal_codes, entity_codes, chk, settings, ent_ccy
 
 
 def _journal_codes(lines: pd.DataFrame, numbers: tuple, entities: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Each line's journal number as an integer, and its journal and entity as one integer,
-    from ``pd.factorize`` of the given lines' journal numbers and entities (``lines`` may end
-    with rounding lines, of those journals and entities)."""
+    """Each line's journal number as an integer, and its journal and entity as one integer
+    (from 0), from ``pd.factorize`` of the given lines' journal numbers and entities (``lines``
+    may end with rounding lines, of those journals and entities)."""
     def extended(found, column):
         codes, uniques = found
         if len(codes) == len(column):
@@ -863,7 +862,8 @@ def _journal_codes(lines: pd.DataFrame, numbers: tuple, entities: tuple) -> tupl
         return np.concatenate([codes, uniques.get_indexer(column.iloc[len(codes):])])
 
     codes = extended(numbers, lines["journal"]).astype(np.int64)
-    return codes, codes * (len(entities[1]) + 1) + extended(entities, lines["entity"])
+    pairs, _ = pd.factorize(codes * (len(entities[1]) + 1) + extended(entities, lines["entity"]))
+    return codes, pairs  # (numbered from 0 in order of appearance: as many as there are pairs)
 
 
 def _journal_identity(lines, codes, journals, pairs, chk, periods) -> None:

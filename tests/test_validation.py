@@ -311,3 +311,24 @@ def test_negative_amounts_and_rates_not_above_zero_are_refused_at_their_cells(tm
     assert msgs["F2"] == "Debit -100.0 is negative." and msgs["D3"] == "Rate -1.25 must be greater than zero."
     assert all(x.is_error for x in f if x.code == "bad-value")
     assert list(book.rates["from"]) == ["DKK"]
+
+
+def test_a_line_number_given_twice_in_a_journal_and_entity_is_an_error(tmp_path):
+    """The same line number twice within a journal and entity is an error at the second;
+    within another entity, or another journal, it is another line.  A journal given a rounding
+    line (numbered after its last) is checked the same."""
+    JL = ["journal", "line", "date", "entity", "account", "currency", "debit", "credit"]
+    two = master(entities=(("E1", "Entity One", "USD", None, None), ("E2", "Entity Two", "USD", "E1", 1.0)))
+    rates = {"Rates": [["from", "to", "date", "rate", "type"], ["EUR", "USD", D(2026, 1, 1), 1.0834, "spot"]]}
+    _, f = findings_for(tmp_path, {"master.xlsx": two, "opening.xlsx": OPENING, "rates.xlsx": rates,
+                                   "journals.xlsx": {"Journals": [
+        JL,
+        ["J1", 1, D(2026, 1, 5), "E1", "1000", "USD", 100, None],
+        ["J1", 1, D(2026, 1, 5), "E1", "4000", "USD", None, 100],  # row 3: line 1 again
+        ["J1", 1, D(2026, 1, 5), "E2", "1000", "USD", 7, None],  # another entity's line 1
+        ["J1", 2, D(2026, 1, 5), "E2", "4000", "USD", None, 7],
+        ["J2", 1, D(2026, 1, 6), "E1", "1100", "EUR", 100.01, None],  # off by 0.02 USD: a rounding line
+        ["J2", 2, D(2026, 1, 6), "E1", "4000", "USD", None, 108.33],
+        ["J3", 2, D(2026, 1, 7), "E1", "1000", "USD", 5, None],
+        ["J3", 2, D(2026, 1, 7), "E1", "4000", "USD", None, 5]]}})  # row 9: line 2 again
+    assert sorted((x.code, x.cell) for x in f if x.is_error) == [("duplicate-line", "B3"), ("duplicate-line", "B9")]
