@@ -102,6 +102,9 @@ def _typed(kind: str, sheets: list, dims, chk: Checker) -> pd.DataFrame:
         sheet_no = np.repeat(np.arange(len(with_rows)), [len(s.frame) for s in with_rows])
         for c, names in (("_file", [s.file for s in with_rows]), ("_sheet", [s.sheet for s in with_rows])):
             raw[c] = pd.Series(pd.array(names, dtype="str").take(sheet_no), index=raw.index)
+        if raw["source"].dtype == "str":  # in one piece, not a piece a sheet: a later take would join them each time
+            raw["source"] = pd.Series(pa.chunked_array(pa.array(raw["source"].array)).combine_chunks(), dtype="str",
+                                      index=raw.index)
     if chk.release:  # ``raw`` holds the cells now
         for s in sheets:
             s.release()

@@ -157,6 +157,10 @@ class EarlyJournal:
             return
         self.tmp = tempfile.mkdtemp(prefix="closebatch-journal-")
         inbox_r, inbox_w = os.pipe()
+        # What reading and validation freed goes back to the system before the fork: pages
+        # this process holds then are the child's too, and become the child's alone when this
+        # process gives them back later (the peak of both together)
+        memory.give_back()
 
         def body(w: int) -> int:
             os.close(inbox_w)
