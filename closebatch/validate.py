@@ -143,21 +143,24 @@ def _coded(sheets: list) -> dict:
     """Column -> the ``(codes, uniques)`` of each sheet (:attr:`closebatch.io.reader.RawSheet.coded`;
     a sheet without the column is blank there), for the columns the reader coded in every sheet
     that has them."""
-    sheets = [s for s in sheets if len(s.frame)]
-    names = {c for s in sheets for c in s.coded}
     blank = np.array([None], dtype=object)
-    return {c: [s.coded[c] if c in s.coded else (np.zeros(len(s.frame), dtype=np.int8), blank) for s in sheets]
-            for c in names if all(c in s.coded or c not in s.frame.columns for s in sheets)}
+    return _each_sheet(sheets, "coded", lambda n: (np.zeros(n, dtype=np.int8), blank))
 
 
 def _texts(sheets: list) -> dict:
     """Column -> its text in each sheet as Arrow has it (null where a sheet lacks the column),
     for the columns fastexcel gave as text in every sheet that has them
     (:attr:`closebatch.io.reader.RawSheet.texts`)."""
+    return _each_sheet(sheets, "texts", lambda n: pa.nulls(n, pa.large_string()))
+
+
+def _each_sheet(sheets: list, side: str, absent) -> dict:
+    """Column -> what each sheet with rows holds of it in its ``side`` dict (``absent(rows)``
+    for a sheet without the column), for the columns every sheet that has them holds there."""
     sheets = [s for s in sheets if len(s.frame)]
-    names = {c for s in sheets for c in s.texts}
-    return {c: [s.texts[c] if c in s.texts else pa.nulls(len(s.frame), pa.large_string()) for s in sheets]
-            for c in names if all(c in s.texts or c not in s.frame.columns for s in sheets)}
+    names = {c for s in sheets for c in getattr(s, side)}
+    return {c: [getattr(s, side)[c] if c in getattr(s, side) else absent(len(s.frame)) for s in sheets]
+            for c in names if all(c in getattr(s, side) or c not in s.frame.columns for s in sheets)}
 
 
 def _joined(parts: list):
@@ -390,8 +393,8 @@ def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> p
                        currency=ccy, amount=amount, amount_acct=amount_acct, counterparty=df["counterparty"],
                        reference=df["reference"], journal_type=jtype, description=description, source=df["source"],
                        **{d: df[d] for d in dims})
-    for c in ("_file", "_sheet"):
-        lines[c] = df[c].array if df[c].dtype == "str" else _text_by_value(df[c]).array
+    for c in ("_file", "_sheet"):  # (``str`` already, see _typed)
+        lines[c] = df[c].array
     lines["_row"] = df["_row"].to_numpy()
     lines["_ok"] = ok
     lines["given_acct"] = given | ~foreign
@@ -403,13 +406,6 @@ def _lines(kind: str, df: pd.DataFrame, book_ctx: dict, chk: Checker, dims) -> p
         lines["debit"] = df["debit"].to_numpy()
         lines["credit"] = df["credit"].to_numpy()
     return lines
-
-
-def _text_by_value(s: pd.Series, fn=None) -> pd.Series:
-    """``fn`` (default: the value itself) of every value of a text column of few distinct values,
-    as ``str``, computed and converted once per distinct value."""
-    codes, values = pd.factorize(s, use_na_sentinel=False)
-    return pd.Series(pd.array([fn(v) for v in values] if fn else values, dtype="str").take(codes), index=s.index)
 
 
 def value_of(r, signed: bool = False) -> str:
