@@ -117,18 +117,16 @@ def blank(column) -> np.ndarray:
     return out.to_numpy(zero_copy_only=False)
 
 
-def values(column, rows: np.ndarray | None, n: int) -> tuple[np.ndarray, tuple | None]:
-    """The cells of an Arrow column (``rows``: those rows only, else all ``n``) as Python
-    values in an object array, blanks None, and for text and date columns their codes:
-    ``(codes, uniques)`` with ``uniques.take(codes)`` equal to the values (else None).  Text
-    and date columns hold one object per distinct value."""
+def values(column, n: int) -> tuple[np.ndarray, tuple | None]:
+    """The cells of an Arrow column (``n`` blanks when there is none) as Python values in an
+    object array, blanks None, and for text and date columns their codes: ``(codes, uniques)``
+    with ``uniques.take(codes)`` equal to the values (else None).  Text and date columns hold
+    one object per distinct value."""
     if column is None:
-        return np.full(n if rows is None else len(rows), None, dtype=object), None
-    if rows is not None:
-        column = column.take(pa.array(rows))
+        return np.full(n, None, dtype=object), None
     t = column.type
     if pa.types.is_null(t):
-        return values(None, None, len(column))
+        return values(None, len(column))
     if is_text(t) or pa.types.is_timestamp(t):
         codes = pc.dictionary_encode(column)
         if pa.types.is_timestamp(t):

@@ -365,7 +365,7 @@ def _arrow_frame(cells: arrow_cells.Cells, rel: str, sheet: str, kind: str, find
     for p, c in zip(keep, columns):
         if c is not None and rows is not None:
             c = c.take(pa.array(rows))
-        cols[header[p]], found = arrow_cells.values(c, None, n if rows is None else len(rows))
+        cols[header[p]], found = arrow_cells.values(c, n if rows is None else len(rows))
         codes[header[p]] = coded(*found) if found is not None else None
         if codes[header[p]] is None and c is not None and arrow_cells.is_text(c.type):
             texts[header[p]] = c
