@@ -15,7 +15,7 @@ import pandas as pd
 from ...core import ERROR, WARNING, Finding, empty_lines, make_lines
 from ...money import convert, fmt, scale_of
 from .group import (JOURNAL_TYPE, ONE, PROFIT_TYPES, Group, Need, Posted, Rule, code, dimv, entry, share,
-                    where)
+                    sum_by, where)
 from .translate import historical
 
 
@@ -45,15 +45,23 @@ def intercompany(g: Group, rule: Rule, tr: pd.DataFrame) -> Posted:
     sel["pair"] = pd.Series(first, index=sel.index) + "|" + pd.Series(second, index=sel.index)
     journal = f"ELIM-{rule.name}-{per.name}"
     g_scale = scale_of(gcur)
-    for pair, grp in sel.groupby("pair", sort=True):
+    col = {c: sel[c].tolist() for c in ("entity", "account", "counterparty", "amount_group", "type", "role", *dims)}
+    ents_, accts, cps, amounts, types, roles = (col[c] for c in ("entity", "account", "counterparty", "amount_group",
+                                                                 "type", "role"))
+    of_pair: dict = {}  # each pair's balances (a handful), in their order
+    for i, p in enumerate(sel["pair"].tolist()):
+        of_pair.setdefault(p, []).append(i)
+    for pair in sorted(of_pair):
         x, y = pair.split("|")
-        for _, r in grp.iterrows():  # the pair's balances: a handful
-            rows.append(entry(dims, journal, r["entity"], r["account"], -r["amount_group"], counterparty=r["counterparty"],
-                    dimv=dimv(r, dims), description=f"Eliminate {r['entity']} {r['account']} with {r['counterparty']}",
-                    source=rule.source, rule=rule.name, kind=rule.kind, role=r["role"], balance=int(r["amount_group"])))
-        diff = int(grp["amount_group"].sum())
+        at = of_pair[pair]
+        for i in at:
+            e, acc, c, amount = ents_[i], accts[i], cps[i], int(amounts[i])
+            rows.append(entry(dims, journal, e, acc, -amount, counterparty=c, dimv={d: col[d][i] for d in dims},
+                              description=f"Eliminate {e} {acc} with {c}", source=rule.source, rule=rule.name,
+                              kind=rule.kind, role=roles[i], balance=amount))
+        diff = sum(int(amounts[i]) for i in at)
         # the part measured on balance-sheet balances (kept since inception), not on the year's P&L
-        since_inception = int(grp.loc[~grp["type"].isin(PROFIT_TYPES), "amount_group"].sum())
+        since_inception = sum(int(amounts[i]) for i in at if types[i] not in PROFIT_TYPES)
         if not diff and not since_inception:
             continue
         owner = rule.entity if rule.entity in (x, y) else x
@@ -62,7 +70,7 @@ def intercompany(g: Group, rule: Rule, tr: pd.DataFrame) -> Posted:
                 description=f"Intercompany difference {x}/{y}", source=rule.source, rule=rule.name, kind=rule.kind,
                 role="difference", cumulative=since_inception))
         if abs(diff) > tol:
-            sides = grp.groupby(["entity", "account", "counterparty"], sort=True)["amount_group"].sum()
+            sides = sum_by(sel.iloc[at], ["entity", "account", "counterparty"], "amount_group")
             named = "; ".join(f"{e} {acc} with {c}: {fmt(v, g_scale)} {gcur}" for (e, acc, c), v in sides.items())
             findings.append(Finding(WARNING, f"Elimination rule {rule.name}: the intercompany balances of {x} and "
                                         f"{y} do not cancel ({named}); the difference {fmt(diff, g_scale)} {gcur} is "
@@ -215,8 +223,9 @@ def investment(g: Group, rule: Rule, tr: pd.DataFrame, measured: dict) -> tuple[
     op = book.opening
     eq = op[(op["entity"] == sub) & op["account"].isin(rule.counters)] if len(op) else op
     if len(eq):
-        eq = eq.groupby(key, as_index=False, sort=True)["amount_acct"].sum().rename(columns={"amount_acct": "acct"})
-        eq = eq[eq["acct"] != 0].reset_index(drop=True)
+        sums = {k: v for k, v in sum_by(eq, key, "amount_acct").items() if v}
+        eq = pd.DataFrame({**{c: [k[i] for k in sums] for i, c in enumerate(key)},
+                           "acct": np.array(list(sums.values()), dtype="int64")}, columns=[*key, "acct"])
     scur, pcur = ents[sub].currency, ents[parent].currency
     if len(eq):
         eq["currency"] = scur
@@ -283,14 +292,16 @@ def investment(g: Group, rule: Rule, tr: pd.DataFrame, measured: dict) -> tuple[
     # post-acquisition equity movements (:func:`.nci.nci`)
     not_capital = {g.account(k) for k in ("retained_earnings_account", "translation_reserve_account", "nci_account")}
     capital = sorted(set(rule.counters) - not_capital)
-    now_cap = tr[(tr["entity"] == sub) & tr["account"].isin(capital)].groupby(key, sort=True)["amount_group"].sum()
-    acq_cap = eq[eq["account"].isin(capital)].groupby(key, sort=True)["group"].sum() if len(eq) else now_cap.iloc[0:0]
-    received = now_cap.sub(acq_cap, fill_value=0).astype("int64")
+    now_cap = sum_by(tr[(tr["entity"] == sub) & tr["account"].isin(capital)], key, "amount_group")
+    acq_cap = sum_by(eq[eq["account"].isin(capital)], key, "group") if len(eq) else {}
+    received = {k: now_cap.get(k, 0) - acq_cap.get(k, 0) for k in sorted(now_cap.keys() | acq_cap.keys())}
     parent_part = 0
-    for k, v in received[received != 0].items():  # the subsidiary's capital accounts: a handful
+    for k, v in received.items():  # the subsidiary's capital accounts: a handful
+        if not v:
+            continue
         part = share(int(v), ents[sub].direct)
         parent_part -= part
-        r = dict(zip(key, k if isinstance(k, tuple) else (k,)))
+        r = dict(zip(key, k))
         post(sub, r["account"], -part, counterparty=r["counterparty"], dimv=dimv(r, dims),
              description=f"Eliminate {parent}'s share of the capital {sub} received since acquisition",
              role="capital_since_acquisition", balance=int(v))

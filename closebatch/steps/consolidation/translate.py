@@ -190,8 +190,14 @@ def historical(sub: pd.DataFrame, hist: pd.DataFrame, rates, gcur, findings, boo
     shown = rate.copy()
     by_amount = ~np.isnan(amt)
     if by_amount.any():
-        for (e, a), g in sub[by_amount].groupby(["entity", "account"], sort=False):
-            idx = g.index.to_numpy()
+        runs: dict = {}  # the balances of each entity and account, in order of appearance
+        for i, e, a in zip(np.flatnonzero(by_amount), sub["entity"].to_numpy(object)[by_amount],
+                           sub["account"].to_numpy(object)[by_amount]):
+            if e == e and a == a and e is not None and a is not None:  # (a missing key is no group)
+                runs.setdefault((e, a), []).append(i)
+        cur_of = sub["currency"].to_numpy(object)
+        for (e, a), at_rows in runs.items():
+            idx = np.array(at_rows, dtype="int64")
             total, target = int(acct[idx].sum()), int(amt[idx[0]])
             if total == 0:
                 group[idx] = 0
@@ -204,7 +210,7 @@ def historical(sub: pd.DataFrame, hist: pd.DataFrame, rates, gcur, findings, boo
                               for x in acct[idx]], dtype="int64")
             share[np.argmax(np.abs(acct[idx]))] += target - int(share.sum())
             group[idx] = share
-            shown[idx] = (target / 10 ** scale_of(gcur)) / (total / 10 ** scale_of(str(g["currency"].iloc[0])))
+            shown[idx] = (target / 10 ** scale_of(gcur)) / (total / 10 ** scale_of(str(cur_of[idx[0]])))
     missing = np.isnan(rate) & ~by_amount & (acct != 0)
     if missing.any():
         for (e, a), g in sub[missing].groupby(["entity", "account"], sort=True):
