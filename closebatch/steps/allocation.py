@@ -480,12 +480,15 @@ def _sources(plan: _Plan, names: list[str], state: LedgerState, entities) -> pd.
     """Every (rule, source balance) pair of the step: non-zero period movements that match."""
     dims = plan.dims
     key = balance_key(dims)
+    sel = plan.sel[plan.sel["rule"].isin(names)]
     mv = state.movement()
-    mv = mv[mv["amount_acct"] != 0]
+    # (only the rules' source accounts: the merge below keeps no other, in the same order)
+    keep = (mv["amount_acct"] != 0) & mv["account"].isin(sel["account"].unique())
     if entities:
-        mv = mv[mv["entity"].isin(list(entities))]
+        keep &= mv["entity"].isin(list(entities))
+    mv = mv[keep]
     heads = plan.heads.loc[names, ["rule", "order", "r_entity", "r_step", *["r_s_" + d for d in dims]]]
-    src = mv.merge(plan.sel[plan.sel["rule"].isin(names)], on="account").merge(heads.reset_index(drop=True), on="rule")
+    src = mv.merge(sel, on="account").merge(heads.reset_index(drop=True), on="rule")
     ok = (src["r_entity"] == "") | (src["r_entity"] == src["entity"])
     for d in dims:
         ok &= (src["r_s_" + d] == "") | (src["r_s_" + d] == src[d])
