@@ -6,8 +6,11 @@ gains/losses.
 """
 import numpy as np
 import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as hs
 
 from builders import ACCOUNTS, make_book, state_for
+from hypo import profile
 from closebatch.context import LedgerState
 from closebatch.core import ERROR, WARNING, balance_key, make_lines
 from closebatch.steps.settlement import settle
@@ -309,3 +312,41 @@ def test_difference_line_takes_the_oldest_items_dimensions_and_other_entities_wa
         [("1100", "SALES", -300), ("7930", "SALES", 300)]
     assert set(res.reports["Settled"]["entity"]) == {"US"}
     assert list(res.carry["open_items"]["entity"]) == ["CA", "CA"]
+
+
+def _groups_by_sorting(items, gid, kind):
+    """The settled groups as pandas finds them by sorting the whole frame (what
+    ``settlement._groups`` computed before it worked on positions)."""
+    mask = gid >= 0
+    s = items[mask].assign(_gid=gid[mask], _kind=kind[mask]).sort_values(["_gid", "date", "_pos"], kind="stable")
+    head = s.drop_duplicates("_gid").set_index("_gid")
+    diff = s.groupby("_gid")["amount_acct"].sum()
+    with_ref = s[s["reference"] != ""].drop_duplicates("_gid").set_index("_gid")["reference"]
+    g = head.drop(columns=["amount", "amount_acct", "reference"])
+    g["reference"] = with_ref.reindex(g.index).fillna("").astype(str)
+    g["diff"] = diff.reindex(g.index).astype("int64")
+    g["blocked"] = False
+    return g
+
+
+@profile(200, 2000)
+@given(hs.lists(hs.tuples(hs.integers(-1, 6), hs.integers(0, 3), hs.sampled_from(["", "", "INV-1", "INV-2"]),
+                          hs.integers(-10_000, 10_000)), max_size=40))
+def test_settled_groups_are_those_of_sorting_every_item(rows):
+    """Each settled group's first item (oldest, then first listed), its reference (its own or
+    its oldest item's that has one), and its difference, found on positions, are what sorting
+    every settled item finds (random groups, dates with ties, blank references)."""
+    from closebatch.steps import settlement
+
+    n = len(rows)
+    items = pd.DataFrame({
+        "entity": "DE", "account": "1100", "currency": "EUR",
+        "reference": pd.Series([r[2] for r in rows], dtype="str"),
+        "date": pd.to_datetime([f"2026-01-{1 + r[1]:02d}" for r in rows]).astype("datetime64[ns]"),
+        "amount": np.array([r[3] for r in rows], dtype="int64"),
+        "amount_acct": np.array([2 * r[3] for r in rows], dtype="int64"),
+        "_pos": np.arange(n, dtype="int64")})
+    gid = np.array([r[0] for r in rows], dtype="int64")
+    kind = np.array(["reference" if r[0] % 2 else "amount" for r in rows], dtype=object)
+    got, want = settlement._groups(items, gid, kind), _groups_by_sorting(items, gid, kind)
+    pd.testing.assert_frame_equal(got, want, check_index_type=len(want) > 0)

@@ -252,15 +252,24 @@ def _match_residue(items, in_scope, gid, kind) -> None:
 def _groups(items: pd.DataFrame, gid: np.ndarray, kind: np.ndarray) -> pd.DataFrame:
     """One row per settled group: key, kind, the oldest item (its dimensions and
     counterparty go on the difference line), reference and ``diff`` (acct total)."""
-    mask = gid >= 0
-    s = items[mask].assign(_gid=gid[mask], _kind=kind[mask]).sort_values(["_gid", "date", "_pos"], kind="stable")
-    head = s.drop_duplicates("_gid").set_index("_gid")
-    diff = s.groupby("_gid")["amount_acct"].sum()
+    settled = np.flatnonzero(gid >= 0)
+    date = items["date"].to_numpy(dtype="datetime64[ns]").view("int64")
+    date = np.where(date == np.iinfo("int64").min, np.iinfo("int64").max, date)  # a missing date last, as pandas
+    # the settled items in group order, each group's oldest first (ties: the first listed), as
+    # positions: only each group's first item is taken from the frame
+    at = settled[np.lexsort((items["_pos"].to_numpy()[settled], date[settled], gid[settled]))]
+    starts = np.flatnonzero(np.r_[True, gid[at][1:] != gid[at][:-1]]) if len(at) else np.zeros(0, dtype="int64")
+    first = at[starts]
+    head = items.iloc[first].assign(_gid=gid[first], _kind=kind[first]).set_index("_gid")
     # reference: the group's own, or for an amount pair the oldest item's that has one
-    with_ref = s[s["reference"] != ""].drop_duplicates("_gid").set_index("_gid")["reference"]
+    ref = items["reference"].to_numpy(dtype=object)
+    has = at[ref[at] != ""]
+    ref_first = has[np.r_[True, gid[has][1:] != gid[has][:-1]]] if len(has) else has
+    with_ref = pd.Series(ref[ref_first], index=gid[ref_first], dtype=object)
     g = head.drop(columns=["amount", "amount_acct", "reference"])
     g["reference"] = with_ref.reindex(g.index).fillna("").astype(str)
-    g["diff"] = diff.reindex(g.index).astype("int64")
+    amounts = items["amount_acct"].to_numpy(dtype="int64")[at]
+    g["diff"] = np.add.reduceat(amounts, starts).astype("int64") if len(at) else np.zeros(0, dtype="int64")
     g["blocked"] = False
     return g
 
