@@ -119,6 +119,24 @@ def test_parallel_read_equals_a_single_job(mixed_folder, jobs):
     assert sorted(c[2] for c in calls_n) == sorted(c[2] for c in calls_1)
 
 
+@profile(200, 1000)
+@given(sizes=st.lists(st.integers(0, 10**8), max_size=12).map(lambda xs: sorted(xs, reverse=True)),
+       guards=st.integers(1, 4))
+def test_guard_shares_give_each_workbook_to_the_guard_with_the_fewest_bytes(sizes, guards):
+    """Every workbook goes to exactly one guard, each guard takes its share largest first,
+    and each next workbook goes to the guard with the fewest bytes so far: no guard holds
+    more than the least loaded one plus one workbook."""
+    shares = reader.guard_shares(sizes, guards)
+    assert sorted(k for share in shares for k in share) == list(range(len(sizes)))
+    assert len(shares) <= max(1, guards) and all(shares)
+    assert all(share == sorted(share) for share in shares)
+    if sizes:
+        assert shares[0][0] == 0  # the largest workbook is guarded first
+        loads = [sum(sizes[k] for k in share) for share in shares]
+        assert max(loads) - min(loads) <= sizes[0]
+    assert reader.guard_shares(sizes, 1) == ([list(range(len(sizes)))] if sizes else [])
+
+
 def test_parallel_read_guards_each_workbook_before_parsing_it(mixed_folder, monkeypatch, tmp_path):
     """The guard runs in a process of its own (where there is fork): the events go to a file
     both processes append to, in the order they happen."""
@@ -151,8 +169,9 @@ def test_parallel_read_guards_each_workbook_before_parsing_it(mixed_folder, monk
     assert gc.isenabled()
     logged = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     events = [tuple(e[:-1]) for e in logged]
-    if parallel.can_fork():  # guarded in another process, opened in this one
-        assert {pid for kind, *_, pid in logged if kind == "guarded"} == {pid for *_, pid in logged} - {os.getpid()}
+    if parallel.can_fork():  # guarded in other processes (two: one a job), opened in this one
+        guards = {pid for kind, *_, pid in logged if kind == "guarded"}
+        assert guards == {pid for *_, pid in logged} - {os.getpid()} and len(guards) == 2
     opened = [e[1] for e in events if e[0] == "opened"]
     assert opened and len(opened) == len(set(opened))
     for name in opened:
