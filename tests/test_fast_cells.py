@@ -364,8 +364,67 @@ def parts(data: bytes) -> dict:
         return {n: z.read(n) for n in z.namelist()}
 
 
+def _codecs() -> list:
+    """zlib, and ISA-L's deflater when it is installed (the ``fast`` extra, part of the test install)."""
+    try:
+        from isal import isal_zlib
+    except ImportError:  # pragma: no cover
+        return [zlib]
+    return [zlib, isal_zlib]
+
+
+@pytest.fixture(params=_codecs(), ids=lambda c: c.__name__.split(".")[-1])
+def codec(request, monkeypatch):
+    """Each deflater the writer may use (:data:`closebatch.io.deflate.CODEC`)."""
+    monkeypatch.setattr(deflate, "CODEC", request.param)
+    return request.param
+
+
+def test_the_test_install_has_the_fast_deflater():
+    """The ``fast`` extra is part of the test install, so both deflaters are tested."""
+    assert deflate.CODEC is not zlib and len(_codecs()) == 2
+
+
+def test_either_deflater_writes_the_same_workbook_and_the_same_bytes_again(tmp_path, monkeypatch):
+    """zlib and ISA-L write workbooks whose parts inflate to the same bytes (the deflated
+    bytes differ); each writes the same file twice; a large part (in pieces side by side)
+    and a small one both go through the deflater chosen."""
+    monkeypatch.setattr(writer, "DEFLATE_CHUNK", 4096)  # the styles and the sheet in pieces
+    df = frame(400)
+    sheets = [Sheet("Lines", df, COLUMNS, title="Title", totals=["amount"])]
+    files = {}
+    for c in _codecs():
+        monkeypatch.setattr(deflate, "CODEC", c)
+        for k in (1, 2):
+            (tmp_path / f"{c.__name__}{k}").mkdir()
+            files[c.__name__, k] = write_workbook(tmp_path / f"{c.__name__}{k}" / "t.xlsx", sheets).read_bytes()
+    for c in _codecs():
+        assert files[c.__name__, 1] == files[c.__name__, 2]
+        assert parts(files[c.__name__, 1]) == parts(files[_codecs()[0].__name__, 1])
+    if len(_codecs()) == 2:
+        assert files[_codecs()[0].__name__, 1] != files[_codecs()[1].__name__, 1]
+    for c in _codecs():  # each small part is the chosen deflater's, at the writer's level
+        for name, raw, data in raw_parts(files[c.__name__, 1]):
+            if len(data) < 4096:
+                packer = c.compressobj(writer.COMPRESS_LEVEL, zlib.DEFLATED, -15)
+                assert raw == packer.compress(data) + packer.flush(), name
+
+
+def raw_parts(data: bytes) -> list:
+    """``(name, deflated bytes, inflated bytes)`` of every part of a workbook."""
+    import struct
+
+    out = []
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for info in z.infolist():
+            names, extra = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+            start = info.header_offset + 30 + names + extra
+            out.append((info.filename, data[start:start + info.compress_size], z.read(info)))
+    return out
+
+
 @pytest.mark.parametrize("piece", [deflate.PIECE, 7, 1])
-def test_rows_deflated_as_written_are_xlsxwriters_sheet(tmp_path, monkeypatch, piece):
+def test_rows_deflated_as_written_are_xlsxwriters_sheet(tmp_path, monkeypatch, piece, codec):
     """A streamed sheet's rows are deflated as they are written (:class:`closebatch.io.deflate.
     DeflatedRows`) and packed as they are: every part inflates to the bytes of xlsxwriter's own
     worksheet, whatever falls at the pieces' ends, carriage returns included (xlsxwriter's text
@@ -385,7 +444,7 @@ def test_rows_deflated_as_written_are_xlsxwriters_sheet(tmp_path, monkeypatch, p
     assert not writer._DEFLATED and not list((tmp_path / "a").glob("tmp*"))
 
 
-def test_a_carriage_return_in_the_rows_is_kept_as_a_text_copy_reads_it(tmp_path, monkeypatch):
+def test_a_carriage_return_in_the_rows_is_kept_as_a_text_copy_reads_it(tmp_path, monkeypatch, codec):
     """Deflated rows keep the text copy's one change: ``\\r\\n`` and a lone ``\\r`` become
     ``\\n``, also when a ``\\r\\n`` falls across two writes or two pieces."""
     import xlsxwriter.worksheet

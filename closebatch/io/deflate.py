@@ -20,6 +20,14 @@ blocks.
 The bytes of the rows are the ones xlsxwriter's copy would have put in the part, including
 its one change to them (reading the temporary file back as text turned a carriage return,
 ``\\r\\n`` or alone, into ``\\n``).
+
+**The deflater.**  With the optional ``fast`` extra installed (python-isal: Intel's ISA-L,
+whose ``isal_zlib`` is zlib's interface) every part is deflated by ISA-L at its level 1:
+about 1 GB/s against zlib's 300 MB/s at level 1, into a file of the same size (within 1 %),
+and its CRC-32 about six times as fast.  Without it, zlib (:data:`CODEC`).  Either writes
+standard raw deflate that every reader inflates; the same rows give the same bytes with the
+same deflater, but the two deflaters' bytes differ (so do zlib's own builds'), which is why
+the ledger is sealed by its values, not its files' bytes.
 """
 from __future__ import annotations
 
@@ -34,7 +42,12 @@ import numpy as np
 PIECE = 4 << 20  # bytes of rows deflated at a time
 THREADS = 2  # ... on this many threads
 _SCAN = 1 << 20  # bytes searched for a carriage return at a time
-LEVEL = 1  # zlib's level (xlsxwriter's default is 6: level 1 is four times as fast, 30 % larger)
+LEVEL = 1  # zlib's level (xlsxwriter's default is 6: level 1 is four times as fast, 30 % larger), ISA-L's
+
+try:  # ISA-L's deflate, when the ``fast`` extra is installed (see the module's notes)
+    from isal import isal_zlib as CODEC
+except ImportError:  # pragma: no cover - the extra is part of the test install
+    CODEC = zlib
 
 _POLY = 0xEDB88320  # CRC-32, reflected
 
@@ -80,10 +93,20 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     return _multmodp(_x2nmodp(len2, 3), crc1) ^ crc2
 
 
+def compressor(level: int | None = None):
+    """A raw deflate compressor of :data:`CODEC` (``compress``, ``flush``), at :data:`LEVEL`."""
+    return CODEC.compressobj(LEVEL if level is None else level, zlib.DEFLATED, -15)
+
+
 def deflate(data: bytes, last: bool, level: int | None = None) -> bytes:
     """``data`` as raw deflate, ended by a sync flush (``last``: by the end of the stream)."""
-    c = zlib.compressobj(LEVEL if level is None else level, zlib.DEFLATED, -15)
+    c = compressor(level)
     return c.compress(data) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+def crc32(data, value: int = 0) -> int:
+    """zlib's CRC-32 of ``data`` (continuing ``value``), by :data:`CODEC`."""
+    return CODEC.crc32(data, value)
 
 
 def _has_cr(data, view: memoryview) -> bool:
@@ -96,7 +119,7 @@ def _has_cr(data, view: memoryview) -> bool:
 
 
 def _piece(data: bytes, last: bool, level: int | None) -> tuple[bytes, int, int]:
-    return deflate(data, last, level), zlib.crc32(data), len(data)
+    return deflate(data, last, level), crc32(data), len(data)
 
 
 class Pieces:
