@@ -302,3 +302,41 @@ def test_deflate_stream_damage_never_escapes(tmp_path):
         read_workbook(bad, "x.xlsx", res)
         assert res.findings or res.sheets
         assert all(f.file == "x.xlsx" for f in res.findings)
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["zlib", "isal"])
+def test_a_part_whose_checksum_does_not_match_is_refused(tmp_path, monkeypatch, fast):
+    """The guard checks each part's CRC-32 as it inflates it (by ISA-L's CRC-32 when the fast
+    extra is installed, the same checksum): a sheet whose directory claims another checksum
+    for the right bytes is a damaged file, never parsed."""
+    import struct
+    import zlib
+
+    from closebatch.io import deflate
+
+    if fast:
+        isal_zlib = pytest.importorskip("isal.isal_zlib")
+        monkeypatch.setattr(deflate, "CODEC", isal_zlib)
+    else:
+        monkeypatch.setattr(deflate, "CODEC", zlib)
+    books = good_books(tmp_path / "books")
+    data = bytearray((books / "rates.xlsx").read_bytes())
+    with zipfile.ZipFile(books / "rates.xlsx") as z:
+        info = z.getinfo(SHEET)
+    wrong = (info.CRC ^ 0x1) & 0xFFFFFFFF
+    struct.pack_into("<I", data, info.header_offset + 14, wrong)
+    pos = 0
+    while True:  # the sheet's entry in the central directory
+        pos = data.find(b"PK\x01\x02", pos)
+        n = struct.unpack_from("<H", data, pos + 28)[0]
+        if bytes(data[pos + 46:pos + 46 + n]) == SHEET.encode():
+            break
+        pos += 4
+    struct.pack_into("<I", data, pos + 16, wrong)
+    bad = tmp_path / "x.xlsx"
+    bad.write_bytes(bytes(data))
+    finding, scans = guard.inspect(bad, "x.xlsx", lambda s: True)
+    assert finding is not None and finding.code == "not-excel" and "checksum" in finding.message and not scans
+    res = ReadResult()
+    read_workbook(bad, "x.xlsx", res)
+    assert not res.sheets and [f.code for f in res.findings] == ["not-excel"]
