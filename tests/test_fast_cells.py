@@ -14,6 +14,7 @@ from hypothesis import given, strategies as st
 from python_calamine import CalamineWorkbook
 
 from closebatch.io import deflate, fastcells, writer
+from conftest import deflaters
 from closebatch.io.journal_report import write_ledger_journal
 from closebatch.io.outputs import journal_lines
 from closebatch.io.writer import Book, Column, Sheet, write_workbook
@@ -364,25 +365,9 @@ def parts(data: bytes) -> dict:
         return {n: z.read(n) for n in z.namelist()}
 
 
-def _codecs() -> list:
-    """zlib, and ISA-L's deflater when it is installed (the ``fast`` extra, part of the test install)."""
-    try:
-        from isal import isal_zlib
-    except ImportError:  # pragma: no cover
-        return [zlib]
-    return [zlib, isal_zlib]
-
-
-@pytest.fixture(params=_codecs(), ids=lambda c: c.__name__.split(".")[-1])
-def codec(request, monkeypatch):
-    """Each deflater the writer may use (:data:`closebatch.io.deflate.CODEC`)."""
-    monkeypatch.setattr(deflate, "CODEC", request.param)
-    return request.param
-
-
 def test_the_test_install_has_the_fast_deflater():
     """The ``fast`` extra is part of the test install, so both deflaters are tested."""
-    assert deflate.CODEC is not zlib and len(_codecs()) == 2
+    assert deflate.CODEC is not zlib and len(deflaters()) == 2
 
 
 def test_either_deflater_writes_the_same_workbook_and_the_same_bytes_again(tmp_path, monkeypatch):
@@ -393,17 +378,17 @@ def test_either_deflater_writes_the_same_workbook_and_the_same_bytes_again(tmp_p
     df = frame(400)
     sheets = [Sheet("Lines", df, COLUMNS, title="Title", totals=["amount"])]
     files = {}
-    for c in _codecs():
+    for c in deflaters():
         monkeypatch.setattr(deflate, "CODEC", c)
         for k in (1, 2):
             (tmp_path / f"{c.__name__}{k}").mkdir()
             files[c.__name__, k] = write_workbook(tmp_path / f"{c.__name__}{k}" / "t.xlsx", sheets).read_bytes()
-    for c in _codecs():
+    for c in deflaters():
         assert files[c.__name__, 1] == files[c.__name__, 2]
-        assert parts(files[c.__name__, 1]) == parts(files[_codecs()[0].__name__, 1])
-    if len(_codecs()) == 2:
-        assert files[_codecs()[0].__name__, 1] != files[_codecs()[1].__name__, 1]
-    for c in _codecs():  # each small part is the chosen deflater's, at the writer's level
+        assert parts(files[c.__name__, 1]) == parts(files[deflaters()[0].__name__, 1])
+    if len(deflaters()) == 2:
+        assert files[deflaters()[0].__name__, 1] != files[deflaters()[1].__name__, 1]
+    for c in deflaters():  # each small part is the chosen deflater's, at the writer's level
         for name, raw, data in raw_parts(files[c.__name__, 1]):
             if len(data) < 4096:
                 packer = c.compressobj(writer.COMPRESS_LEVEL, zlib.DEFLATED, -15)

@@ -668,8 +668,9 @@ def _read_in_threads(paths: list[Path], rels: list[str], jobs: int, progress, re
             return 0
 
     parts = [ReadResult() for _ in paths]
-    order = sorted(range(len(paths)), key=lambda i: -size(paths[i]))
-    shares = guard_shares([size(paths[i]) for i in order], jobs if parallel.can_fork() else 1)
+    sizes = [size(p) for p in paths]
+    order = sorted(range(len(paths)), key=lambda i: -sizes[i])
+    shares = guard_shares([sizes[i] for i in order], jobs if parallel.can_fork() else 1)
     guards = [parallel.InChild(_inspect, [(paths[order[k]], rels[order[k]]) for k in share]) for share in shares]
     guarding = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"closebatch-guard{g}")
                 for g in range(len(guards))]
@@ -689,8 +690,8 @@ def _read_in_threads(paths: list[Path], rels: list[str], jobs: int, progress, re
         for k in range(jobs):
             parse(k)
         for k in range(len(order)):  # each as soon as it is parsed: a parse never waits for an earlier one's turn
-            finished = next((f for f in parsed if f.done()), None) \
-                or next(iter(wait(parsed, return_when=FIRST_COMPLETED).done))
+            done = wait(parsed, return_when=FIRST_COMPLETED).done
+            finished = next(f for f in parsed if f in done)  # (the first submitted of those done)
             i = parsed.pop(finished)
             if progress:
                 progress(k, len(paths), rels[i])

@@ -75,21 +75,25 @@ def lie_about_size(path: Path, part: str, declared: int) -> None:
         info = z.getinfo(part)
         real = z.read(part)
     crc = zlib.crc32(real[:declared]) & 0xFFFFFFFF
-    name = part.encode()
     local = info.header_offset
     struct.pack_into("<I", data, local + 14, crc)
     struct.pack_into("<I", data, local + 22, declared)
-    pos = 0
+    pos = directory_entry(data, part)
+    struct.pack_into("<I", data, pos + 16, crc)
+    struct.pack_into("<I", data, pos + 24, declared)
+    path.write_bytes(bytes(data))
+
+
+def directory_entry(data, part: str) -> int:
+    """Where ``part``'s entry in a zip file's central directory starts."""
+    name, pos = part.encode(), 0
     while True:
         pos = data.find(b"PK\x01\x02", pos)
         assert pos >= 0, "central directory entry not found"
         n = struct.unpack_from("<H", data, pos + 28)[0]
         if bytes(data[pos + 46:pos + 46 + n]) == name:
-            break
+            return pos
         pos += 4
-    struct.pack_into("<I", data, pos + 16, crc)
-    struct.pack_into("<I", data, pos + 24, declared)
-    path.write_bytes(bytes(data))
 
 
 def cli(*args):
